@@ -64,8 +64,9 @@ static void ip_count_add(struct host *h, uint64_t key, long delta)
  * and logged at most once a second, so a flood cannot flood the log. */
 int conn_admit(struct host *h, const struct sockaddr *sa)
 {
-	static double last_log;
+	static double last_log[3];   /* per reason, so one flood hides no other */
 	const char *why = NULL;
+	int kind = 0;
 	long per_ip;
 
 	if (h->stopping) {
@@ -73,21 +74,23 @@ int conn_admit(struct host *h, const struct sockaddr *sa)
 	} else if (h->nconns >= h->cfg.max_connections) {
 		h->stats.refused_limit++;
 		why = "max_connections reached";
+		kind = 1;
 	} else {
 		per_ip = (long)(uintptr_t)idmap_get(&h->ip_counts, addr_ip_key(sa));
 		if (per_ip >= h->cfg.max_connections_per_ip) {
 			h->stats.refused_per_ip++;
 			why = "max_connections_per_ip reached";
+			kind = 2;
 		}
 	}
 	if (why == NULL)
 		return 1;
-	if (host_now(h) - last_log >= 1.0) {
+	if (host_now(h) - last_log[kind] >= 1.0) {
 		char peer[64];
 		addr_format(sa, peer, sizeof(peer));
 		log_msg(LOG_WARN, "%s: connection refused: %s (%llu refused so far)", peer, why,
 		        (unsigned long long)(h->stats.refused_limit + h->stats.refused_per_ip));
-		last_log = host_now(h);
+		last_log[kind] = host_now(h);
 	}
 	return 0;
 }

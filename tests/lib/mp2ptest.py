@@ -70,8 +70,9 @@ def frame(protocol, mtype, payload=b""):
 class FrameConn:
     """One TCP connection speaking frames."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=5.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, source=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def send(self, protocol, mtype, payload=b""):
