@@ -364,7 +364,7 @@ static void control_inbox(struct cv1 *c, mp2p_reply *r)
 		cv1_api->reply_str(r, "from", e->sender);
 		cv1_api->reply_str(r, "id", e->id);
 		cv1_api->reply_int(r, "hops", e->hops);
-		cv1_api->reply_float(r, "at", e->wall);
+		cv1_api->reply_int(r, "at_us", (long long)(e->wall * 1e6 + 0.5));
 		cv1_api->reply_str(r, "text", e->text);
 	}
 }
@@ -427,7 +427,7 @@ static void cv1_control(void *self, mp2p_reply *r, int argc, const char *const *
 			struct cv1_inbox_entry *e = cv1_inbox_at(&c->inbox, c->inbox.count - 1);
 			cv1_api->reply_str(r, "id", id);
 			if (e != NULL)
-				cv1_api->reply_float(r, "at", e->wall);
+				cv1_api->reply_int(r, "at_us", (long long)(e->wall * 1e6 + 0.5));
 		}
 		free(text);
 	} else {
