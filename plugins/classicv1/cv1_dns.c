@@ -162,8 +162,8 @@ static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int
 			continue;
 		memcpy(hp, s, len);
 		hp[len] = '\0';
-		found++;
-		cv1_seed_found(d->c, hp);
+		if (cv1_seed_found(d->c, hp) == 0)
+			found++;
 	}
 	ares_free_data(txt);
 	cv1_api->log(d->c->host, MP2P_LOG_INFO, "dns seed %s: %d address%s", d->name, found,

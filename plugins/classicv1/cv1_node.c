@@ -589,10 +589,12 @@ int cv1_node_join(struct cv1 *c, const char *hostport)
 	return 0;
 }
 
-void cv1_seed_found(struct cv1 *c, const char *hostport)
+int cv1_seed_found(struct cv1 *c, const char *hostport)
 {
-	if (cv1_node_join(c, hostport) < 0)
-		cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored seed record '%s'", hostport);
+	if (cv1_node_join(c, hostport) == 0)
+		return 0;
+	cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored seed record '%s'", hostport);
+	return -1;
 }
 
 void cv1_node_bootstrap(struct cv1 *c)

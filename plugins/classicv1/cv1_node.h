@@ -129,7 +129,7 @@ int cv1_state_restore(struct cv1 *c, const char *data, size_t length, char **err
 struct cv1_dns *cv1_dns_new(struct cv1 *c, const char *server, char **error_text);
 int cv1_dns_seed(struct cv1_dns *d, const char *name);
 void cv1_dns_free(struct cv1_dns *d);
-/* Called by cv1_dns.c for each address a seed record names. */
-void cv1_seed_found(struct cv1 *c, const char *hostport);
+/* Called by cv1_dns.c for each address a seed record names; 0 if usable. */
+int cv1_seed_found(struct cv1 *c, const char *hostport);
 
 #endif /* CV1_NODE_H */
