@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 	if (base == NULL)
 		return 1;
 	listener = evconnlistener_new_bind(base, on_accept, NULL,
-	                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
+	                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
 	                                   (struct sockaddr *)&sin, sizeof(sin));
 	if (listener == NULL) {
 		perror("bare_server: listen");

@@ -38,7 +38,7 @@ def raise_fd_limit(need):
 class IdleHolder:
     """Holds `count` idle connections to 127.0.0.1:port."""
 
-    def __init__(self, port, count, addr="127.0.0.1", batch=1000, timeout=20.0):
+    def __init__(self, port, count, addr="127.0.0.1", batch=500, timeout=20.0):
         self.port = port
         self.count = count
         self.addr = addr

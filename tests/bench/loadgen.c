@@ -62,6 +62,7 @@ struct lg_conn {
 };
 
 struct lg_stats {
+	uint64_t all_frames;            /* every correct PONG, warm-up included */
 	uint64_t frames;                /* PONGs inside the measured window */
 	uint64_t errors;
 	uint32_t *rtt_ns;               /* one sample per measured frame */
@@ -216,6 +217,7 @@ static void check_pong(struct lg_conn *c, const unsigned char *f, uint64_t now,
 		stats.errors++;
 		return;
 	}
+	stats.all_frames++;
 	if (now >= window_start && sent >= window_start) {
 		stats.frames++;
 		record_rtt(now - sent);
@@ -404,9 +406,11 @@ int main(int argc, char **argv)
 	qsort(stats.rtt_ns, stats.n_rtt, sizeof(*stats.rtt_ns), cmp_u32);
 	printf("{\"frames_per_sec\": %.0f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
 	       "\"frames\": %" PRIu64 ", \"seconds\": %.3f, \"conns\": %d, \"depth\": %d, "
-	       "\"payload\": %" PRIu32 ", \"errors\": %" PRIu64 "}\n",
+	       "\"payload\": %" PRIu32 ", \"errors\": %" PRIu64 ", "
+	       "\"all_frames\": %" PRIu64 ", \"all_seconds\": %.3f}\n",
 	       (double)stats.frames / elapsed, quantile_us(0.50), quantile_us(0.99),
-	       stats.frames, elapsed, opts.conns, opts.depth, opts.payload, stats.errors);
+	       stats.frames, elapsed, opts.conns, opts.depth, opts.payload, stats.errors,
+	       stats.all_frames, (double)(now - start) / 1e9);
 	for (i = 0; i < opts.conns; i++) {
 		close(conns[i].fd);
 		free(conns[i].in);

@@ -24,6 +24,7 @@ import glob
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -127,6 +128,22 @@ class Server:
         return rc
 
 
+def cpu_ns(pid):
+    """CPU time the process has used, user and system, in nanoseconds."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1e9 / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_ns():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1e9
+
+
 def pss_bytes(pid):
     """The process's proportional set size; VmRSS where smaps_rollup is missing."""
     try:
@@ -199,6 +216,7 @@ class Bench:
         argv = [self.loadgen, "-p", str(server.port), "-c", str(a.conns), "-d", str(a.depth),
                 "-s", str(a.payload), "-t", str(a.seconds), "-w", str(a.warmup)]
         perf = None
+        cpu0, lg0 = cpu_ns(server.proc.pid), children_cpu_ns()
         if perf_out:
             perf = subprocess.Popen(["perf", "record", "-g", "-q", "-o", perf_out,
                                      "-p", str(server.proc.pid)],
@@ -215,7 +233,16 @@ class Bench:
             raise RuntimeError("loadgen against %s failed (status %d): %s\n%s"
                                % (server.name, out.returncode, out.stderr.decode().strip(),
                                   server.log_tail()))
-        return json.loads(out.stdout.decode().strip().splitlines()[-1])
+        res = json.loads(out.stdout.decode().strip().splitlines()[-1])
+        # Both sides share two CPUs and a round trip is mostly waiting, so
+        # neither may be saturated: the server's CPU time per frame shows
+        # what the host layer costs even when frames/s cannot.
+        cpu = cpu_ns(server.proc.pid) - cpu0
+        lg_cpu = children_cpu_ns() - lg0
+        res["server_cpu_pct"] = 100.0 * cpu / 1e9 / res["all_seconds"]
+        res["server_ns_per_frame"] = cpu / max(res["all_frames"], 1)
+        res["loadgen_cpu_pct"] = 100.0 * lg_cpu / 1e9 / res["all_seconds"]
+        return res
 
     def throughput(self):
         a = self.args
@@ -232,26 +259,30 @@ class Bench:
                 perf_out = a.perf if (a.perf and s is host and r == 0) else None
                 res = self.loadgen_once(s, perf_out)
                 runs[s.name].append(res)
-                print("   round %d %-10s %9.0f frames/s  p50 %7.1f us  p99 %7.1f us"
-                      % (r + 1, s.name, res["frames_per_sec"], res["p50_us"], res["p99_us"]),
-                      flush=True)
+                print("   round %d %-10s %9.0f frames/s  p50 %6.1f us  p99 %6.1f us"
+                      "  server %3.0f%% CPU %5.0f ns/frame  loadgen %3.0f%% CPU"
+                      % (r + 1, s.name, res["frames_per_sec"], res["p50_us"], res["p99_us"],
+                         res["server_cpu_pct"], res["server_ns_per_frame"],
+                         res["loadgen_cpu_pct"]), flush=True)
         self.stop(host)
         self.stop(bare)
         med = {k: {m: statistics.median(x[m] for x in v)
-                   for m in ("frames_per_sec", "p50_us", "p99_us")}
+                   for m in ("frames_per_sec", "p50_us", "p99_us", "server_cpu_pct",
+                             "server_ns_per_frame")}
                for k, v in runs.items()}
         h, b = med["maybep2pd"], med["bare"]
         ratio = h["frames_per_sec"] / b["frames_per_sec"]
         print()
-        print("   %-22s %12s %10s %10s" % ("median of %d rounds" % a.rounds,
-                                          "frames/s", "p50 us", "p99 us"))
-        print("   %-22s %12.0f %10.1f %10.1f" % ("maybep2pd + echo", h["frames_per_sec"],
-                                                 h["p50_us"], h["p99_us"]))
-        print("   %-22s %12.0f %10.1f %10.1f" % ("bare libevent", b["frames_per_sec"],
-                                                 b["p50_us"], b["p99_us"]))
-        print("   %-22s %12.2f %10.2f %10.2f" % ("host / bare", ratio,
-                                                 h["p50_us"] / b["p50_us"],
-                                                 h["p99_us"] / b["p99_us"]))
+        rows = [("maybep2pd + echo", h), ("bare libevent", b),
+                ("host / bare", {k: h[k] / b[k] for k in h})]
+        print("   %-20s %11s %8s %8s %11s %13s" % ("median of %d rounds" % a.rounds, "frames/s",
+                                                "p50 us", "p99 us", "server CPU", "CPU ns/frame"))
+        for label, m in rows:
+            ratio_row = label == "host / bare"
+            print(("   %-20s %11.2f %8.2f %8.2f %11.2f %13.2f" if ratio_row else
+                   "   %-20s %11.0f %8.1f %8.1f %10.0f%% %13.0f")
+                  % (label, m["frames_per_sec"], m["p50_us"], m["p99_us"],
+                     m["server_cpu_pct"], m["server_ns_per_frame"]))
         print("   throughput ratio %.2f: %s (aim %.2f or better)"
               % (ratio, "met" if ratio >= AIM_RATIO else "NOT met", AIM_RATIO))
         print(flush=True)
