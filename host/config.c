@@ -23,21 +23,24 @@ char *config_where(const config_setting_t *s)
 	return str_printf("%s:%u", file ? file : "?", line);
 }
 
-/* "host.limits.max_frame" for a setting, from its parents' names. */
+/* "host.limits.max_frame" or "plugins[1].name" for a setting. */
 static void setting_path(const config_setting_t *s, char *buf, size_t size)
 {
-	const char *parts[16];
+	char parts[16][80];
 	int n = 0;
 	size_t off = 0;
 
-	for (; s != NULL && n < 16; s = config_setting_parent(s)) {
+	for (; s != NULL && config_setting_parent(s) != NULL && n < 16; s = config_setting_parent(s)) {
 		const char *name = config_setting_name(s);
 		if (name != NULL)
-			parts[n++] = name;
+			snprintf(parts[n++], sizeof(parts[0]), ".%s", name);
+		else
+			snprintf(parts[n++], sizeof(parts[0]), "[%d]", config_setting_index(s));
 	}
 	buf[0] = '\0';
 	while (n-- > 0 && off < size) {
-		int w = snprintf(buf + off, size - off, "%s%s", off ? "." : "", parts[n]);
+		const char *p = parts[n];
+		int w = snprintf(buf + off, size - off, "%s", off == 0 && *p == '.' ? p + 1 : p);
 		if (w < 0)
 			break;
 		off += (size_t)w;
@@ -393,11 +396,11 @@ void config_release(struct host_config *c)
 
 /* A canonical text of a setting tree, so a reload can tell whether a
  * plugin's config changed without comparing files line by line. */
-static void dump(const config_setting_t *s, FILE *out)
+static void dump(const config_setting_t *s, FILE *out, int top)
 {
 	const char *name = config_setting_name(s);
 
-	if (name)
+	if (name && !top)
 		fprintf(out, "%s=", name);
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
@@ -409,7 +412,7 @@ static void dump(const config_setting_t *s, FILE *out)
 		int agg = config_setting_type(s);
 		fputc(agg == CONFIG_TYPE_GROUP ? '{' : agg == CONFIG_TYPE_ARRAY ? '[' : '(', out);
 		for (int i = 0; i < config_setting_length(s); i++) {
-			dump(config_setting_get_elem(s, (unsigned)i), out);
+			dump(config_setting_get_elem(s, (unsigned)i), out, 0);
 			fputc(';', out);
 		}
 		fputc(agg == CONFIG_TYPE_GROUP ? '}' : agg == CONFIG_TYPE_ARRAY ? ']' : ')', out);
@@ -427,7 +430,7 @@ char *config_dump(const config_setting_t *s)
 		return strdup("{}");
 	if ((out = open_memstream(&buf, &len)) == NULL)
 		return NULL;
-	dump(s, out);
+	dump(s, out, 1);
 	fclose(out);
 	return buf;
 }

@@ -317,7 +317,7 @@ static void render_text(FILE *out, const struct mp2p_reply *r)
 		if ((int)strlen(r->top.v[i].key) > width)
 			width = (int)strlen(r->top.v[i].key);
 	for (int i = 0; i < r->top.n; i++)
-		fprintf(out, "%-*s  %s\n", width + 1, r->top.v[i].key, r->top.v[i].value);
+		fprintf(out, "%-*s  %s\n", width, r->top.v[i].key, r->top.v[i].value);
 	ncols = columns(r, &cols);
 	if (ncols > 0) {
 		int *w = calloc((size_t)ncols, sizeof(int));
