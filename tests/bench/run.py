@@ -403,6 +403,8 @@ def main():
     p.add_argument("--json", metavar="FILE", help="also write the echo figures to FILE")
     args = p.parse_args()
 
+    # `make` killed by SIGTERM must still stop every server we started.
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(143))
     bench = Bench(args)
     for path in (bench.maybep2pd, bench.bare, bench.loadgen,
                  os.path.join(bench.plugin_dir, "echo.so")):
