@@ -17,6 +17,12 @@ mkdir -p _build && cd _build
 "$top/configure" --quiet
 make -j"$jobs" >/dev/null
 make -j"$jobs" check || { cat tests/*.log tests/*/*.log 2>/dev/null | tail -200; exit 1; }
+
+step "daemon tests with maybep2pd under valgrind"
+for t in test_ctl test_reload; do
+	MP2P_VALGRIND=1 top_builddir="$top/_build" top_srcdir="$top" python3 "$top/tests/host/$t.py" | tail -1
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "$t failed under valgrind"; exit 1; }
+done
 cd "$top"
 
 step "build and make check under ASan and UBSan"
@@ -30,7 +36,7 @@ cd "$top"
 step "fuzzers"
 bash tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
 
-if [ -x sdk/abi/check.sh ]; then
+if [ -f sdk/abi/check.sh ]; then
 	step "ABI guard"
 	bash sdk/abi/check.sh
 fi
