@@ -56,6 +56,34 @@ static void conn_note(struct cv1 *c, mp2p_conn_id id, const char *pid, int purpo
 	snprintf(k->pid, sizeof(k->pid), "%s", pid);
 }
 
+/* Remembers that `pid`, not in our table, keeps a connection to us. */
+static void follower_note(struct cv1 *c, const char *pid, mp2p_conn_id conn)
+{
+	struct cv1_follower *f = NULL;
+
+	for (size_t i = 0; i < CV1_FOLLOWERS; i++) {
+		if (c->followers[i].conn != 0 && strcmp(c->followers[i].pid, pid) == 0) {
+			c->followers[i].conn = conn;
+			return;
+		}
+		if (c->followers[i].conn == 0 && f == NULL)
+			f = &c->followers[i];
+	}
+	if (f == NULL) {
+		f = &c->followers[c->follower_next];
+		c->follower_next = (c->follower_next + 1) % CV1_FOLLOWERS;
+	}
+	f->conn = conn;
+	snprintf(f->pid, sizeof(f->pid), "%s", pid);
+}
+
+static void follower_forget_conn(struct cv1 *c, mp2p_conn_id conn)
+{
+	for (size_t i = 0; i < CV1_FOLLOWERS; i++)
+		if (c->followers[i].conn == conn)
+			memset(&c->followers[i], 0, sizeof(c->followers[i]));
+}
+
 /* ---- sending ----------------------------------------------------------- */
 
 int cv1_text_ok(const char *text, size_t length)
@@ -277,6 +305,20 @@ static void on_join(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		new_peer(c, p, dir == CV1_REQ ? "joined us" : "answered our join");
 }
 
+static void shuffle(struct cv1 *c, struct cv1_peer_addr *e, size_t n)
+{
+	for (size_t i = n; i > 1; i--) {
+		uint32_t r;
+		struct cv1_peer_addr t;
+
+		cv1_api->random_bytes(c->host, &r, sizeof(r));
+		size_t j = r % i;
+		t = e[i - 1];
+		e[i - 1] = e[j];
+		e[j] = t;
+	}
+}
+
 static void on_list(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
 {
 	static struct cv1_peer_addr entries[CV1_LIST_MAX];
@@ -308,6 +350,10 @@ static void on_list(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 			entries[n].port = p->port;
 			n++;
 		}
+		/* In random order: askers take the first few entries, and if
+		 * every answer began alike, every newcomer would pick the same
+		 * peers and a few hosts would become hubs with full tables. */
+		shuffle(c, entries, n);
 		len = cv1_encode_list_res(buf, cap, entries, n);
 		if (len > 0 && cv1_api->send(c->host, conn, NULL, "LIST", buf, (size_t)len) == 0)
 			(*c->n.frames_sent)++;
@@ -380,6 +426,19 @@ static void forward(struct cv1 *c, uint64_t id, unsigned hops, const char *origi
 	n = cv1_encode_for(buf, cap, id, hops, origin, c->pid, text, length);
 	if (n > 0)
 		tell_ours(c, "MESG", buf, (size_t)n, from, origin);
+	for (size_t i = 0; n > 0 && i < CV1_FOLLOWERS; i++) {
+		struct cv1_follower *f = &c->followers[i];
+
+		if (f->conn == 0 || (from && strcmp(f->pid, from) == 0) ||
+		    strcmp(f->pid, origin) == 0 || cv1_peers_find(&c->peers, f->pid) != NULL)
+			continue;
+		if (cv1_api->send(c->host, f->conn, NULL, "MESG", buf, (size_t)n) == 0) {
+			(*c->n.frames_sent)++;
+			(*c->n.for_sent)++;
+		} else {
+			memset(f, 0, sizeof(*f));
+		}
+	}
 	free(buf);
 }
 
@@ -442,9 +501,18 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		if (n > 0 && cv1_api->send(c->host, conn, NULL, "CAPA", buf, (size_t)n) == 0)
 			(*c->n.frames_sent)++;
 	}
-	if (p == NULL)
+	if (p == NULL) {
+		if (k.dir == CV1_REQ)
+			follower_note(c, k.peer.pid, conn);
 		return;
-	p->kind = CV1_KIND_OURS;
+	}
+	if (p->kind != CV1_KIND_OURS) {
+		p->kind = CV1_KIND_OURS;
+		/* Open the persistent connection now: it is how a host whose
+		 * table was full when we joined it can reach us (followers). */
+		if (c->persistent && p->reuse_conn == 0)
+			send_capa_req(c, p);
+	}
 	heard(c, p);
 	if (added == CV1_ADD_NEW)
 		new_peer(c, p, "announced itself");
@@ -497,6 +565,8 @@ void cv1_node_conn(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_conn_even
 	struct cv1_conn *k = conn_find(c, conn);
 	struct cv1_peer *p;
 
+	if (ev->kind == MP2P_CONN_CLOSED)
+		follower_forget_conn(c, conn);
 	if (k == NULL)
 		return;
 	p = cv1_peers_find(&c->peers, k->pid);

@@ -25,6 +25,16 @@ struct cv1_conn {
 	char pid[CV1_PID_MAX + 1];
 };
 
+/* Hosts of ours that keep us in their table while ours is too full to
+ * keep them: they would get no broadcast from anyone if every host that
+ * knows them refused them, so we flood to them over the persistent
+ * connection they opened to us. */
+#define CV1_FOLLOWERS 128
+struct cv1_follower {
+	mp2p_conn_id conn;           /* 0: free */
+	char pid[CV1_PID_MAX + 1];
+};
+
 /* The inbox keeps the last CV1_INBOX_MAX delivered messages. */
 #define CV1_INBOX_MAX 256
 #define CV1_INBOX_TEXT_MAX 4096
@@ -86,6 +96,8 @@ struct cv1 {
 	struct cv1_dedup dedup;
 	struct cv1_conn conns[CV1_CONNS];
 	size_t conn_next;
+	struct cv1_follower followers[CV1_FOLLOWERS];
+	size_t follower_next;
 	struct cv1_inbox inbox;
 	struct cv1_counters n;
 

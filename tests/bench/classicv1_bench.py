@@ -142,7 +142,8 @@ class Bench:
             end = time.time() + 30
             while delivered(r["id"]) < n:
                 if time.time() > end:
-                    raise RuntimeError("broadcast %s reached %d of %d" % (r["id"], delivered(r["id"]), n))
+                    self.explain(net, r["id"], delivered)
+                    raise RuntimeError("broadcast %d (%s from %s) reached %d of %d" % (k, r["id"], origin.name, delivered(r["id"]), n))
                 time.sleep(0.1)
         frames = (for_sent() - before) / self.args.broadcasts
         inboxes = [h.ctl("cv1", "inbox").get("rows", []) for h in net]
@@ -172,6 +173,30 @@ class Bench:
             h.stop()
         self.cleanup()
         return statistics.median(latencies), max(latencies), frames, statistics.median(base), min(s), max(s)
+
+    @staticmethod
+    def explain(net, bid, delivered):
+        """Says, for each host that missed a broadcast, who knows it."""
+        tables = {h.name: h.ctl("cv1", "peers") for h in net}
+        by_pid = {t["pid"]: name for name, t in tables.items()}
+        for h in net:
+            if re.search("delivered broadcast %s" % bid, h.log_text()):
+                continue
+            t = tables[h.name]
+            known_by = [name for name, o in tables.items()
+                        if any(r["pid"] == t["pid"] for r in o.get("rows", []))]
+            print("missed by %s: its peers %s; in the tables of %s" % (
+                h.name, [(by_pid.get(r["pid"], "?"), r["kind"]) for r in t.get("rows", [])],
+                known_by), file=sys.stderr)
+            for name in known_by:
+                o = [x for x in net if x.name == name][0]
+                row = [r for r in tables[name]["rows"] if r["pid"] == t["pid"]][0]
+                print("  %s sees it as %s fails %s silent %s; %s delivered it" % (
+                    name, row["kind"], row["fails"], row["silent"],
+                    "has" if re.search("delivered broadcast %s" % bid, o.log_text()) else "has NOT"),
+                    file=sys.stderr)
+            if os.environ.get("CV1_BENCH_DEBUG"):
+                print(h.log_text()[-4000:], file=sys.stderr)
 
     # ---- inbound MESG --------------------------------------------------------
 
