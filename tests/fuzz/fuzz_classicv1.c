@@ -7,7 +7,10 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isdk/include \
  *     tests/fuzz/fuzz_classicv1.c plugins/classicv1/cv1_wire.c \
  *     plugins/classicv1/cv1_peers.c plugins/classicv1/cv1_dedup.c -o fuzz_classicv1
+ *
+ * tests/fuzz/run.sh builds it from the sources named here:
  */
+// sources: plugins/classicv1/cv1_wire.c plugins/classicv1/cv1_peers.c plugins/classicv1/cv1_dedup.c
 #include <stdlib.h>
 #include <string.h>
 
