@@ -35,6 +35,7 @@ def main():
     r1 = RefPeer().start()
     r2 = RefPeer().start()
     r3 = RefPeer().start()
+    started = time.time()
     try:
         me = pid(h)
 
@@ -110,11 +111,26 @@ def main():
            "one frame per connection toward reference peers (%d %d %d)" % (
                r1.second_frames, r2.second_frames, r3.second_frames))
 
+        # Liveness with original peers: silent ones are probed with LIST REQ
+        # and stay while they answer; one that dies without QUIT goes.
+        t_end = started + 8
+        while time.time() < t_end:
+            time.sleep(0.2)
+        table = peers(h)
+        ok(r1.pid in table and r2.pid in table,
+           "live reference peers kept past peer_timeout (6 s): probes answered")
+        ok(len(r1.frames_of("LIST")) >= 1, "r1 was probed with LIST REQ")
+        r2.stop()
+        t0 = time.time()
+        wait_until(lambda: r2.pid not in peers(h), 12, "r2 removed after it died")
+        ok(True, "a reference peer that died without QUIT removed in %.1f s" % (time.time() - t0))
+        h.wait_log(r"peer %s at \S+ removed: " % r2.pid, 2)
+        ok(r1.second_frames == 0, "still one frame per connection after probing")
+
         # On shutdown we send QUIT to every peer.
         rc = h.stop()
         ok(rc == 0, "host exits 0")
         r1.wait(lambda: not r1.knows(me), 5, "r1 got our QUIT")
-        r2.wait(lambda: not r2.knows(me), 5, "r2 got our QUIT")
         ok(r1.frames_of("QUIT") == [me.encode()], "QUIT payload is our bare pid")
     except AssertionError as e:
         ok(False, str(e))

@@ -26,6 +26,9 @@ def main():
             wait_until(lambda h=h: all(r["kind"] == "ours" for r in peers(h).values()),
                        5, "%s: capability exchange" % h.name)
         ok(True, "the capability exchange marked every peer as ours")
+        conns = a.ctl("connections").get("rows", [])
+        ok(len([r for r in conns if r.get("state") == "open"]) >= 2,
+           "persistent connections stay open between our hosts (%d)" % len(conns))
 
         # A direct message names its sender: our hosts identify their
         # persistent connections.
