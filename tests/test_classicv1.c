@@ -1,5 +1,5 @@
-/* test_classicv1.c -- CUnit tests of the classicv1 payload codec, peer table
- * and broadcast dedup cache, against exact bytes.
+/* test_classicv1.c -- CUnit tests of the classicv1 payload codec, peer table,
+ * broadcast dedup cache and saved state, against exact bytes.
  */
 #include <CUnit/Basic.h>
 #include <stdio.h>
@@ -7,6 +7,16 @@
 #include <string.h>
 
 #include "../plugins/classicv1/cv1.h"
+#include "../plugins/classicv1/cv1_node.h"
+
+/* The saved-state code asks the host only for the time. */
+const struct mp2p_host_api *cv1_api;
+static struct mp2p_host_api fake_api;
+static double fake_now(mp2p_host *h)
+{
+	(void)h;
+	return 100.0;
+}
 
 #define B(s) ((const uint8_t *)(s)), (sizeof(s) - 1)
 
@@ -465,6 +475,126 @@ static void test_dedup_bounded(void)
 	cv1_dedup_free(&d);
 }
 
+/* ---- saved state ------------------------------------------------------- */
+
+static struct cv1 *state_node(void)
+{
+	struct cv1 *c = calloc(1, sizeof(*c));
+
+	CU_ASSERT_FATAL(c != NULL);
+	fake_api.now = fake_now;
+	cv1_api = &fake_api;
+	c->max_peers = 4;
+	CU_ASSERT_FATAL(cv1_peers_init(&c->peers, 4) == 0);
+	CU_ASSERT_FATAL(cv1_dedup_init(&c->dedup, 16, 600) == 0);
+	strcpy(c->pid, "fresh-pid");
+	return c;
+}
+
+static void state_free(struct cv1 *c)
+{
+	cv1_inbox_clear(&c->inbox);
+	cv1_peers_free(&c->peers);
+	cv1_dedup_free(&c->dedup);
+	free(c);
+}
+
+static void test_state_round_trip(void)
+{
+	struct cv1 *a = state_node(), *b = state_node();
+	struct cv1_peer_addr pa = mk("peer-1", "127.0.0.1", 4001);
+	struct cv1_peer *p;
+	void *data = NULL;
+	size_t len = 0;
+	char *err = NULL;
+
+	strcpy(a->pid, "0b7e-saved");
+	cv1_peers_add(&a->peers, &pa, 1, 1, &p);
+	p->kind = CV1_KIND_OURS;
+	pa = mk("peer-2", "::1", 4002);
+	cv1_peers_add(&a->peers, &pa, 1, 1, &p);
+	p->kind = CV1_KIND_CLASSIC;
+	cv1_dedup_check_add(&a->dedup, 0xabcdef0123456789ULL, 99.0);
+	cv1_inbox_push(&a->inbox, MP2P_CLASSICV1_DIRECT, "127.0.0.1:5555", "", "hi, there", 9, 0,
+	               1700000000.25);
+	cv1_inbox_push(&a->inbox, MP2P_CLASSICV1_BROADCAST, "peer-1", "00000000000000ff",
+	               "all  of  you", 12, 7, 1700000001.5);
+	CU_ASSERT_EQUAL_FATAL(cv1_state_save(a, &data, &len), 0);
+	CU_ASSERT_STRING_EQUAL((char *)data,
+	        "classicv1-state 1\npid 0b7e-saved\nseq 2\n"
+	        "peer peer-1 127.0.0.1 4001 2\npeer peer-2 ::1 4002 1\n"
+	        "seen abcdef0123456789\n"
+	        "msg 1 1 0 1700000000.250000 127.0.0.1:5555 - hi, there\n"
+	        "msg 2 2 7 1700000001.500000 peer-1 00000000000000ff all  of  you\n");
+	CU_ASSERT_EQUAL(cv1_state_restore(b, data, len, &err), 0);
+	CU_ASSERT_PTR_NULL(err);
+	CU_ASSERT_STRING_EQUAL(b->pid, "0b7e-saved");
+	CU_ASSERT_EQUAL(b->peers.count, 2);
+	p = cv1_peers_find(&b->peers, "peer-2");
+	CU_ASSERT(p != NULL && p->kind == CV1_KIND_CLASSIC && p->port == 4002 &&
+	          strcmp(p->hostport, "[::1]:4002") == 0);
+	CU_ASSERT(cv1_dedup_contains(&b->dedup, 0xabcdef0123456789ULL, 100.0));
+	CU_ASSERT_EQUAL(b->inbox.count, 2);
+	CU_ASSERT_EQUAL(b->inbox.next_seq, 2);
+	struct cv1_inbox_entry *e = cv1_inbox_at(&b->inbox, 1);
+	CU_ASSERT(e != NULL && e->seq == 2 && e->kind == MP2P_CLASSICV1_BROADCAST && e->hops == 7 &&
+	          strcmp(e->text, "all  of  you") == 0 && strcmp(e->id, "00000000000000ff") == 0 &&
+	          strcmp(e->sender, "peer-1") == 0);
+	e = cv1_inbox_at(&b->inbox, 0);
+	CU_ASSERT(e != NULL && e->id[0] == '\0' && strcmp(e->text, "hi, there") == 0);
+	free(data);
+	state_free(a);
+	state_free(b);
+}
+
+static void test_state_damaged(void)
+{
+	static const char *const bad[] = {
+		"",
+		"classicv1-state 1",                                  /* no newline */
+		"classicv1-state 2\npid x\n",
+		"something else\n",
+		"classicv1-state 1\npid a,b\n",
+		"classicv1-state 1\npid \n",
+		"classicv1-state 1\npeer p 127.0.0.1 0 1\n",
+		"classicv1-state 1\npeer p 127.0.0.1 70000 1\n",
+		"classicv1-state 1\npeer p localhost 4000 1\n",
+		"classicv1-state 1\npeer p 127.0.0.1 4000 9\n",
+		"classicv1-state 1\npeer p 127.0.0.1 4000\n",
+		"classicv1-state 1\nseen 12345\n",
+		"classicv1-state 1\nmsg 1 3 0 1.0 s - text\n",
+		"classicv1-state 1\nmsg 1 1 0 x s - text\n",
+		"classicv1-state 1\nmsg 1 1 0 1.0 s - caf\xc3\xa9\n",
+		"classicv1-state 1\nmsg 1 1 0 1.0 s\n",
+		"classicv1-state 1\nseq -1\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cv1 *c = state_node();
+		char *err = NULL;
+		struct cv1_peer_addr pa = mk("before", "127.0.0.1", 1);
+
+		cv1_peers_add(&c->peers, &pa, 0, 1, NULL);
+		if (cv1_state_restore(c, bad[i], strlen(bad[i]), &err) != -1)
+			CU_FAIL("damaged state accepted");
+		CU_ASSERT_PTR_NOT_NULL(err);
+		/* Refused whole: nothing half restored. */
+		CU_ASSERT_EQUAL(c->peers.count, 0);
+		CU_ASSERT_EQUAL(c->inbox.count, 0);
+		free(err);
+		state_free(c);
+	}
+	/* A NUL inside the bytes, and records a later build may add. */
+	struct cv1 *c = state_node();
+	char *err = NULL;
+	CU_ASSERT_EQUAL(cv1_state_restore(c, "classicv1-state 1\n\0pid x\n", 25, &err), -1);
+	free(err);
+	err = NULL;
+	const char *later = "classicv1-state 1\npid kept\nfuture 1 2 3\n";
+	CU_ASSERT_EQUAL(cv1_state_restore(c, later, strlen(later), &err), 0);
+	CU_ASSERT_STRING_EQUAL(c->pid, "kept");
+	state_free(c);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -491,6 +621,9 @@ int main(void)
 	s = CU_add_suite("classicv1_dedup", NULL, NULL);
 	CU_add_test(s, "basic", test_dedup_basic);
 	CU_add_test(s, "bounded", test_dedup_bounded);
+	s = CU_add_suite("classicv1_state", NULL, NULL);
+	CU_add_test(s, "round trip", test_state_round_trip);
+	CU_add_test(s, "damaged", test_state_damaged);
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

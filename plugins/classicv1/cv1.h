@@ -72,6 +72,7 @@ struct cv1_capa {
 };
 
 const char *cv1_wire_strerror(int error);
+int cv1_text_ok(const char *text, size_t length);
 int cv1_valid_pid(const char *pid, size_t length);
 int cv1_valid_addr(const char *addr, size_t length);
 int cv1_hostport(char *buf, size_t cap, const char *addr, uint16_t port);

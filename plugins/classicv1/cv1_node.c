@@ -86,14 +86,6 @@ static void follower_forget_conn(struct cv1 *c, mp2p_conn_id conn)
 
 /* ---- sending ----------------------------------------------------------- */
 
-int cv1_text_ok(const char *text, size_t length)
-{
-	for (size_t i = 0; i < length; i++)
-		if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
 static int send_oneshot(struct cv1 *c, const char *hostport, const char *pid,
                         const char *type, const char *payload, size_t length,
                         int purpose)

@@ -120,7 +120,6 @@ int cv1_node_broadcast(struct cv1 *c, const char *text, size_t length,
                        char id_out[CV1_ID_HEX + 1]);
 int cv1_node_send(struct cv1 *c, const char *pid, const char *text, size_t length);
 void cv1_node_quit_all(struct cv1 *c);
-int cv1_text_ok(const char *text, size_t length);
 
 /* cv1_inbox.c */
 void cv1_inbox_clear(struct cv1_inbox *box);

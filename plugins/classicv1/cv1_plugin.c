@@ -6,7 +6,7 @@
  *   dns_seed               a DNS name whose TXT records are "ADDR:PORT"
  *   dns_server             "ADDR:PORT" of the resolver (default: system's)
  *   max_peers              peer table size, 1..256 (default 16)
- *   broadcast_hops         hop limit of a broadcast, 1..255 (default 8)
+ *   broadcast_hops         hop limit of a broadcast, 1..255 (default 32)
  *   peer_timeout           seconds of silence before a peer is dropped
  *                          (default 30; probes start after a third of it)
  *   persistent_connections keep connections to hosts of ours (default true)
@@ -72,7 +72,7 @@ static int read_settings(struct cv1 *c, const mp2p_config *cfg, char **error_tex
 		return -1;
 	c->max_peers = (size_t)v;
 	c->want_peers = (c->max_peers + 1) / 2;
-	v = 8;
+	v = 32;
 	if (read_int(cfg, "broadcast_hops", 1, CV1_HOPS_MAX, &v, error_text) < 0)
 		return -1;
 	c->broadcast_hops = (unsigned)v;

@@ -185,6 +185,7 @@ int cv1_state_restore(struct cv1 *c, const char *data, size_t length, char **err
 	char *copy, *line, *next;
 	double now = cv1_api->now(c->host);
 	int lineno = 0, rc = 0;
+	uint64_t saved_seq = 0;
 
 	if ((copy = malloc(length + 1)) == NULL)
 		return -1;
@@ -213,7 +214,7 @@ int cv1_state_restore(struct cv1 *c, const char *data, size_t length, char **err
 			unsigned long long seq;
 			if (n != 2 || number(f[1], UINT64_MAX, &seq) < 0)
 				goto bad;
-			c->inbox.next_seq = seq;
+			saved_seq = seq;
 		} else if (strcmp(f[0], "peer") == 0) {
 			if (n != 5 || restore_peer(c, f, now) < 0)
 				goto bad;
@@ -230,6 +231,7 @@ int cv1_state_restore(struct cv1 *c, const char *data, size_t length, char **err
 	if (lineno == 0)
 		goto bad;
 	/* The next delivery must number after everything restored. */
+	c->inbox.next_seq = saved_seq;
 	for (size_t i = 0; i < c->inbox.count; i++) {
 		struct cv1_inbox_entry *e = cv1_inbox_at(&c->inbox, i);
 		if (e->seq > c->inbox.next_seq)

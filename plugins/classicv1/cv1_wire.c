@@ -46,6 +46,12 @@ static int printable(const uint8_t *p, size_t n)
 	return 1;
 }
 
+/* For text from operators and other plugins, held to the same rule. */
+int cv1_text_ok(const char *text, size_t length)
+{
+	return printable((const uint8_t *)text, length);
+}
+
 /* Splits p into at most `max` fields at `sep`. With `rest`, the last field
  * takes everything after the (max-1)th separator, separators included.
  * Returns the number of fields, or -1 if there are more than `max`. */

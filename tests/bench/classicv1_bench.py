@@ -147,11 +147,15 @@ class Bench:
                 time.sleep(0.1)
         frames = (for_sent() - before) / self.args.broadcasts
         inboxes = [h.ctl("cv1", "inbox").get("rows", []) for h in net]
+        depth = 0
         for bid, t0 in ids:
-            times = [m["at_us"] for box in inboxes for m in box if m["id"] == bid]
-            if len(times) != n:
-                raise RuntimeError("broadcast %s delivered %d times, not %d" % (bid, len(times), n))
-            latencies.append((max(times) - t0) / 1000.0)
+            got = [m for box in inboxes for m in box if m["id"] == bid]
+            if len(got) != n:
+                raise RuntimeError("broadcast %s delivered %d times, not %d" % (bid, len(got), n))
+            latencies.append((max(m["at_us"] for m in got) - t0) / 1000.0)
+            # The origin delivers with the full limit; each hop takes one.
+            limit = max(m["hops"] for m in got)
+            depth = max(depth, limit - min(m["hops"] for m in got))
 
         # The original's broadcast: one peer with every host in its table
         # sends MESG to each, a new connection per message.
@@ -172,7 +176,8 @@ class Bench:
         for h in net:
             h.stop()
         self.cleanup()
-        return statistics.median(latencies), max(latencies), frames, statistics.median(base), min(s), max(s)
+        return (statistics.median(latencies), max(latencies), frames, statistics.median(base),
+                min(s), max(s), depth)
 
     @staticmethod
     def explain(net, bid, delivered):
@@ -191,9 +196,10 @@ class Bench:
             for name in known_by:
                 o = [x for x in net if x.name == name][0]
                 row = [r for r in tables[name]["rows"] if r["pid"] == t["pid"]][0]
-                print("  %s sees it as %s fails %s silent %s; %s delivered it" % (
+                m = re.search("delivered broadcast %s from \\S+ hops (\\d+)" % bid, o.log_text())
+                print("  %s sees it as %s fails %s silent %s; %s" % (
                     name, row["kind"], row["fails"], row["silent"],
-                    "has" if re.search("delivered broadcast %s" % bid, o.log_text()) else "has NOT"),
+                    "delivered it with %s hops left" % m.group(1) if m else "did not deliver it"),
                     file=sys.stderr)
             if os.environ.get("CV1_BENCH_DEBUG"):
                 print(h.log_text()[-4000:], file=sys.stderr)
@@ -251,16 +257,17 @@ def main():
     try:
         print("classicv1 flood: hosts with 8-entry tables, each bootstrapped from 1-2 others; "
               "median of %d broadcasts" % args.broadcasts)
-        print("%6s %8s %12s %10s %14s %16s %18s" % (
-            "hosts", "tables", "all-have ms", "worst ms", "FOR frames", "original frames",
+        print("%6s %8s %6s %12s %10s %12s %16s %18s" % (
+            "hosts", "tables", "depth", "all-have ms", "worst ms", "FOR frames", "original frames",
             "one-peer-MESG ms"))
         for n in [int(x) for x in args.sizes.split(",")]:
-            med, worst, frames, base, lo, hi = b.flood(n)
-            print("%6d %8s %12.1f %10.1f %14.0f %16d %18.1f" % (
-                n, "%d-%d" % (lo, hi), med, worst, frames, n * (n - 1), base), flush=True)
-        print("  FOR frames: copies sent per broadcast, all hosts together. original frames:")
-        print("  every host sending to every peer of a full table, N(N-1). one-peer-MESG: one")
-        print("  original peer sending MESG to all N hosts, a connection each, measured now.")
+            med, worst, frames, base, lo, hi, depth = b.flood(n)
+            print("%6d %8s %6d %12.1f %10.1f %12.0f %16d %18.1f" % (
+                n, "%d-%d" % (lo, hi), depth, med, worst, frames, n * (n - 1), base), flush=True)
+        print("  depth: most hops any copy took. FOR frames: copies sent per broadcast, all")
+        print("  hosts together. original frames: every host sending to every peer of a full")
+        print("  table, N(N-1). one-peer-MESG: one original peer sending MESG to all N hosts,")
+        print("  a connection each, measured now.")
         delivered, sent, rate, bare_rate = b.mesg_rate()
         print()
         print("classicv1 inbound MESG, one frame per connection, %d client processes:" % args.clients)
