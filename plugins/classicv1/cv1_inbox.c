@@ -89,8 +89,10 @@ void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
 	}
 	cv1_inbox_push(&c->inbox, kind, sender, id, text, length, hops, wall_clock());
 
-	/* Subscribers get the whole text, NUL-terminated. */
-	if ((copy = malloc(length + 1)) == NULL)
+	/* Subscribers get the whole text, NUL-terminated. A broadcast that a
+	 * subscriber starts from inside deliver() is not published back to it:
+	 * that would recurse without end. */
+	if (c->publishing || (copy = malloc(length + 1)) == NULL)
 		return;
 	memcpy(copy, text, length);
 	copy[length] = '\0';
@@ -103,6 +105,8 @@ void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
 	m.text_length = length;
 	m.hops = hops;
 	m.at = cv1_api->now(c->host);
+	c->publishing = 1;
 	cv1_api->publish(c->host, MP2P_CLASSICV1_TOPIC, &m, sizeof(m));
+	c->publishing = 0;
 	free(copy);
 }

@@ -108,6 +108,7 @@ struct cv1 {
 	size_t ask_next;             /* round robin over the table */
 	struct cv1_dns *dns;
 	int running;
+	int publishing;              /* inside publish(): see cv1_deliver() */
 };
 
 /* cv1_node.c */

@@ -5,7 +5,8 @@
  * Control commands: `seen` answers how many messages it was given and the
  * last one's kind, sender, id, text and length; `broadcast TEXT` and
  * `send PID TEXT` go through the service table; `self` answers the pid the
- * service reports.
+ * service reports; `relay on` makes it broadcast "relay:TEXT" from inside
+ * deliver() for every message it is given.
  */
 #include <maybep2p/classicv1.h>
 #include <maybep2p/plugin.h>
@@ -21,6 +22,7 @@ struct sub {
 	char id[MP2P_CLASSICV1_ID_SIZE];
 	char text[256];
 	long long length;
+	int relay;
 };
 
 static const struct mp2p_host_api *api;
@@ -54,6 +56,17 @@ static void sub_deliver(void *arg, const char *topic, const void *data, size_t l
 	snprintf(s->id, sizeof(s->id), "%s", m->id);
 	snprintf(s->text, sizeof(s->text), "%s", m->text);
 	s->length = (long long)m->text_length;
+	if (s->relay) {
+		void *cv1 = NULL;
+		const struct mp2p_classicv1_service *svc =
+			api->service_find(s->host, MP2P_CLASSICV1_SERVICE, MP2P_CLASSICV1_MAJOR, 0, &cv1);
+		char text[300];
+		int n = snprintf(text, sizeof(text), "relay:%s", m->text);
+
+		if (svc != NULL && n > 0)
+			svc->broadcast(cv1, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1,
+			               NULL);
+	}
 }
 
 static int sub_start(void *self, char **error_text)
@@ -85,6 +98,10 @@ static void sub_control(void *self, mp2p_reply *r, int argc, const char *const *
 		api->reply_int(r, "length", s->length);
 		return;
 	}
+	if (argc == 2 && strcmp(argv[0], "relay") == 0) {
+		s->relay = strcmp(argv[1], "on") == 0;
+		return;
+	}
 	if ((svc = find(s, &cv1)) == NULL) {
 		api->reply_error(r, "no classicv1 service");
 		return;
@@ -101,7 +118,7 @@ static void sub_control(void *self, mp2p_reply *r, int argc, const char *const *
 		if (svc->send(cv1, argv[1], argv[2], strlen(argv[2])) < 0)
 			api->reply_error(r, "send refused");
 	} else {
-		api->reply_usage(r, "seen | self | broadcast TEXT | send PID TEXT");
+		api->reply_usage(r, "seen | self | broadcast TEXT | send PID TEXT | relay on|off");
 	}
 }
 

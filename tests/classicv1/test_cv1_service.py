@@ -68,6 +68,20 @@ def main():
                        5, "the new instance publishes too")
         ok(s["seen"] == 4, "the subscriber keeps receiving after the swap (%d)" % s["seen"])
         ok(a.ctl("sub", "broadcast", "new-provider")["id"] != "", "the service is found again after the swap")
+
+        # A subscriber that broadcasts from inside deliver(): its broadcast
+        # goes out but is not published back to it, so nothing recurses.
+        a.ctl("sub", "relay", "on")
+        before = a.ctl("sub", "seen")["seen"]
+        b.ctl("cv1", "broadcast", "ping")
+        m = wait_until(lambda: [m for m in inbox(b) if m["text"] == "relay:ping"], 5,
+                       "b got the relayed broadcast")[0]
+        ok(m["from"] == pa and m["kind"] == "broadcast", "a relayed b's broadcast from deliver()")
+        time.sleep(0.3)
+        s = a.ctl("sub", "seen")
+        ok(s["seen"] == before + 1 and s["text"] == "ping",
+           "the relay was not published back to its subscriber (%d -> %d)" % (before, s["seen"]))
+        ok(len([m for m in inbox(a) if m["text"] == "relay:ping"]) == 1, "a's inbox holds the relay once")
         for h in (a, b):
             ok(h.stop() == 0, "%s stops" % h.name)
     except AssertionError as e:

@@ -24,7 +24,10 @@
  * MP2P_CLASSICV1_TOPIC. The data handed to deliver() is one
  * struct mp2p_classicv1_message, `length` = sizeof as the publisher built
  * it; read a field only if `size` covers it. Every pointer in it is
- * borrowed for the duration of deliver().
+ * borrowed for the duration of deliver(). deliver() may call the service
+ * (to answer a message, say); a broadcast started from inside deliver() is
+ * sent and kept in the inbox but not published again, so a subscriber that
+ * broadcasts what it hears cannot recurse without end.
  */
 #ifndef MAYBEP2P_CLASSICV1_H
 #define MAYBEP2P_CLASSICV1_H
