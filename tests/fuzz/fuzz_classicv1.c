@@ -1,4 +1,5 @@
-/* fuzz_classicv1.c -- libFuzzer harness for the classicv1 payload decoders.
+/* fuzz_classicv1.c -- libFuzzer harness for the classicv1 payload decoders
+ * and the reader of its saved state.
  *
  * The first input byte picks a decoder, the rest is the payload. Whatever a
  * decoder accepts must encode back to bytes it accepts again with the same
@@ -6,15 +7,66 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isdk/include \
  *     tests/fuzz/fuzz_classicv1.c plugins/classicv1/cv1_wire.c \
- *     plugins/classicv1/cv1_peers.c plugins/classicv1/cv1_dedup.c -o fuzz_classicv1
+ *     plugins/classicv1/cv1_peers.c plugins/classicv1/cv1_dedup.c \
+ *     plugins/classicv1/cv1_state.c plugins/classicv1/cv1_inbox.c -o fuzz_classicv1
  *
  * tests/fuzz/run.sh builds it from the sources named here:
  */
-// sources: plugins/classicv1/cv1_wire.c plugins/classicv1/cv1_peers.c plugins/classicv1/cv1_dedup.c
+// sources: plugins/classicv1/cv1_wire.c plugins/classicv1/cv1_peers.c plugins/classicv1/cv1_dedup.c plugins/classicv1/cv1_state.c plugins/classicv1/cv1_inbox.c
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../plugins/classicv1/cv1.h"
+#include "../../plugins/classicv1/cv1_node.h"
+
+/* The state reader asks the host only for the time. */
+const struct mp2p_host_api *cv1_api;
+static struct mp2p_host_api fake_api;
+static double fake_now(mp2p_host *h)
+{
+	(void)h;
+	return 1000.0;
+}
+
+/* A damaged state file is refused or read; what is read saves again and
+ * reads back to the same bytes. */
+static void state(const uint8_t *p, size_t n)
+{
+	static struct cv1 c1, c2;
+	void *out1 = NULL, *out2 = NULL;
+	size_t len1 = 0, len2 = 0;
+	char *err = NULL;
+
+	fake_api.now = fake_now;
+	cv1_api = &fake_api;
+	memset(&c1, 0, sizeof(c1));
+	memset(&c2, 0, sizeof(c2));
+	c1.max_peers = c2.max_peers = 8;
+	/* init() gives every instance a pid before any state is read. */
+	strcpy(c1.pid, "fresh");
+	strcpy(c2.pid, "fresh");
+	if (cv1_peers_init(&c1.peers, 8) < 0 || cv1_peers_init(&c2.peers, 8) < 0 ||
+	    cv1_dedup_init(&c1.dedup, 64, 600) < 0 || cv1_dedup_init(&c2.dedup, 64, 600) < 0)
+		abort();
+	if (cv1_state_restore(&c1, (const char *)p, n, &err) == 0) {
+		if (cv1_state_save(&c1, &out1, &len1) < 0 ||
+		    cv1_state_restore(&c2, out1, len1, &err) != 0 ||
+		    cv1_state_save(&c2, &out2, &len2) < 0 || len1 != len2 ||
+		    memcmp(out1, out2, len1) != 0)
+			abort();
+	}
+	if (c1.peers.count > c1.peers.max || c1.inbox.count > CV1_INBOX_MAX)
+		abort();
+	free(err);
+	free(out1);
+	free(out2);
+	cv1_inbox_clear(&c1.inbox);
+	cv1_inbox_clear(&c2.inbox);
+	cv1_peers_free(&c1.peers);
+	cv1_peers_free(&c2.peers);
+	cv1_dedup_free(&c1.dedup);
+	cv1_dedup_free(&c2.dedup);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	switch (data[0] % 6) {
+	switch (data[0] % 7) {
 	case 0:
 		if (cv1_decode_join(p, n, &dir, &pa) != CV1_OK)
 			break;
@@ -127,6 +179,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	}
+	case 6:
+		state(p, n);
+		break;
 	}
 	return 0;
 }
