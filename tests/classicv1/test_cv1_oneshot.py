@@ -11,9 +11,9 @@ from cv1util import Check, cv1_host, inbox, peers, pid, wait_until
 def main():
     ok = Check("test_cv1_oneshot")
     off = "persistent_connections = false;"
-    a = cv1_host("oa", extra=off).start()
-    b = cv1_host("ob", bootstrap=[a.addr], extra=off).start()
-    c = cv1_host("oc", bootstrap=[a.addr], extra=off).start()
+    a = cv1_host("oa", extra=off, peer_timeout=6).start()
+    b = cv1_host("ob", bootstrap=[a.addr], extra=off, peer_timeout=6).start()
+    c = cv1_host("oc", bootstrap=[a.addr], extra=off, peer_timeout=6).start()
     hosts = (a, b, c)
     try:
         pids = {h.name: pid(h) for h in hosts}
