@@ -3,7 +3,8 @@
 built from the project's description of its wire habits, for interop tests.
 
 It behaves as the original did:
-  * frames are `!12s4sL` (protocol, type, length) and the payload;
+  * frames are `!12s4sL` (protocol, type, length) and the payload, the
+    length counted in characters (wrong for non-ASCII text);
   * every message it sends goes on a new connection: connect (1 s timeout),
     write one frame, close;
   * it listens with a backlog of 5 and serves each inbound connection in a
@@ -35,10 +36,15 @@ HEADER = struct.Struct("!12s4sL")
 
 
 def frame(mtype, payload):
-    """Packs one frame. The length is the byte length of the payload."""
+    """Packs one frame as the original did: the length it writes is the
+    number of characters, so a text with non-ASCII characters gets a length
+    shorter than its bytes (the original's quirk). Bytes go as they are."""
     if isinstance(payload, str):
-        payload = payload.encode("ascii")
-    return HEADER.pack(PROTOCOL, mtype.encode("ascii"), len(payload)) + payload
+        length = len(payload)
+        payload = payload.encode("utf-8")
+    else:
+        length = len(payload)
+    return HEADER.pack(PROTOCOL, mtype.encode("ascii"), length) + payload
 
 
 def _recv_exact(sock, n):

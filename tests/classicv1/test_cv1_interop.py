@@ -8,7 +8,7 @@ import struct
 import sys
 import time
 
-from cv1util import Check, RefPeer, cv1_host, inbox, peers, pid, wait_until
+from cv1util import Check, RefPeer, counters, cv1_host, inbox, peers, pid, wait_until
 from refpeer import frame
 
 HEADER = struct.Struct("!12s4sL")
@@ -86,6 +86,17 @@ def main():
            "MESG from a reference peer delivered whole: %r" % row["text"])
         h.wait_log(r"delivered message from 127\.0\.0\.1:\d+: hello from r1, with a comma", 2)
         ok(True, "delivered message logged at info")
+
+        # The original's length quirk: non-ASCII text gets a length in
+        # characters, short of its bytes. We drop it; the next one arrives.
+        before = counters(h).get("malformed", 0)
+        r1.send_mesg(h.addr, "caf\u00e9")
+        r1.send_mesg(h.addr, "plain again")
+        wait_until(lambda: [m for m in inbox(h) if m["text"] == "plain again"], 5,
+                   "the MESG after the bad one")
+        ok(counters(h).get("malformed", 0) == before + 1 and
+           not [m for m in inbox(h) if m["text"].startswith("caf")],
+           "a MESG with the original's short length for non-ASCII text is dropped and counted")
 
         # MESG from us to a reference peer; it keeps the text up to a comma.
         h.ctl("cv1", "send", r2.pid, "hi r2, how are you")
