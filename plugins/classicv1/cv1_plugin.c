@@ -258,12 +258,15 @@ static int cv1_start(void *self, char **error_text)
 	struct cv1 *c = self;
 	const char *adv = cv1_api->advertise(c->host);
 
-	if (adv == NULL || cv1_parse_hostport(adv, c->addr, &c->port) < 0) {
-		size_t len = 96 + (adv ? strlen(adv) : 0);
+	/* Peers dial what we announce: an unspecified address would send
+	 * them to their own machine. */
+	if (adv == NULL || cv1_parse_hostport(adv, c->addr, &c->port) < 0 ||
+	    strcmp(c->addr, "0.0.0.0") == 0 || strcmp(c->addr, "::") == 0) {
+		size_t len = 128 + (adv ? strlen(adv) : 0);
 		if ((*error_text = malloc(len)) != NULL)
 			snprintf(*error_text, len,
-			         "classicv1 needs a numeric host.advertise ADDR:PORT, not '%s'",
-			         adv ? adv : "");
+			         "classicv1 needs host.advertise to be an ADDR:PORT peers can dial, "
+			         "not '%s'", adv ? adv : "");
 		return -1;
 	}
 	cv1_hostport(c->hostport, sizeof(c->hostport), c->addr, c->port);

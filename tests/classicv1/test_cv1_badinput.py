@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from cv1util import Check, FrameConn, builddir, counters, cv1_host, peers, wait_until
+from cv1util import Check, FrameConn, builddir, counters, cv1_host, free_port, peers, wait_until
 
 P = "ClassicV1"
 
@@ -116,6 +116,15 @@ def main():
             ok(code != 0 and key in text, "config '%s' refused: %s" % (cfg, text.strip()[-120:]))
         code, text = config_error("")
         ok(code == 0, "the default settings are accepted")
+        # Announcing 0.0.0.0 would send peers to their own machine.
+        h3 = cv1_host("anyaddr", host_settings='advertise = "0.0.0.0:%d";' % free_port())
+        try:
+            h3.start()
+            ok(False, "a host advertising 0.0.0.0 must not start")
+        except RuntimeError as e:
+            ok("host.advertise" in str(e), "advertising 0.0.0.0 is refused with the setting named")
+        finally:
+            h3.cleanup()
         code, text = config_error('bootstrap = [ "localhost:4000" ];')
         ok(code != 0 and "bootstrap" in text,
            "a bootstrap entry that is not numeric ADDR:PORT is refused")
