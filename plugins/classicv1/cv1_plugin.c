@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef CV1_VERSION
 #define CV1_VERSION "1.0.0"
+#endif
 #define CV1_DEDUP_ENTRIES 8192
 #define CV1_DEDUP_SECONDS 600.0
 
