@@ -94,6 +94,7 @@ struct kad {
 	char self_hex[2 * KAD_ID_LEN + 1];
 	char addr[KAD_ADDR_MAX + 1];
 	int addr_ok;
+	int id_saved;            /* node_id in the state_dir holds self */
 	struct kad_table table;
 	struct kad_store store;
 	struct kad_rtt rtt;

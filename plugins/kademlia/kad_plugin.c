@@ -138,8 +138,9 @@ static int write_node_id(struct kad *kd)
 	return 0;
 }
 
-/* The node id from the state_dir, or a new random one written there. */
-static int load_node_id(struct kad *kd)
+/* The node id from the state_dir, or a new random one. The host creates
+ * the directory only before start(), so a new id is written there then. */
+static void load_node_id(struct kad *kd)
 {
 	char path[4096], line[2 * KAD_ID_LEN + 8];
 	FILE *f;
@@ -151,16 +152,13 @@ static int load_node_id(struct kad *kd)
 		line[strcspn(line, "\r\n")] = '\0';
 		if (ok && kad_id_parse(line, kd->self) == 0) {
 			kad_id_hex(kd->self, kd->self_hex);
-			return 0;
+			kd->id_saved = 1;
+			return;
 		}
 		kad_api->log(kd->host, MP2P_LOG_WARN, "%s is damaged: choosing a new node id", path);
 	}
 	kad_api->random_bytes(kd->host, kd->self, KAD_ID_LEN);
 	kad_id_hex(kd->self, kd->self_hex);
-	if (write_node_id(kd) < 0)
-		kad_api->log(kd->host, MP2P_LOG_WARN, "cannot write %s: the node id will change "
-		             "at the next cold start", path);
-	return 0;
 }
 
 /* The routes file, if a previous run left one: small (a few hundred
@@ -250,7 +248,7 @@ static int kad_restore(void *self, const void *data, size_t length, uint32_t for
 	if (memcmp(id, kd->self, KAD_ID_LEN) != 0) {
 		memcpy(kd->self, id, KAD_ID_LEN);
 		kad_id_hex(kd->self, kd->self_hex);
-		write_node_id(kd);
+		kd->id_saved = 0;
 	}
 	if (kad_table_init(&kd->table, kd->self, kd->conf.k) < 0)
 		return -1;
@@ -285,6 +283,11 @@ static int kad_start(void *self, char **error_text)
 		*error_text = strdup("kademlia: out of memory");
 		return -1;
 	}
+	if (!kd->id_saved && write_node_id(kd) == 0)
+		kd->id_saved = 1;
+	if (!kd->id_saved)
+		kad_api->log(kd->host, MP2P_LOG_WARN, "cannot write node_id in %s: the node id "
+		             "will change at the next cold start", kad_api->state_dir(kd->host));
 	for (int bi = 0; bi < kd->table.nbuckets; bi++)
 		kd->table.b[bi].touched = now;
 	kd->running = 1;
