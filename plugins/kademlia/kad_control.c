@@ -137,6 +137,17 @@ void kad_op_reply(struct kad_op *op)
 		reply_service(op);
 }
 
+/* Are we among the k nodes closest to key that we know of? Only such a
+ * holder gets every newer write, so only its copy may answer a get
+ * without a lookup; the copy a writer keeps elsewhere may be stale. */
+static int is_holder(struct kad *kd, const uint8_t key[KAD_ID_LEN])
+{
+	struct kad_node near[KAD_MAX_K];
+	int n = kad_table_closest(&kd->table, key, near, kd->conf.k);
+
+	return n < kd->conf.k || kad_closer(key, kd->self, near[n - 1].id) < 0;
+}
+
 /* A get that our own store can answer needs no lookup. */
 static struct kad_op *get_start(struct kad *kd, const void *key, size_t klen)
 {
@@ -149,7 +160,7 @@ static struct kad_op *get_start(struct kad *kd, const void *key, size_t klen)
 	if ((op = kad_op_start(kd, OP_GET, h)) == NULL)
 		return NULL;
 	v = kad_store_get(&kd->store, h, kad_api->now(kd->host));
-	if (v != NULL && (op->value = malloc(v->len ? v->len : 1)) != NULL) {
+	if (v != NULL && is_holder(kd, h) && (op->value = malloc(v->len ? v->len : 1)) != NULL) {
 		memcpy(op->value, v->data, v->len);
 		op->vlen = v->len;
 		op->seq = v->seq;
