@@ -5,14 +5,16 @@ loopback, and an independent encoder/decoder of the Kademlia payloads
 import concurrent.futures
 import os
 import random
+import socket
 import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))), "tests", "lib"))
 
-from mp2ptest import Host, CtlError  # noqa: E402
+from mp2ptest import Host, CtlError, frame  # noqa: E402
 
 NAME = "kad"
 # Short timers so a test sees refreshes and republication within seconds.
@@ -155,3 +157,47 @@ def decode_answer(mtype, p):
     else:
         raise ValueError("not an answer: %s" % mtype)
     return out
+
+
+class FakeNode(threading.Thread):
+    """A listener that answers PING with PONG as node `nid`, so a host
+    that pings it gets its round trip."""
+
+    def __init__(self, nid):
+        super().__init__(daemon=True)
+        self.nid = nid
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.pings = 0
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        buf = b""
+        while True:
+            try:
+                data = c.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data
+            while len(buf) >= 20:
+                n = struct.unpack("!I", buf[16:20])[0]
+                if len(buf) < 20 + n:
+                    break
+                mtype, payload = buf[12:16].decode(), buf[20:20 + n]
+                buf = buf[20 + n:]
+                if mtype == "PING":
+                    self.pings += 1
+                    reqid = struct.unpack("!Q", payload[1:9])[0]
+                    c.sendall(frame("Kademlia", "PONG", answer(reqid, self.nid)))
