@@ -695,6 +695,49 @@ static void test_lookup_all_silent(void)
 	free(lk);
 }
 
+/* The closest node is slow, not dead: past its adaptive timeout it gives
+ * its slot away, but the lookup waits for it, and its late answer counts. */
+static void test_lookup_late_answer(void)
+{
+	struct kad_lookup *lk = malloc(sizeof(*lk));
+	struct kad_rtt rtt;
+	uint8_t target[KAD_ID_LEN];
+	struct kad_node seed[FK], res[FK];
+	int want[FK];
+	double now = 10.0;
+
+	net_build();
+	kad_rtt_init(&rtt, 0.05, 2.0);
+	kad_rtt_sample(&rtt, 0.001);
+	random_id(target);
+	true_closest(target, want, FK);
+	net->silent[want[0]] = 1;
+	kad_lookup_init(lk, net->node[want[FK - 1]].id, target, KAD_LK_NODE, FK, 3, &fake_io,
+	                NULL, &rtt, 5.0, now);
+	kad_lookup_seed(lk, seed, kad_table_closest(&net->table[want[FK - 1]], target, seed, FK));
+	kad_lookup_step(lk, now);
+	for (int i = 0; i < 100 && !net->done; i++) {
+		if (net_answer(lk, now, NULL) == 0) {
+			now += 0.1;
+			kad_lookup_tick(lk, now);
+			if (now > 11.0)
+				break;
+		}
+	}
+	/* Everyone else answered long ago; the slow one holds the end. */
+	CU_ASSERT_EQUAL(net->done, 0);
+	CU_ASSERT(lk->timeouts >= 1);
+	CU_ASSERT_EQUAL(lk->inflight, 0);
+	net->silent[want[0]] = 0;
+	net_answer(lk, now, NULL);
+	CU_ASSERT_EQUAL(net->done, 1);
+	CU_ASSERT_EQUAL(kad_lookup_result(lk, res, FK), FK);
+	CU_ASSERT_EQUAL(memcmp(res[0].id, net->node[want[0]].id, KAD_ID_LEN), 0);
+	kad_lookup_release(lk);
+	net_free();
+	free(lk);
+}
+
 static void test_lookup_wrong_answers(void)
 {
 	struct kad_lookup *lk = malloc(sizeof(*lk));
@@ -1019,6 +1062,7 @@ int main(void)
 	CU_add_test(s, "converges to the k closest", test_lookup_converges);
 	CU_add_test(s, "silent nodes", test_lookup_silences);
 	CU_add_test(s, "all silent", test_lookup_all_silent);
+	CU_add_test(s, "a late answer counts", test_lookup_late_answer);
 	CU_add_test(s, "wrong answers", test_lookup_wrong_answers);
 	CU_add_test(s, "find value", test_lookup_value);
 	CU_add_test(s, "adaptive timeout", test_rtt);

@@ -8,7 +8,7 @@
  * queries are in flight, always to the closest candidates not yet asked.
  * A query that outlives the adaptive timeout turns LATE: it stops holding
  * a slot, but its answer is still welcome until the hard timeout. The
- * lookup ends when the k closest candidates still standing have all
+ * lookup ends when the k closest candidates that have not failed have all
  * answered, or, for a value, when the first value arrives. */
 #include "kad.h"
 
@@ -127,21 +127,31 @@ static void finish(struct kad_lookup *lk, double now)
 
 void kad_lookup_step(struct kad_lookup *lk, double now)
 {
-	int done = 0, waiting = 0;
+	int window = 0, waiting = 0;
 
 	if (lk->finished)
 		return;
-	for (int i = 0; i < lk->n && done < lk->k; i++) {
+	/* The window is the k closest candidates that neither failed nor went
+	 * LATE. A LATE one gave its slot away, so the scan goes past it and
+	 * farther candidates get asked meanwhile; but it still holds the end
+	 * of the lookup while it is closer than the window's edge: it is
+	 * probably only slow, and may be the very node sought. */
+	for (int i = 0; i < lk->n && window < lk->k; i++) {
 		struct kad_cand *c = &lk->c[i];
 		switch (c->state) {
 		case KAD_C_DONE:
-			done++;
+			window++;
 			break;
 		case KAD_C_WAIT:
+			window++;
+			waiting = 1;
+			break;
+		case KAD_C_LATE:
 			waiting = 1;
 			break;
 		case KAD_C_NEW:
 			if (lk->inflight >= lk->alpha) {
+				window++;
 				waiting = 1;
 				break;
 			}
@@ -154,10 +164,11 @@ void kad_lookup_step(struct kad_lookup *lk, double now)
 			} else {
 				c->state = KAD_C_WAIT;
 				lk->inflight++;
+				window++;
 				waiting = 1;
 			}
 			break;
-		default:       /* FAILED and LATE do not hold the lookup */
+		default:       /* FAILED */
 			break;
 		}
 	}
