@@ -74,7 +74,7 @@ static int read_conf(const mp2p_config *c, struct kad_conf *conf, char **error_t
 	if (kad_api->config_check_keys(c, kad_settings, error_text) < 0 ||
 	    get_int(c, "k", 1, KAD_MAX_K, &k, error_text) < 0 ||
 	    get_int(c, "alpha", 1, 16, &alpha, error_text) < 0 ||
-	    get_int(c, "max_value_size", 0, 1 << 20, &conf->max_value_size, error_text) < 0 ||
+	    get_int(c, "max_value_size", 0, (1 << 20) - 1024, &conf->max_value_size, error_text) < 0 ||
 	    get_int(c, "max_values", 1, 10000000, &conf->max_values, error_text) < 0 ||
 	    get_secs(c, "request_timeout", 0.01, 60, &conf->request_timeout, error_text) < 0 ||
 	    get_secs(c, "value_ttl_max", 1, 4e9, &conf->value_ttl_max, error_text) < 0 ||

@@ -17,8 +17,11 @@ flood (ask everyone, as the original framework's broadcast did) would send
 beside the requests per lookup, and the hosts' own smoothed round trip of
 one request beside the lookup latency.
 
+Also: the CPU all hosts use together while idle, and their median RSS.
+"requests" counts the requests one lookup sent; each has one answer.
+
 Usage: kademlia_bench.py --builddir DIR [--sizes 100,500] [--lookups 300]
-                         [--values 50] [--kill 0.2] [--json FILE]
+                         [--values 50] [--kill 0.2] [--idle 10] [--json FILE]
 """
 
 import argparse
@@ -103,6 +106,26 @@ def measure(net, ids, values, lookups, rng, parallel, ctl_or_error, name):
     )
 
 
+def cpu_ticks(hosts):
+    total = 0
+    for h in hosts:
+        try:
+            with open("/proc/%d/stat" % h.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])     # utime + stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def idle_cpu(hosts, seconds):
+    """CPU the idle hosts use together, in percent of one core."""
+    t0, c0 = time.time(), cpu_ticks(hosts)
+    time.sleep(seconds)
+    hz = os.sysconf("SC_CLK_TCK")
+    return 100.0 * (cpu_ticks(hosts) - c0) / hz / (time.time() - t0)
+
+
 def run_size(n, args, rng):
     from kadnet import Net, parallel, ctl_or_error
     net = Net(n, extra=BENCH_CONFIG,
@@ -125,6 +148,7 @@ def run_size(n, args, rng):
             if "error" not in r:
                 values[key] = val
         stable = measure(net, ids, values, args.lookups, rng, parallel, ctl_or_error, "stable")
+        idle = idle_cpu(net.hosts, args.idle)
         victims = rng.sample(net.hosts[len(net.seeds):], int(n * args.kill))
         for v in victims:
             v.kill()
@@ -139,7 +163,7 @@ def run_size(n, args, rng):
                             rss.append(int(line.split()[1]))
             except OSError:
                 pass
-        return dict(n=n, start_s=started, join_s=joined, min_routes=min(counts),
+        return dict(n=n, idle_cpu=idle, start_s=started, join_s=joined, min_routes=min(counts),
                     values=len(values), rss_kib=statistics.median(rss) if rss else 0,
                     phases=[stable, killed])
     finally:
@@ -158,6 +182,10 @@ def report(res):
         print("  %-18s %6d %7.1f%% %7.1f%% %9.1f %9d %10.1f %9.2f %9.2f %9.2f" % (
             p["phase"], p["hosts"], p["find_success"], p["get_success"], p["hops_median"],
             p["hops_max"], p["requests_mean"], p["p50_ms"], p["p99_ms"], p["srtt_ms"]))
+    print("  gets that needed a lookup: %s; their latency p50 %.2f ms, p99 %.2f ms" % (
+        "/".join(str(p["gets_by_lookup"]) for p in res["phases"]),
+        res["phases"][0]["get_p50_ms"], res["phases"][0]["get_p99_ms"]))
+    print("  idle: all %d hosts together used %.2f%% of one core" % (n, res["idle_cpu"]))
     print("  baselines: log2(N) = %.1f hops; a flood asks N-1 = %d nodes; "
           "srtt is one request's round trip" % (math.log2(n), n - 1))
     stable, killed = res["phases"]
@@ -180,6 +208,7 @@ def main():
     p.add_argument("--values", type=int, default=50)
     p.add_argument("--kill", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU sampling")
     p.add_argument("--json")
     args = p.parse_args()
     os.environ["top_builddir"] = os.path.abspath(args.builddir)
