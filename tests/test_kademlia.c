@@ -837,6 +837,73 @@ static void test_lookup_value(void)
 	free(lk);
 }
 
+/* Two versions in the first wave: no query after the first value, the
+ * answers in flight are awaited, the newest wins, the older holder is
+ * marked stale and the one without the value is the cache target. */
+static void test_lookup_value_versions(void)
+{
+	struct kad_lookup *lk = malloc(sizeof(*lk));
+	struct kad_rtt rtt;
+	uint8_t key[KAD_ID_LEN];
+	struct kad_node seed[FK];
+	int n;
+
+	net_build();
+	kad_rtt_init(&rtt, 0.05, 2.0);
+	random_id(key);
+	kad_lookup_init(lk, net->node[0].id, key, KAD_LK_VALUE, FK, 3, &fake_io, NULL, &rtt, 5.0, 1.0);
+	n = kad_table_closest(&net->table[0], key, seed, FK);
+	kad_lookup_seed(lk, seed, n);
+	kad_lookup_step(lk, 1.0);
+	CU_ASSERT_EQUAL_FATAL(net->nsent, 3);
+	/* The first answer: an old version. Nothing more is sent. */
+	CU_ASSERT_EQUAL(kad_lookup_on_value(lk, net->sent[0].reqid, net->node[net->sent[0].to].id,
+	                                    5, 100, (const uint8_t *)"old", 3, 1.1), 0);
+	CU_ASSERT_EQUAL(net->nsent, 3);
+	CU_ASSERT_EQUAL(net->done, 0);
+	/* The second: a newer one, which wins. */
+	CU_ASSERT_EQUAL(kad_lookup_on_value(lk, net->sent[1].reqid, net->node[net->sent[1].to].id,
+	                                    7, 90, (const uint8_t *)"new!", 4, 1.2), 0);
+	CU_ASSERT_EQUAL(net->done, 0);
+	/* The third lacks it; now the lookup ends. */
+	CU_ASSERT_EQUAL(kad_lookup_on_nodes(lk, net->sent[2].reqid, net->node[net->sent[2].to].id,
+	                                    NULL, 0, 1.3), 0);
+	CU_ASSERT_EQUAL_FATAL(net->done, 1);
+	CU_ASSERT_EQUAL(net->nsent, 3);
+	CU_ASSERT_EQUAL(lk->seq, 7);
+	CU_ASSERT_EQUAL(lk->ttl, 90);
+	CU_ASSERT_EQUAL(lk->vlen, 4);
+	CU_ASSERT_EQUAL(memcmp(lk->value, "new!", 4), 0);
+	for (int i = 0; i < lk->n; i++) {
+		int from0 = memcmp(lk->c[i].n.id, net->node[net->sent[0].to].id, KAD_ID_LEN) == 0;
+		int from1 = memcmp(lk->c[i].n.id, net->node[net->sent[1].to].id, KAD_ID_LEN) == 0;
+		CU_ASSERT_EQUAL(lk->c[i].stale, from0);
+		if (from1)
+			CU_ASSERT(lk->c[i].had_value && !lk->c[i].stale);
+	}
+	CU_ASSERT_FATAL(lk->cache_at >= 0);
+	CU_ASSERT_EQUAL(memcmp(lk->c[lk->cache_at].n.id, net->node[net->sent[2].to].id, KAD_ID_LEN), 0);
+	kad_lookup_release(lk);
+
+	/* A silent member of the first wave cannot hold the answer for long:
+	 * once it goes LATE, the value found is returned. */
+	net->done = 0;
+	net->nsent = 0;
+	kad_lookup_init(lk, net->node[0].id, key, KAD_LK_VALUE, FK, 3, &fake_io, NULL, &rtt, 5.0, 1.0);
+	kad_lookup_seed(lk, seed, n);
+	kad_lookup_step(lk, 1.0);
+	kad_lookup_on_value(lk, net->sent[0].reqid, net->node[net->sent[0].to].id, 5, 100,
+	                    (const uint8_t *)"old", 3, 1.1);
+	kad_lookup_on_nodes(lk, net->sent[1].reqid, net->node[net->sent[1].to].id, NULL, 0, 1.1);
+	CU_ASSERT_EQUAL(net->done, 0);
+	kad_lookup_tick(lk, 3.5);
+	CU_ASSERT_EQUAL(net->done, 1);
+	CU_ASSERT(lk->found && lk->seq == 5);
+	kad_lookup_release(lk);
+	net_free();
+	free(lk);
+}
+
 static void test_rtt(void)
 {
 	struct kad_rtt r;
@@ -1065,6 +1132,7 @@ int main(void)
 	CU_add_test(s, "a late answer counts", test_lookup_late_answer);
 	CU_add_test(s, "wrong answers", test_lookup_wrong_answers);
 	CU_add_test(s, "find value", test_lookup_value);
+	CU_add_test(s, "versions of a value", test_lookup_value_versions);
 	CU_add_test(s, "adaptive timeout", test_rtt);
 	s = CU_add_suite("kademlia_store", NULL, NULL);
 	CU_add_test(s, "replacement", test_store_replace);

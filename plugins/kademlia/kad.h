@@ -191,7 +191,8 @@ struct kad_cand {
 	int depth;                 /* hops from us: seeds are 1 */
 	uint64_t reqid;
 	double sent, deadline;
-	int had_value;
+	int had_value;             /* answered with a version of the value */
+	int stale;                 /* ... older than the one the lookup returns */
 };
 struct kad_lookup;
 struct kad_lookup_io {

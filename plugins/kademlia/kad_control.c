@@ -57,7 +57,7 @@ static void reply_common(mp2p_reply *r, const struct kad_op *op)
 
 	kad_id_hex(op->key, hex);
 	kad_api->reply_str(r, "key", hex);
-	kad_api->reply_int(r, "hops", op->local ? 0 : op->lk.hops);
+	kad_api->reply_int(r, "hops", op->lk.hops);
 	kad_api->reply_int(r, "queries", op->lk.queries);
 	kad_api->reply_int(r, "timeouts", op->lk.timeouts);
 	kad_api->reply_float(r, "ms", ms(op));
@@ -137,18 +137,9 @@ void kad_op_reply(struct kad_op *op)
 		reply_service(op);
 }
 
-/* Are we among the k nodes closest to key that we know of? Only such a
- * holder gets every newer write, so only its copy may answer a get
- * without a lookup; the copy a writer keeps elsewhere may be stale. */
-static int is_holder(struct kad *kd, const uint8_t key[KAD_ID_LEN])
-{
-	struct kad_node near[KAD_MAX_K];
-	int n = kad_table_closest(&kd->table, key, near, kd->conf.k);
-
-	return n < kd->conf.k || kad_closer(key, kd->self, near[n - 1].id) < 0;
-}
-
-/* A get that our own store can answer needs no lookup. */
+/* A get always looks the key up, even when we hold a copy: ours may be
+ * older than what the holders have (we may have missed a newer write), and
+ * the newer of the two is the answer. */
 static struct kad_op *get_start(struct kad *kd, const void *key, size_t klen)
 {
 	uint8_t h[KAD_ID_LEN];
@@ -160,7 +151,7 @@ static struct kad_op *get_start(struct kad *kd, const void *key, size_t klen)
 	if ((op = kad_op_start(kd, OP_GET, h)) == NULL)
 		return NULL;
 	v = kad_store_get(&kd->store, h, kad_api->now(kd->host));
-	if (v != NULL && is_holder(kd, h) && (op->value = malloc(v->len ? v->len : 1)) != NULL) {
+	if (v != NULL && (op->value = malloc(v->len ? v->len : 1)) != NULL) {
 		memcpy(op->value, v->data, v->len);
 		op->vlen = v->len;
 		op->seq = v->seq;
@@ -171,10 +162,7 @@ static struct kad_op *get_start(struct kad *kd, const void *key, size_t klen)
 
 static void get_run(struct kad_op *op)
 {
-	if (op->local)
-		kad_op_complete(op, MP2P_KAD_OK);
-	else
-		kad_op_run(op);
+	kad_op_run(op);
 }
 
 static void cmd_routes(struct kad *kd, mp2p_reply *r)

@@ -36,7 +36,8 @@ struct kad_conf {
 	X(unknown_reqid) X(wrong_conn) X(wrong_responder) X(wrong_answer) \
 	X(from_self) X(store_refused) X(store_quota) X(store_full) X(stored) \
 	X(republished) X(refreshes) X(bootstrap_pings) X(join_pings) \
-	X(evict_pings) X(evicted) X(send_failures) X(busy) X(cached)
+	X(evict_pings) X(evicted) X(send_failures) X(busy) X(cached) X(refetched) \
+	X(healed)
 
 struct kad_counters {
 #define KAD_DECL(name) uint64_t *name;
@@ -60,7 +61,10 @@ struct kad_pend {
 	struct kad_op *op;       /* NULL once the op no longer cares */
 };
 
-enum kad_op_kind { OP_GET, OP_PUT, OP_FIND, OP_REPUBLISH, OP_REFRESH, OP_JOIN };
+enum kad_op_kind {
+	OP_GET, OP_PUT, OP_FIND, OP_REPUBLISH, OP_REFRESH, OP_JOIN,
+	OP_FETCH                 /* refreshes a copy we hold that a peer says is old */
+};
 enum kad_op_phase { PH_LOOKUP, PH_STORING, PH_COMPLETE };
 
 /* One operation: a lookup, and for puts the stores that follow it. */
@@ -75,7 +79,9 @@ struct kad_op {
 	uint8_t *value;
 	uint32_t vlen;
 	int stores_out, stores_ok;
-	int local;               /* get answered from our own store */
+	int local;               /* get: value/vlen/seq hold our own copy, and it
+	                            is the answer unless the lookup finds newer */
+	int fetching;            /* republish: an OP_FETCH was started */
 	int status;              /* enum mp2p_kad_status once complete */
 	double started, ended;
 	/* Who is told: a control reply, or a service caller. */
@@ -136,6 +142,7 @@ void kad_node_seen(struct kad *kd, const struct kad_node *n);
 
 /* kad_ops.c */
 struct kad_op *kad_op_start(struct kad *kd, int kind, const uint8_t target[KAD_ID_LEN]);
+void kad_fetch(struct kad *kd, const uint8_t key[KAD_ID_LEN]);
 void kad_op_run(struct kad_op *op);
 void kad_op_store_answered(struct kad_op *op, int ok);
 void kad_op_complete(struct kad_op *op, int status);

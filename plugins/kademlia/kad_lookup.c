@@ -9,7 +9,10 @@
  * A query that outlives the adaptive timeout turns LATE: it stops holding
  * a slot, but its answer is still welcome until the hard timeout. The
  * lookup ends when the k closest candidates that have not failed have all
- * answered, or, for a value, when the first value arrives. */
+ * answered, or, for a value, once the first value has arrived: no query is
+ * sent after it, and the answers already in flight are awaited (they are
+ * one round trip away) so that the newest version seen wins and holders
+ * of older ones are marked stale, to be sent the newer. */
 #include "kad.h"
 
 #include <stdlib.h>
@@ -131,6 +134,11 @@ void kad_lookup_step(struct kad_lookup *lk, double now)
 
 	if (lk->finished)
 		return;
+	if (lk->found) {
+		if (lk->inflight == 0)
+			finish(lk, now);
+		return;
+	}
 	/* The window is the k closest candidates that neither failed nor went
 	 * LATE. A LATE one gave its slot away, so the scan goes past it and
 	 * farther candidates get asked meanwhile; but it still holds the end
@@ -221,6 +229,25 @@ int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
 	return 0;
 }
 
+/* Makes this answer's version the lookup's value. */
+static int keep_value(struct kad_lookup *lk, const struct kad_cand *c, uint64_t seq,
+                      uint32_t ttl, const uint8_t *value, uint32_t vlen)
+{
+	uint8_t *copy = malloc(vlen ? vlen : 1);
+
+	if (copy == NULL)
+		return -1;
+	memcpy(copy, value, vlen);
+	free(lk->value);
+	lk->value = copy;
+	lk->vlen = vlen;
+	lk->seq = seq;
+	lk->ttl = ttl;
+	lk->found = 1;
+	lk->hops = c->depth;
+	return 0;
+}
+
 int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
                         const uint8_t from[KAD_ID_LEN], uint64_t seq, uint32_t ttl,
                         const uint8_t *value, uint32_t vlen, double now)
@@ -240,17 +267,22 @@ int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
 		return 0;
 	}
 	c->had_value = 1;
-	if ((lk->value = malloc(vlen ? vlen : 1)) == NULL) {
-		kad_lookup_step(lk, now);
-		return 0;
+	if (lk->found) {
+		int c_newer = kad_value_newer(seq, value, vlen, lk->seq, lk->value, lk->vlen);
+		if (c_newer < 0) {
+			c->stale = 1;
+		} else if (c_newer > 0) {
+			/* Everyone who gave the version we had is behind. */
+			for (int i = 0; i < lk->n; i++)
+				if (lk->c[i].had_value && &lk->c[i] != c)
+					lk->c[i].stale = 1;
+			if (keep_value(lk, c, seq, ttl, value, vlen) < 0)
+				c->stale = 1;
+		}
+	} else if (keep_value(lk, c, seq, ttl, value, vlen) < 0) {
+		c->had_value = 0;
 	}
-	memcpy(lk->value, value, vlen);
-	lk->vlen = vlen;
-	lk->seq = seq;
-	lk->ttl = ttl;
-	lk->found = 1;
-	lk->hops = c->depth;
-	finish(lk, now);
+	kad_lookup_step(lk, now);
 	return 0;
 }
 

@@ -454,6 +454,13 @@ static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_ms
 	case P_STORE:
 		if (m->type != KAD_T_STOK)
 			BUMP(kd, wrong_answer);
+		/* A holder has a newer version than the one we republish: we
+		 * missed a write, so fetch it (once per republication). */
+		if (op && op->kind == OP_REPUBLISH && m->type == KAD_T_STOK &&
+		    m->status == KAD_STOK_NEWER && !op->fetching) {
+			op->fetching = 1;
+			kad_fetch(kd, op->key);
+		}
 		if (op)
 			kad_op_store_answered(op, m->type == KAD_T_STOK &&
 			                          m->status != KAD_STOK_REFUSED);

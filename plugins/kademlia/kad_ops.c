@@ -113,6 +113,37 @@ static void refresh_sparse_buckets(struct kad *kd)
 	}
 }
 
+/* A lookup found a version of a key: if it is newer than the copy we hold,
+ * ours is replaced (we missed a write), and a get answers with it. */
+static void adopt_if_newer(struct kad *kd, struct kad_op *op)
+{
+	struct kad_lookup *lk = &op->lk;
+	double now = kad_api->now(kd->host);
+	struct kad_value *v = kad_store_get(&kd->store, lk->target, now);
+
+	if (op->local && kad_value_newer(op->seq, op->value, op->vlen, lk->seq, lk->value,
+	                                 lk->vlen) >= 0)
+		return;              /* ours is the newest: the answer stays ours */
+	op->local = 0;
+	if (v != NULL && lk->ttl > 0 &&
+	    kad_value_newer(lk->seq, lk->value, lk->vlen, v->seq, v->data, v->len) > 0) {
+		uint32_t ttl = lk->ttl < kd->conf.value_ttl_max ? lk->ttl
+		                                                : (uint32_t)kd->conf.value_ttl_max;
+		if (kad_store_put(&kd->store, lk->target, lk->seq, lk->value, lk->vlen, now + ttl,
+		                  now + kad_jitter(kd, kd->conf.republish), kd->self, 1, 0)
+		    == KAD_ST_STORED)
+			BUMP(kd, refetched);
+	}
+}
+
+void kad_fetch(struct kad *kd, const uint8_t key[KAD_ID_LEN])
+{
+	struct kad_op *op = kad_op_start(kd, OP_FETCH, key);
+
+	if (op != NULL)
+		kad_op_run(op);
+}
+
 static void lk_done(void *arg, struct kad_lookup *lk)
 {
 	struct kad_op *op = arg;
@@ -126,6 +157,7 @@ static void lk_done(void *arg, struct kad_lookup *lk)
 		BUMP(kd, lookups_failed);
 	switch (op->kind) {
 	case OP_GET:
+	case OP_FETCH:
 		if (lk->found) {
 			/* Cache the value at the closest node that lacked it, so
 			 * the next reader finds it a hop sooner. */
@@ -134,10 +166,22 @@ static void lk_done(void *arg, struct kad_lookup *lk)
 				send_store(kd, NULL, &lk->c[lk->cache_at].n, lk->target, lk->seq,
 				           lk->ttl, lk->value, lk->vlen);
 			}
-			kad_op_complete(op, MP2P_KAD_OK);
-		} else {
-			kad_op_complete(op, lk->answers ? MP2P_KAD_NOT_FOUND : MP2P_KAD_FAILED);
+			/* And the newest version to those that gave an older one. */
+			for (int i = 0; i < lk->n; i++) {
+				if (!lk->c[i].stale)
+					continue;
+				BUMP(kd, healed);
+				send_store(kd, NULL, &lk->c[i].n, lk->target, lk->seq, lk->ttl,
+				           lk->value, lk->vlen);
+			}
+			adopt_if_newer(kd, op);
 		}
+		if (op->kind == OP_FETCH)
+			kad_op_complete(op, lk->found ? MP2P_KAD_OK : MP2P_KAD_NOT_FOUND);
+		else if (lk->found || op->local)
+			kad_op_complete(op, MP2P_KAD_OK);
+		else
+			kad_op_complete(op, lk->answers ? MP2P_KAD_NOT_FOUND : MP2P_KAD_FAILED);
 		break;
 	case OP_PUT:
 	case OP_REPUBLISH:
@@ -174,7 +218,8 @@ struct kad_op *kad_op_start(struct kad *kd, int kind, const uint8_t target[KAD_I
 	op->phase = PH_LOOKUP;
 	op->started = now;
 	memcpy(op->key, target, KAD_ID_LEN);
-	kad_lookup_init(&op->lk, kd->self, target, kind == OP_GET ? KAD_LK_VALUE : KAD_LK_NODE,
+	kad_lookup_init(&op->lk, kd->self, target,
+	                kind == OP_GET || kind == OP_FETCH ? KAD_LK_VALUE : KAD_LK_NODE,
 	                kd->conf.k, kd->conf.alpha, &lk_io, op, &kd->rtt,
 	                kd->conf.request_timeout, now);
 	op->next = kd->ops;
