@@ -155,6 +155,7 @@ static struct kad_op *get_start(struct kad *kd, const void *key, size_t klen)
 		memcpy(op->value, v->data, v->len);
 		op->vlen = v->len;
 		op->seq = v->seq;
+		op->ttl = (uint32_t)(v->expires - kad_api->now(kd->host) + 0.5);
 		op->local = 1;
 	}
 	return op;

@@ -136,6 +136,31 @@ static void adopt_if_newer(struct kad *kd, struct kad_op *op)
 	}
 }
 
+/* A value lookup ended with a version. The newest known (ours, if we hold
+ * a newer copy) goes to the closest node that lacked the value, as a
+ * cache, and to every node that answered with an older version. */
+static void spread_newest(struct kad *kd, struct kad_op *op)
+{
+	struct kad_lookup *lk = &op->lk;
+	int ours = op->local && kad_value_newer(op->seq, op->value, op->vlen, lk->seq,
+	                                        lk->value, lk->vlen) > 0;
+	const uint8_t *val = ours ? op->value : lk->value;
+	uint32_t vlen = ours ? op->vlen : lk->vlen, ttl = ours ? op->ttl : lk->ttl;
+	uint64_t seq = ours ? op->seq : lk->seq;
+
+	if (lk->cache_at >= 0) {
+		BUMP(kd, cached);
+		send_store(kd, NULL, &lk->c[lk->cache_at].n, lk->target, seq, ttl, val, vlen);
+	}
+	for (int i = 0; i < lk->n; i++) {
+		if (!lk->c[i].stale && !(ours && lk->c[i].had_value))
+			continue;
+		BUMP(kd, healed);
+		send_store(kd, NULL, &lk->c[i].n, lk->target, seq, ttl, val, vlen);
+	}
+	adopt_if_newer(kd, op);
+}
+
 void kad_fetch(struct kad *kd, const uint8_t key[KAD_ID_LEN])
 {
 	struct kad_op *op = kad_op_start(kd, OP_FETCH, key);
@@ -158,24 +183,8 @@ static void lk_done(void *arg, struct kad_lookup *lk)
 	switch (op->kind) {
 	case OP_GET:
 	case OP_FETCH:
-		if (lk->found) {
-			/* Cache the value at the closest node that lacked it, so
-			 * the next reader finds it a hop sooner. */
-			if (lk->cache_at >= 0) {
-				BUMP(kd, cached);
-				send_store(kd, NULL, &lk->c[lk->cache_at].n, lk->target, lk->seq,
-				           lk->ttl, lk->value, lk->vlen);
-			}
-			/* And the newest version to those that gave an older one. */
-			for (int i = 0; i < lk->n; i++) {
-				if (!lk->c[i].stale)
-					continue;
-				BUMP(kd, healed);
-				send_store(kd, NULL, &lk->c[i].n, lk->target, lk->seq, lk->ttl,
-				           lk->value, lk->vlen);
-			}
-			adopt_if_newer(kd, op);
-		}
+		if (lk->found)
+			spread_newest(kd, op);
 		if (op->kind == OP_FETCH)
 			kad_op_complete(op, lk->found ? MP2P_KAD_OK : MP2P_KAD_NOT_FOUND);
 		else if (lk->found || op->local)

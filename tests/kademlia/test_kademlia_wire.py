@@ -6,6 +6,7 @@ of hundreds of nodes, impossible addresses, oversized values, a peer
 storing more than its share, claims never confirmed by a round trip) is
 dropped and counted while the host keeps serving."""
 
+import hashlib
 import os
 import random
 import struct
@@ -81,6 +82,37 @@ def main():
         check(m.get("value") == b"newer", "a newer write replaces the value")
         r, t, m = ask("FVAL", os.urandom(32))
         check(t == "NODS", "FVAL of an unknown key answered by NODS")
+
+        # Versions: a host that missed a write adopts the newer version its
+        # get finds; a peer that gave an older version is sent the newer.
+        cb = FrameConn(b.port)
+        writer = os.urandom(32)      # not `fake`, whose quota is tested below
+
+        def store_at(conn, key, seq, value):
+            conn.send(PROTO, "STOR", request("STOR", rid(), writer, dead_addr,
+                                             value_body(key, seq, 600, value)))
+            return decode_answer(*conn.recv(5)[1:])
+
+        def fval_at(conn, key):
+            conn.send(PROTO, "FVAL", request("FVAL", rid(), writer, dead_addr, key))
+            return decode_answer(*conn.recv(5)[1:])
+
+        vkey = hashlib.sha256(b"versioned").digest()
+        store_at(c, vkey, 10, b"old")
+        store_at(cb, vkey, 20, b"new")
+        r = a.ctl(NAME, "get", "versioned")
+        check(r["value"] == "new" and r["local"] == 0, "a get returns the newer version a peer holds")
+        check(fval_at(c, vkey)["value"] == b"new" and a.ctl(NAME, "stats")["refetched"] == 1,
+              "and the stale local copy was replaced")
+        hkey = hashlib.sha256(b"healed").digest()
+        store_at(c, hkey, 30, b"newest")
+        store_at(cb, hkey, 25, b"older")
+        r = a.ctl(NAME, "get", "healed")
+        check(r["value"] == "newest" and r["local"] == 1, "a get keeps its own copy when it is the newest")
+        time.sleep(0.3)
+        check(fval_at(cb, hkey)["value"] == b"newest" and a.ctl(NAME, "stats")["healed"] == 1,
+              "and the peer that gave an older version was sent the newer")
+        cb.close()
 
         # Abuse. Each is dropped without an answer and counted.
         before = a.ctl(NAME, "stats")
