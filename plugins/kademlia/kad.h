@@ -1,6 +1,7 @@
-/* kad.h -- the Kademlia plugin's private declarations, grouped by the file
- * that defines them. Everything but kad_plugin.c is free of the host ABI,
- * so the unit tests and the fuzz harness link these files directly. */
+/* kad.h -- the Kademlia core's declarations, grouped by the file that
+ * defines them: ids, codec, k-buckets, store, lookup machine, state blob.
+ * None of these files knows the host ABI (kad_glue.h is for those that
+ * do), so the unit tests and the fuzz harness link them directly. */
 #ifndef KAD_H
 #define KAD_H
 

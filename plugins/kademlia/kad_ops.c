@@ -42,6 +42,10 @@ static int lk_query(void *arg, struct kad_lookup *lk, const struct kad_node *to,
 	struct kad *kd = op->kd;
 	struct kad_msg body;
 
+	/* Someone listed our own address under another id: asking ourselves
+	 * would only time out. */
+	if (strcmp(to->addr, kd->addr) == 0)
+		return -1;
 	memset(&body, 0, sizeof(body));
 	memcpy(body.key, lk->target, KAD_ID_LEN);
 	if (kad_send_request(kd, lk->kind == KAD_LK_VALUE ? KAD_T_FVAL : KAD_T_FNOD, to, 1,

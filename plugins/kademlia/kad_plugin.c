@@ -16,7 +16,8 @@
 
 const struct mp2p_host_api *kad_api;
 
-/* Settings: name, default, bounds. */
+/* The settings of the plugin's `config` group; anything else is an error.
+ * Defaults are in kad_defaults, bounds in read_conf(). */
 static const char *const kad_settings[] = {
 	"k", "alpha", "bootstrap", "request_timeout", "value_ttl_max",
 	"max_value_size", "max_values", "republish", "refresh", NULL
