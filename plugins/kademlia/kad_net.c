@@ -280,7 +280,8 @@ static void learn_sender(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 		}
 		return;
 	}
-	if (!kad_table_has_room(&kd->table, m->id) || kd->njoin >= KAD_MAX_JOIN_PINGS)
+	if (!kad_table_has_room(&kd->table, m->id) || kd->njoin >= KAD_MAX_JOIN_PINGS ||
+	    strcmp(m->addr, kd->addr) == 0)
 		return;
 	for (int i = 0; i < KAD_PEND_BUCKETS; i++)
 		for (struct kad_pend *p = kd->pend[i]; p; p = p->next)
