@@ -56,7 +56,7 @@ static void reply_common(mp2p_reply *r, const struct kad_op *op)
 	char hex[2 * KAD_ID_LEN + 1];
 
 	kad_id_hex(op->key, hex);
-	kad_api->reply_str(r, "key", hex);
+	kad_api->reply_str(r, op->kind == OP_FIND ? "target" : "key", hex);
 	kad_api->reply_int(r, "hops", op->lk.hops);
 	kad_api->reply_int(r, "queries", op->lk.queries);
 	kad_api->reply_int(r, "timeouts", op->lk.timeouts);
