@@ -61,9 +61,11 @@ def main():
             values[key] = value
         t1 = time.time()
         replies = get_everywhere(check, net.hosts, values, "stable")
+        # Every get runs a lookup; a host holding a copy answers with the
+        # newer of its own and the one found.
         remote = [r for r in replies if r.get("local") == 0]
-        hops = sorted(r["hops"] for r in remote) or [0]
-        print("# %d gets in %.1f s, %d by lookup, hops median %d max %d" % (
+        hops = sorted(r["hops"] for r in replies if "hops" in r) or [0]
+        print("# %d gets in %.1f s, %d answered with a peer's copy, hops median %d max %d" % (
             len(replies), time.time() - t1, len(remote), hops[len(hops) // 2], hops[-1]))
         check(hops[-1] <= 6, "lookups took at most 6 hops (max %d)" % hops[-1])
 
