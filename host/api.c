@@ -1,0 +1,342 @@
+/* api.c -- the table of host functions every plugin receives at init. Each
+ * entry checks what a plugin hands it and fails politely: a plugin's
+ * mistake must not become the host's crash. */
+#include "config.h"
+#include "host.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* --- identity, time, logs, counters -------------------------------- */
+
+static void api_log(mp2p_host *in, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	va_start(ap, fmt);
+	log_vmsg(level < 0 ? LOG_ERR : level, in->name, fmt, ap);
+	va_end(ap);
+}
+
+static const char *api_instance_name(mp2p_host *in) { return in->name; }
+static const char *api_host_id(mp2p_host *in) { return in->host->id; }
+static const char *api_advertise(mp2p_host *in) { return in->host->advertise; }
+static const char *api_state_dir(mp2p_host *in) { return in->state_dir; }
+
+double host_now(struct host *h)
+{
+	struct timespec ts;
+
+	(void)h;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double api_now(mp2p_host *in) { return host_now(in->host); }
+
+static void api_random_bytes(mp2p_host *in, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	(void)in;
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n <= 0)
+			continue;   /* only EINTR is possible here; the pool is ready after boot */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Counters live with the host, keyed by instance and counter name, so a
+ * swapped instance's successor carries on counting where it left off. */
+struct counter_set {
+	struct counter_set *next;
+	char *instance;
+	char *name;
+	uint64_t value;
+};
+
+uint64_t *counters_get(struct host *h, const char *instance, const char *name)
+{
+	struct counter_set *c;
+
+	for (c = h->counters; c != NULL; c = c->next)
+		if (strcmp(c->instance, instance) == 0 && strcmp(c->name, name) == 0)
+			return &c->value;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->instance = strdup(instance);
+	c->name = strdup(name);
+	if (c->instance == NULL || c->name == NULL) {
+		free(c->instance);
+		free(c->name);
+		free(c);
+		return NULL;
+	}
+	c->next = h->counters;
+	h->counters = c;
+	return &c->value;
+}
+
+void counters_list(struct host *h, struct mp2p_reply *r)
+{
+	for (struct counter_set *c = h->counters; c != NULL; c = c->next) {
+		reply_row(r);
+		reply_str(r, "plugin", c->instance);
+		reply_str(r, "counter", c->name);
+		reply_int(r, "value", (long long)c->value);
+	}
+}
+
+void counters_free(struct host *h)
+{
+	while (h->counters != NULL) {
+		struct counter_set *c = h->counters;
+		h->counters = c->next;
+		free(c->instance);
+		free(c->name);
+		free(c);
+	}
+}
+
+static uint64_t *api_counter(mp2p_host *in, const char *name)
+{
+	return counters_get(in->host, in->name, name);
+}
+
+/* --- config --------------------------------------------------------- */
+
+static const config_setting_t *member(const mp2p_config *c, const char *key)
+{
+	if (c == NULL || c->group == NULL || key == NULL)
+		return NULL;
+	return config_setting_get_member(c->group, key);
+}
+
+static char *vwhere(const mp2p_config *c, const char *key, const char *fmt, va_list ap)
+{
+	const config_setting_t *s = member(c, key);
+	char *msg = str_vprintf(fmt, ap), *out;
+	int line = c->line;
+
+	if (s != NULL)
+		line = (int)config_setting_source_line(s);
+	else if (c->group != NULL)
+		line = (int)config_setting_source_line(c->group);
+	if (key != NULL)
+		out = str_printf("%s:%d: plugin %s: setting '%s': %s", c->file, line, c->instance, key,
+		                 msg ? msg : "?");
+	else
+		out = str_printf("%s:%d: plugin %s: %s", c->file, line, c->instance, msg ? msg : "?");
+	free(msg);
+	return out;
+}
+
+static char *api_config_error(const mp2p_config *c, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = vwhere(c, key, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+static int type_error(const mp2p_config *c, const char *key, const char *want, char **error_text)
+{
+	if (error_text != NULL)
+		*error_text = api_config_error(c, key, "must be %s", want);
+	return -1;
+}
+
+static int api_config_check_keys(const mp2p_config *c, const char *const *known, char **error_text)
+{
+	if (c == NULL || c->group == NULL)
+		return 0;
+	for (int i = 0; i < config_setting_length(c->group); i++) {
+		const config_setting_t *s = config_setting_get_elem(c->group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		int ok = 0;
+		for (const char *const *k = known; k && *k; k++)
+			if (name != NULL && strcmp(name, *k) == 0)
+				ok = 1;
+		if (!ok) {
+			if (error_text != NULL)
+				*error_text = api_config_error(c, name, "unknown setting");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int api_config_get_int(const mp2p_config *c, const char *key, long long *out, char **error_text)
+{
+	const config_setting_t *s = member(c, key);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+		return type_error(c, key, "an integer", error_text);
+	*out = config_setting_get_int64(s);
+	return 1;
+}
+
+static int api_config_get_float(const mp2p_config *c, const char *key, double *out, char **error_text)
+{
+	const config_setting_t *s = member(c, key);
+
+	if (s == NULL)
+		return 0;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_FLOAT: *out = config_setting_get_float(s); return 1;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: *out = (double)config_setting_get_int64(s); return 1;
+	default: return type_error(c, key, "a number", error_text);
+	}
+}
+
+static int api_config_get_bool(const mp2p_config *c, const char *key, int *out, char **error_text)
+{
+	const config_setting_t *s = member(c, key);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return type_error(c, key, "true or false", error_text);
+	*out = config_setting_get_bool(s);
+	return 1;
+}
+
+static int api_config_get_string(const mp2p_config *c, const char *key, const char **out,
+                                 char **error_text)
+{
+	const config_setting_t *s = member(c, key);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return type_error(c, key, "a string", error_text);
+	*out = config_setting_get_string(s);
+	return 1;
+}
+
+static int api_config_list_length(const mp2p_config *c, const char *key, char **error_text)
+{
+	const config_setting_t *s = member(c, key);
+	int n;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+		return type_error(c, key, "a list of strings [ \"...\", ... ]", error_text);
+	n = config_setting_length(s);
+	for (int i = 0; i < n; i++)
+		if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) != CONFIG_TYPE_STRING)
+			return type_error(c, key, "a list of strings [ \"...\", ... ]", error_text);
+	return n;
+}
+
+static const char *api_config_list_string(const mp2p_config *c, const char *key, int index)
+{
+	const config_setting_t *s = member(c, key), *e;
+
+	if (s == NULL || index < 0 || (e = config_setting_get_elem(s, (unsigned)index)) == NULL)
+		return NULL;
+	return config_setting_get_string(e);
+}
+
+/* --- frames and connections ----------------------------------------- */
+
+static int api_send(mp2p_host *in, mp2p_conn_id conn, const char *protocol, const char *type,
+                    const void *payload, size_t length)
+{
+	if (in->state != INST_RUNNING)
+		return -1;
+	return conn_send(in->host, in, conn, protocol, type, payload, length);
+}
+
+static int api_send_to(mp2p_host *in, const char *addr, const char *protocol, const char *type,
+                       const void *payload, size_t length, unsigned flags, mp2p_conn_id *conn_out)
+{
+	if (in->state != INST_RUNNING || addr == NULL)
+		return -1;
+	return conn_send_to(in->host, in, addr, protocol, type, payload, length, flags, conn_out);
+}
+
+static int api_conn_close(mp2p_host *in, mp2p_conn_id conn, int flush)
+{
+	return conn_close_id(in->host, conn, flush, "closed by plugin");
+}
+
+static int api_conn_info(mp2p_host *in, mp2p_conn_id conn, struct mp2p_conn_info *info)
+{
+	return conn_info(in->host, conn, info);
+}
+
+/* --- services ------------------------------------------------------- */
+
+static uint64_t api_instance_id(mp2p_host *in) { return in->id; }
+
+static int api_instance_alive(mp2p_host *in, uint64_t id)
+{
+	for (int i = 0; i < MAX_INSTANCES; i++) {
+		mp2p_host *o = in->host->slots[i];
+		if (o != NULL && o->id == id && o->state == INST_RUNNING)
+			return 1;
+	}
+	return 0;
+}
+
+const struct mp2p_host_api host_api = {
+	.size = sizeof(struct mp2p_host_api),
+	.abi_major = MP2P_ABI_MAJOR,
+	.abi_minor = MP2P_ABI_MINOR,
+	.log = api_log,
+	.instance_name = api_instance_name,
+	.host_id = api_host_id,
+	.advertise = api_advertise,
+	.state_dir = api_state_dir,
+	.now = api_now,
+	.random_bytes = api_random_bytes,
+	.counter = api_counter,
+	.config_check_keys = api_config_check_keys,
+	.config_get_int = api_config_get_int,
+	.config_get_float = api_config_get_float,
+	.config_get_bool = api_config_get_bool,
+	.config_get_string = api_config_get_string,
+	.config_list_length = api_config_list_length,
+	.config_list_string = api_config_list_string,
+	.config_error = api_config_error,
+	.send = api_send,
+	.send_to = api_send_to,
+	.conn_close = api_conn_close,
+	.conn_info = api_conn_info,
+	.timer_new = timer_new,
+	.timer_start = timer_start,
+	.timer_stop = timer_stop,
+	.timer_free = timer_free,
+	.watch_new = watch_new,
+	.watch_set = watch_set,
+	.watch_free = watch_free,
+	.service_offer = service_offer,
+	.service_find = service_find,
+	.instance_id = api_instance_id,
+	.instance_alive = api_instance_alive,
+	.subscribe = service_subscribe,
+	.publish = service_publish,
+	.reply_str = reply_str,
+	.reply_int = reply_int,
+	.reply_float = reply_float,
+	.reply_row = reply_row,
+	.reply_error = reply_error,
+	.reply_usage = reply_usage,
+	.reply_defer = reply_defer,
+	.reply_finish = reply_finish,
+};

@@ -1,0 +1,436 @@
+/* config.c -- the operator's libconfig file, checked whole: every problem is
+ * reported with its file, line and setting, and unknown keys are errors. */
+#include "config.h"
+#include "host.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_LISTEN "127.0.0.1:25565"
+
+/* Names the control socket uses for host commands; no instance may take them. */
+static const char *const reserved_names[] = {
+	"status", "plugins", "connections", "stats", "reload", "stop", "help", NULL
+};
+
+char *config_where(const config_setting_t *s)
+{
+	const char *file = config_setting_source_file(s);
+	unsigned line = config_setting_source_line(s);
+
+	return str_printf("%s:%u", file ? file : "?", line);
+}
+
+/* "host.limits.max_frame" or "plugins[1].name" for a setting. */
+static void setting_path(const config_setting_t *s, char *buf, size_t size)
+{
+	char parts[16][80];
+	int n = 0;
+	size_t off = 0;
+
+	for (; s != NULL && config_setting_parent(s) != NULL && n < 16; s = config_setting_parent(s)) {
+		const char *name = config_setting_name(s);
+		if (name != NULL)
+			snprintf(parts[n++], sizeof(parts[0]), ".%s", name);
+		else
+			snprintf(parts[n++], sizeof(parts[0]), "[%d]", config_setting_index(s));
+	}
+	buf[0] = '\0';
+	while (n-- > 0 && off < size) {
+		const char *p = parts[n];
+		int w = snprintf(buf + off, size - off, "%s", off == 0 && *p == '.' ? p + 1 : p);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static void bad(struct diag *errs, const config_setting_t *s, const char *fmt, ...)
+	MP2P_PRINTF(3, 4);
+static void bad(struct diag *errs, const config_setting_t *s, const char *fmt, ...)
+{
+	char path[256], *msg, *where;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = str_vprintf(fmt, ap);
+	va_end(ap);
+	setting_path(s, path, sizeof(path));
+	where = config_where(s);
+	diag_add(errs, "%s: setting '%s': %s", where, path, msg ? msg : "?");
+	free(where);
+	free(msg);
+}
+
+static int check_keys(const config_setting_t *group, const char *const *known, struct diag *errs)
+{
+	int bad_count = 0;
+
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		int ok = 0;
+		for (const char *const *k = known; *k; k++)
+			if (name && strcmp(name, *k) == 0)
+				ok = 1;
+		if (!ok) {
+			bad(errs, s, "unknown setting");
+			bad_count++;
+		}
+	}
+	return bad_count ? -1 : 0;
+}
+
+static char *get_string(const config_setting_t *group, const char *key, const char *def,
+                        struct diag *errs)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, key) : NULL;
+
+	if (s == NULL)
+		return def ? strdup(def) : NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		bad(errs, s, "must be a string");
+		return def ? strdup(def) : NULL;
+	}
+	if (config_setting_get_string(s)[0] == '\0') {
+		bad(errs, s, "must not be empty");
+		return def ? strdup(def) : NULL;
+	}
+	return strdup(config_setting_get_string(s));
+}
+
+static void get_long(const config_setting_t *group, const char *key, long lo, long hi,
+                     long *out, struct diag *errs)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, key) : NULL;
+	long long v;
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
+		bad(errs, s, "must be an integer");
+		return;
+	}
+	v = config_setting_get_int64(s);
+	if (v < lo || v > hi) {
+		bad(errs, s, "must be between %ld and %ld (got %lld)", lo, hi, v);
+		return;
+	}
+	*out = (long)v;
+}
+
+static void get_seconds(const config_setting_t *group, const char *key, double *out,
+                        struct diag *errs)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, key) : NULL;
+	double v;
+
+	if (s == NULL)
+		return;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_FLOAT: v = config_setting_get_float(s); break;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: v = (double)config_setting_get_int64(s); break;
+	default:
+		bad(errs, s, "must be a number of seconds");
+		return;
+	}
+	if (!(v > 0.0 && v <= 86400.0 * 365)) {
+		bad(errs, s, "must be more than 0 seconds and at most a year (got %g)", v);
+		return;
+	}
+	*out = v;
+}
+
+static const config_setting_t *get_group(const config_setting_t *parent, const char *key,
+                                         struct diag *errs)
+{
+	const config_setting_t *s = config_setting_get_member(parent, key);
+
+	if (s != NULL && config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		bad(errs, s, "must be a group { ... }");
+		return NULL;
+	}
+	return s;
+}
+
+static void load_listen(struct host_config *c, const config_setting_t *host, struct diag *errs)
+{
+	const config_setting_t *s = host ? config_setting_get_member(host, "listen") : NULL;
+	struct sockaddr_storage ss;
+	int len, n;
+
+	if (s == NULL) {
+		c->listen = calloc(1, sizeof(char *));
+		c->listen[0] = strdup(DEFAULT_LISTEN);
+		c->nlisten = 1;
+		return;
+	}
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		bad(errs, s, "must be a list of \"ADDR:PORT\" strings: [ \"%s\" ]",
+		    config_setting_get_string(s));
+		return;
+	}
+	if (!config_setting_is_aggregate(s) || (n = config_setting_length(s)) == 0) {
+		bad(errs, s, "must be a non-empty list of \"ADDR:PORT\" strings");
+		return;
+	}
+	c->listen = calloc((size_t)n, sizeof(char *));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+		if (v == NULL) {
+			bad(errs, e, "element %d is not a string", i);
+			continue;
+		}
+		if (addr_parse(v, &ss, &len) < 0) {
+			bad(errs, e, "'%s' is not a numeric ADDR:PORT (IPv6 as [ADDR]:PORT)", v);
+			continue;
+		}
+		c->listen[c->nlisten++] = strdup(v);
+	}
+}
+
+static void load_host(struct host_config *c, const config_setting_t *host, struct diag *errs)
+{
+	static const char *const host_keys[] = {
+		"id", "listen", "advertise", "state_dir", "control", "plugin_dir",
+		"log_level", "limits", "timeouts", NULL
+	};
+	static const char *const limit_keys[] = {
+		"max_connections", "max_connections_per_ip", "max_frame", "max_output", NULL
+	};
+	static const char *const timeout_keys[] = { "connect", "idle", "frame", "write", NULL };
+	const config_setting_t *limits = NULL, *timeouts = NULL;
+	struct sockaddr_storage ss;
+	char *level;
+	int len;
+
+	if (host != NULL) {
+		check_keys(host, host_keys, errs);
+		limits = get_group(host, "limits", errs);
+		timeouts = get_group(host, "timeouts", errs);
+	}
+	c->id = get_string(host, "id", NULL, errs);
+	if (c->id != NULL && strpbrk(c->id, " \t\r\n,|") != NULL)
+		bad(errs, config_setting_get_member(host, "id"),
+		    "must not contain spaces, ',' or '|'");
+	load_listen(c, host, errs);
+	c->advertise = get_string(host, "advertise", NULL, errs);
+	if (c->advertise != NULL && addr_parse(c->advertise, &ss, &len) < 0)
+		bad(errs, config_setting_get_member(host, "advertise"),
+		    "'%s' is not a numeric ADDR:PORT", c->advertise);
+	c->state_dir = get_string(host, "state_dir", LOCALSTATEDIR "/lib/maybep2p", errs);
+	c->control = get_string(host, "control", RUNSTATEDIR "/maybep2p/control.sock", errs);
+	c->plugin_dir = get_string(host, "plugin_dir", PLUGINDIR, errs);
+	level = get_string(host, "log_level", "info", errs);
+	c->log_level = log_level_parse(level);
+	if (c->log_level < 0) {
+		bad(errs, config_setting_get_member(host, "log_level"),
+		    "must be one of error, warn, info, debug (got '%s')", level);
+		c->log_level = LOG_INFO;
+	}
+	free(level);
+
+	c->max_connections = 10000;
+	c->max_connections_per_ip = 1000;
+	c->max_frame = 1048576;
+	c->max_output = 4194304;
+	if (limits != NULL) {
+		check_keys(limits, limit_keys, errs);
+		get_long(limits, "max_connections", 1, 1000000, &c->max_connections, errs);
+		get_long(limits, "max_connections_per_ip", 1, 1000000, &c->max_connections_per_ip, errs);
+		get_long(limits, "max_frame", 0, 1L << 30, &c->max_frame, errs);
+		get_long(limits, "max_output", 64, 1L << 31, &c->max_output, errs);
+		if (c->max_output < c->max_frame + MP2P_FRAME_HEADER)
+			bad(errs, config_setting_get_member(limits, "max_output") ?
+			    config_setting_get_member(limits, "max_output") : limits,
+			    "must be at least max_frame + 20 (%ld), or no frame could be sent",
+			    c->max_frame + MP2P_FRAME_HEADER);
+	}
+	c->t_connect = 5.0;
+	c->t_idle = 300.0;
+	c->t_frame = 10.0;
+	c->t_write = 10.0;
+	if (timeouts != NULL) {
+		check_keys(timeouts, timeout_keys, errs);
+		get_seconds(timeouts, "connect", &c->t_connect, errs);
+		get_seconds(timeouts, "idle", &c->t_idle, errs);
+		get_seconds(timeouts, "frame", &c->t_frame, errs);
+		get_seconds(timeouts, "write", &c->t_write, errs);
+	}
+}
+
+static int name_ok(const char *name)
+{
+	if (name[0] == '\0' || strlen(name) > 64)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+			return 0;
+	for (const char *const *r = reserved_names; *r; r++)
+		if (strcmp(name, *r) == 0)
+			return 0;
+	return 1;
+}
+
+static void load_plugin(struct host_config *c, const config_setting_t *g, struct diag *errs)
+{
+	static const char *const plugin_keys[] = { "name", "file", "required", "config", NULL };
+	struct plugin_conf *pc = &c->plugins[c->nplugins];
+	const config_setting_t *s;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		bad(errs, g, "each plugin must be a group { name = ...; file = ...; }");
+		return;
+	}
+	check_keys(g, plugin_keys, errs);
+	memset(pc, 0, sizeof(*pc));
+	pc->line = (int)config_setting_source_line(g);
+	pc->required = 1;
+	pc->name = get_string(g, "name", NULL, errs);
+	pc->file = get_string(g, "file", NULL, errs);
+	if (pc->name == NULL && config_setting_get_member(g, "name") == NULL)
+		bad(errs, g, "a plugin needs a name");
+	if (pc->file == NULL && config_setting_get_member(g, "file") == NULL)
+		bad(errs, g, "a plugin needs a file");
+	if (pc->name != NULL && !name_ok(pc->name))
+		bad(errs, config_setting_get_member(g, "name"),
+		    "'%s' must be 1-64 of [A-Za-z0-9_.-] and not a host command", pc->name);
+	for (int i = 0; pc->name && i < c->nplugins; i++)
+		if (c->plugins[i].name && strcmp(c->plugins[i].name, pc->name) == 0)
+			bad(errs, config_setting_get_member(g, "name"),
+			    "a plugin named '%s' is already defined at line %d", pc->name,
+			    c->plugins[i].line);
+	if ((s = config_setting_get_member(g, "required")) != NULL) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			bad(errs, s, "must be true or false");
+		else
+			pc->required = config_setting_get_bool(s);
+	}
+	if ((s = config_setting_get_member(g, "config")) != NULL) {
+		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+			bad(errs, s, "must be a group { ... }");
+		else
+			pc->config = s;
+	}
+	pc->config_text = config_dump(pc->config);
+	c->nplugins++;
+}
+
+static void load_plugins(struct host_config *c, const config_setting_t *list, struct diag *errs)
+{
+	int n;
+
+	if (list == NULL)
+		return;
+	if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+		bad(errs, list, "must be a list ( { ... }, { ... } )");
+		return;
+	}
+	n = config_setting_length(list);
+	if (n > MAX_INSTANCES) {
+		bad(errs, list, "at most %d plugins may run on one host", MAX_INSTANCES);
+		n = MAX_INSTANCES;
+	}
+	c->plugins = calloc((size_t)n + 1, sizeof(*c->plugins));
+	for (int i = 0; i < n; i++)
+		load_plugin(c, config_setting_get_elem(list, (unsigned)i), errs);
+}
+
+int config_load(struct host_config *c, const char *path, struct diag *errs)
+{
+	static const char *const top_keys[] = { "host", "plugins", NULL };
+	const config_setting_t *root, *host;
+	int before = errs->count;
+	FILE *f;
+
+	memset(c, 0, sizeof(*c));
+	c->path = strdup(path);
+	config_init(&c->lc);
+	c->lc_live = 1;
+	/* Read through our own FILE so a missing file is told with errno,
+	 * and give libconfig the name to put in its source positions. */
+	if ((f = fopen(path, "r")) == NULL) {
+		diag_add(errs, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	fclose(f);
+	if (config_read_file(&c->lc, path) != CONFIG_TRUE) {
+		diag_add(errs, "%s:%d: %s", config_error_file(&c->lc) ? config_error_file(&c->lc) : path,
+		         config_error_line(&c->lc), config_error_text(&c->lc));
+		return -1;
+	}
+	root = config_root_setting(&c->lc);
+	check_keys(root, top_keys, errs);
+	host = get_group(root, "host", errs);
+	load_host(c, host, errs);
+	load_plugins(c, config_setting_get_member(root, "plugins"), errs);
+	return errs->count > before ? -1 : 0;
+}
+
+void config_release(struct host_config *c)
+{
+	for (int i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	free(c->listen);
+	for (int i = 0; i < c->nplugins; i++) {
+		free(c->plugins[i].name);
+		free(c->plugins[i].file);
+		free(c->plugins[i].config_text);
+	}
+	free(c->plugins);
+	free(c->path);
+	free(c->id);
+	free(c->advertise);
+	free(c->state_dir);
+	free(c->control);
+	free(c->plugin_dir);
+	if (c->lc_live)
+		config_destroy(&c->lc);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A canonical text of a setting tree, so a reload can tell whether a
+ * plugin's config changed without comparing files line by line. */
+static void dump(const config_setting_t *s, FILE *out, int top)
+{
+	const char *name = config_setting_name(s);
+
+	if (name && !top)
+		fprintf(out, "%s=", name);
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: fprintf(out, "%lld", config_setting_get_int64(s)); break;
+	case CONFIG_TYPE_FLOAT: fprintf(out, "%.17g", config_setting_get_float(s)); break;
+	case CONFIG_TYPE_BOOL: fprintf(out, "%s", config_setting_get_bool(s) ? "true" : "false"); break;
+	case CONFIG_TYPE_STRING: fprintf(out, "\"%s\"", config_setting_get_string(s)); break;
+	default: {
+		int agg = config_setting_type(s);
+		fputc(agg == CONFIG_TYPE_GROUP ? '{' : agg == CONFIG_TYPE_ARRAY ? '[' : '(', out);
+		for (int i = 0; i < config_setting_length(s); i++) {
+			dump(config_setting_get_elem(s, (unsigned)i), out, 0);
+			fputc(';', out);
+		}
+		fputc(agg == CONFIG_TYPE_GROUP ? '}' : agg == CONFIG_TYPE_ARRAY ? ']' : ')', out);
+	}
+	}
+}
+
+char *config_dump(const config_setting_t *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	if (s == NULL)
+		return strdup("{}");
+	if ((out = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	dump(s, out, 1);
+	fclose(out);
+	return buf;
+}

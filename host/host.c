@@ -1,0 +1,333 @@
+/* host.c -- the host as a whole: start-up in the right order, the signals,
+ * the graceful stop, and tearing everything down. */
+#include "config.h"
+#include "host.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+static void timeval_of(double seconds, struct timeval *tv)
+{
+	tv->tv_sec = (time_t)seconds;
+	tv->tv_usec = (suseconds_t)((seconds - (double)tv->tv_sec) * 1e6);
+}
+
+/* Limits and timeouts apply at once, also on a reload. The idle and frame
+ * timeouts are the same for every connection, so libevent's common-timeout
+ * queues make re-arming them O(1). */
+void host_apply_settings(struct host *h)
+{
+	struct timeval tv;
+
+	log_level = h->cfg.log_level;
+	timeval_of(h->cfg.t_idle, &tv);
+	h->tv_idle = event_base_init_common_timeout(h->base, &tv);
+	timeval_of(h->cfg.t_frame, &tv);
+	h->tv_frame = event_base_init_common_timeout(h->base, &tv);
+	timeval_of(h->cfg.t_write, &h->tv_write);
+	timeval_of(h->cfg.t_connect, &h->tv_connect);
+}
+
+/* host.id if set; else the id this host generated on its first start. */
+static int host_identity(struct host *h, int check_only, struct diag *errs)
+{
+	char *path, *error_text = NULL, buf[64];
+	unsigned char rnd[8];
+	FILE *f;
+
+	if (h->cfg.id != NULL) {
+		h->id = strdup(h->cfg.id);
+		return 0;
+	}
+	path = str_printf("%s/host-id", h->cfg.state_dir);
+	if (path != NULL && (f = fopen(path, "r")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL) {
+			buf[strcspn(buf, "\r\n")] = '\0';
+			if (buf[0] != '\0')
+				h->id = strdup(buf);
+		}
+		fclose(f);
+	}
+	if (h->id == NULL) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			memset(rnd, 0, sizeof(rnd));
+		h->id = str_printf("node-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+		                   rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		if (!check_only && path != NULL) {
+			if (state_mkdirs(h->cfg.state_dir, &error_text) < 0 ||
+			    (f = fopen(path, "w")) == NULL) {
+				diag_add(errs, "%s: cannot keep the host id in %s: %s", h->cfg.path, path,
+				         error_text ? error_text : strerror(errno));
+				free(error_text);
+				free(path);
+				return -1;
+			}
+			fprintf(f, "%s\n", h->id);
+			fclose(f);
+		}
+	}
+	free(path);
+	return 0;
+}
+
+/* Loads, checks and initialises every plugin of `cfg` into out[] (indexed
+ * like cfg->plugins). A plugin that is not required and fails is logged
+ * and skipped; a required one fails the whole load. */
+int host_load_instances(struct host *h, struct host_config *cfg, struct mp2p_host **out,
+                        int check_only, struct diag *errs)
+{
+	int failed = 0;
+
+	for (int i = 0; i < cfg->nplugins; i++) {
+		struct diag one = { 0 };
+		out[i] = instance_create(h, cfg, &cfg->plugins[i], &one);
+		if (out[i] == NULL) {
+			if (cfg->plugins[i].required) {
+				failed = 1;
+				for (int k = 0; k < one.count; k++)
+					diag_add(errs, "%s", one.lines[k]);
+			} else {
+				for (int k = 0; k < one.count; k++)
+					log_msg(LOG_WARN, "%s (not required: skipped)", one.lines[k]);
+			}
+		} else if (!check_only) {
+			log_msg(LOG_INFO, "loaded plugin '%s': %s %s (ABI %u.%u) from %s", out[i]->name,
+			        out[i]->mod->desc.name, out[i]->mod->desc.version,
+			        out[i]->mod->desc.abi_major, out[i]->mod->desc.abi_minor, out[i]->mod->path);
+		}
+		diag_clear(&one);
+	}
+	return failed ? -1 : 0;
+}
+
+static void restore_from_disk(struct host *h, struct mp2p_host *in)
+{
+	char *error_text = NULL;
+	uint32_t format = 0;
+	void *data = NULL;
+	size_t len = 0;
+	int rc = state_read(h->cfg.state_dir, in->name, &format, &data, &len, &error_text);
+
+	if (rc < 0) {
+		log_msg(LOG_WARN, "%s: saved state unusable, starting empty: %s", in->name,
+		        error_text ? error_text : "?");
+	} else if (rc > 0) {
+		if (instance_restore(in, data, len, format) == 0)
+			log_msg(LOG_INFO, "%s: restored %zu bytes of saved state", in->name, len);
+	}
+	free(error_text);
+	free(data);
+}
+
+void host_save_one(struct host *h, struct mp2p_host *in)
+{
+	char *error_text = NULL;
+	uint32_t format;
+	void *data;
+	size_t len;
+
+	instance_save(in, &data, &len, &format);
+	if (data == NULL && len == 0 && in->mod->desc.save_state == NULL)
+		return;
+	if (state_write(h->cfg.state_dir, in->name, format, data ? data : "", len, &error_text) < 0) {
+		log_msg(LOG_ERR, "%s: cannot save state: %s", in->name, error_text ? error_text : "?");
+		free(error_text);
+	}
+	free(data);
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_msg(LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	host_request_stop(arg);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	char *error_text = NULL;
+
+	(void)sig;
+	(void)what;
+	log_msg(LOG_INFO, "SIGHUP: reloading %s", ((struct host *)arg)->config_path);
+	if (host_reload(arg, &error_text) < 0)
+		log_msg(LOG_ERR, "reload failed; the running plugins are unchanged: %s",
+		        error_text ? error_text : "?");
+	free(error_text);
+}
+
+int host_init(struct host *h, const char *config_path, int check_only, struct diag *errs)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	struct mp2p_host *loaded[MAX_INSTANCES] = { 0 };
+	int n;
+
+	memset(h, 0, sizeof(*h));
+	h->control_fd = -1;
+	h->config_path = strdup(config_path);
+	if (config_load(&h->cfg, config_path, errs) < 0)
+		return -1;
+	log_level = h->cfg.log_level;
+	if ((h->base = event_base_new()) == NULL) {
+		diag_add(errs, "cannot create the event loop");
+		return -1;
+	}
+	h->started = host_now(h);
+	host_apply_settings(h);
+	h->scratch_dir = str_printf("%s/maybep2pd.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	if (h->scratch_dir == NULL || mkdtemp(h->scratch_dir) == NULL) {
+		diag_add(errs, "cannot create a private directory for plugin copies: %s", strerror(errno));
+		free(h->scratch_dir);
+		h->scratch_dir = NULL;
+		return -1;
+	}
+	if (host_identity(h, check_only, errs) < 0)
+		return -1;
+	h->advertise = strdup(h->cfg.advertise ? h->cfg.advertise : h->cfg.listen[0]);
+
+	/* A second daemon must be refused before it touches anything. */
+	if (!check_only && control_open(h, errs) < 0)
+		return -1;
+	if (host_load_instances(h, &h->cfg, loaded, check_only, errs) < 0)
+		goto fail_instances;
+	n = 0;
+	for (int i = 0; i < h->cfg.nplugins; i++) {
+		if (loaded[i] != NULL) {
+			loaded[i]->slot = n;
+			h->slots[n++] = loaded[i];
+		}
+	}
+	if (routes_build(h, h->slots, MAX_INSTANCES, errs) < 0)
+		return -1;
+	if (check_only)
+		return 0;
+
+	if (listeners_open(h, errs) < 0)
+		return -1;
+	/* A listen port of 0 was chosen by the kernel: advertise the real one. */
+	if (h->cfg.advertise == NULL && h->nlisteners > 0) {
+		free(h->advertise);
+		h->advertise = strdup(h->listen_names[0]);
+	}
+	for (int i = 0; i < MAX_INSTANCES; i++) {
+		struct mp2p_host *in = h->slots[i];
+		struct diag one = { 0 };
+		if (in == NULL)
+			continue;
+		restore_from_disk(h, in);
+		if (instance_start(in, &one) < 0) {
+			int required = 0;
+			for (int k = 0; k < h->cfg.nplugins; k++)
+				if (strcmp(h->cfg.plugins[k].name, in->name) == 0)
+					required = h->cfg.plugins[k].required;
+			if (required) {
+				diag_add(errs, "%s", one.lines[0]);
+				diag_clear(&one);
+				return -1;
+			}
+			log_msg(LOG_WARN, "%s (not required: skipped)", one.lines[0]);
+			instance_destroy(in);
+		}
+		diag_clear(&one);
+	}
+	routes_build(h, h->slots, MAX_INSTANCES, errs);
+
+	h->sig_int = evsignal_new(h->base, SIGINT, on_stop_signal, h);
+	h->sig_term = evsignal_new(h->base, SIGTERM, on_stop_signal, h);
+	h->sig_hup = evsignal_new(h->base, SIGHUP, on_hup, h);
+	event_add(h->sig_int, NULL);
+	event_add(h->sig_term, NULL);
+	event_add(h->sig_hup, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_msg(LOG_INFO, "host %s (maybep2pd %s, ABI %d.%d) running; advertising %s", h->id,
+	        HOST_VERSION, MP2P_ABI_MAJOR, MP2P_ABI_MINOR, h->advertise);
+	return 0;
+
+fail_instances:
+	for (int i = 0; i < MAX_INSTANCES; i++)
+		instance_destroy(loaded[i]);
+	return -1;
+}
+
+int host_run(struct host *h)
+{
+	event_base_dispatch(h->base);
+	return h->exit_status;
+}
+
+static void stop_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct host *h = arg;
+
+	(void)fd;
+	(void)what;
+	if (h->nconns == 0 || host_now(h) - h->stop_began > h->cfg.t_write) {
+		if (h->nconns > 0)
+			log_msg(LOG_WARN, "%ld connections still had output after %g s; closing them",
+			        h->nconns, h->cfg.t_write);
+		event_base_loopbreak(h->base);
+	}
+}
+
+/* Stop accepting; every plugin saves its state and says goodbye; the
+ * goodbyes and other queued output get up to the write timeout to leave. */
+void host_request_stop(struct host *h)
+{
+	struct timeval tick = { 0, 20000 };
+
+	if (h->stopping)
+		return;
+	h->stopping = 1;
+	h->stop_began = host_now(h);
+	listeners_close(h);
+	host_save_states(h);
+	for (int i = 0; i < MAX_INSTANCES; i++)
+		if (h->slots[i] != NULL)
+			instance_stop(h->slots[i], MP2P_STOP_SHUTDOWN);
+	conns_close_all(h, "host stopping");
+	h->stop_timer = event_new(h->base, -1, EV_PERSIST, stop_check, h);
+	event_add(h->stop_timer, &tick);
+}
+
+void host_save_states(struct host *h)
+{
+	for (int i = 0; i < MAX_INSTANCES; i++)
+		if (h->slots[i] != NULL && h->slots[i]->state == INST_RUNNING)
+			host_save_one(h, h->slots[i]);
+}
+
+void host_free(struct host *h)
+{
+	for (int i = 0; i < MAX_INSTANCES; i++)
+		if (h->slots[i] != NULL)
+			instance_destroy(h->slots[i]);
+	if (h->base != NULL)
+		conns_drop_all(h);
+	control_close(h);
+	listeners_close(h);
+	services_free(h);
+	counters_free(h);
+	free(h->routes);
+	idmap_free(&h->conn_by_id);
+	idmap_free(&h->conn_by_dial);
+	idmap_free(&h->ip_counts);
+	if (h->sig_int) event_free(h->sig_int);
+	if (h->sig_term) event_free(h->sig_term);
+	if (h->sig_hup) event_free(h->sig_hup);
+	if (h->stop_timer) event_free(h->stop_timer);
+	if (h->base != NULL)
+		event_base_free(h->base);
+	if (h->scratch_dir != NULL)
+		rmdir(h->scratch_dir);
+	free(h->scratch_dir);
+	free(h->config_path);
+	free(h->id);
+	free(h->advertise);
+	config_release(&h->cfg);
+	memset(h, 0, sizeof(*h));
+}

@@ -1,0 +1,317 @@
+/* host.h -- the host's private declarations, grouped by the file that
+ * defines them. Nothing here is part of the plugin ABI. */
+#ifndef MP2P_HOST_H
+#define MP2P_HOST_H
+
+#include <maybep2p/plugin.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <libconfig.h>
+
+#define HOST_VERSION PACKAGE_VERSION
+
+/* The most plugin instances one host runs at once: connections remember
+ * which instances used them in a 64-bit mask. */
+#define MAX_INSTANCES 64
+
+struct host;
+struct conn;
+
+/* log.c */
+enum { LOG_ERR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+extern int log_level;
+void log_msg(int level, const char *fmt, ...) MP2P_PRINTF(2, 3);
+void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
+int log_level_parse(const char *name);
+const char *log_level_name(int level);
+
+/* diag.c -- a list of problems for a person, one line each. */
+struct diag {
+	char **lines;
+	int count;
+};
+void diag_add(struct diag *d, const char *fmt, ...) MP2P_PRINTF(2, 3);
+void diag_take(struct diag *d, char *line);
+void diag_print(const struct diag *d, int level);
+char *diag_join(const struct diag *d);
+void diag_clear(struct diag *d);
+char *str_printf(const char *fmt, ...) MP2P_PRINTF(1, 2);
+char *str_vprintf(const char *fmt, va_list ap);
+
+/* addr.c */
+int addr_parse(const char *text, struct sockaddr_storage *ss, int *len_out);
+void addr_format(const struct sockaddr *sa, char *buf, size_t size);
+uint64_t addr_ip_key(const struct sockaddr *sa);
+
+/* idmap.c -- open-addressing map from nonzero uint64 keys to pointers. */
+struct idmap {
+	uint64_t *keys;
+	void **values;
+	size_t cap;
+	size_t used;
+};
+void *idmap_get(const struct idmap *m, uint64_t key);
+int idmap_put(struct idmap *m, uint64_t key, void *value);
+void *idmap_del(struct idmap *m, uint64_t key);
+void idmap_free(struct idmap *m);
+uint64_t hash_bytes(const void *data, size_t len);
+
+/* frame.c -- the frame header, pure and independent of libevent. */
+struct frame_header {
+	char protocol[MP2P_PROTOCOL_MAX + 1]; /* NUL-terminated */
+	char type[MP2P_TYPE_LEN];
+	uint32_t length;
+};
+enum frame_result { FRAME_NEED_MORE = 0, FRAME_OK = 1, FRAME_BAD = -1 };
+int frame_header_parse(const uint8_t *hdr, uint32_t max_payload,
+                       struct frame_header *out, const char **why);
+int frame_scan(const uint8_t *buf, size_t len, uint32_t max_payload,
+               struct frame_header *out, const char **why);
+int frame_protocol_valid(const char *name);
+void frame_header_write(uint8_t *hdr, const char *protocol, const char *type, uint32_t length);
+
+/* config.c */
+struct plugin_conf {
+	char *name;
+	char *file;                  /* as written: relative to plugin_dir or absolute */
+	int required;
+	const config_setting_t *config; /* the plugin's `config` group, or NULL */
+	char *config_text;           /* canonical dump, to see if it changed */
+	int line;
+};
+struct host_config {
+	config_t lc;                 /* kept alive: plugin config nodes point into it */
+	int lc_live;
+	char *path;
+	char *id;
+	char **listen;
+	int nlisten;
+	char *advertise;
+	char *state_dir;
+	char *control;
+	char *plugin_dir;
+	int log_level;
+	long max_connections, max_connections_per_ip;
+	long max_frame, max_output;
+	double t_connect, t_idle, t_frame, t_write;
+	struct plugin_conf *plugins;
+	int nplugins;
+};
+int config_load(struct host_config *c, const char *path, struct diag *errs);
+void config_release(struct host_config *c);
+char *config_where(const config_setting_t *s);
+char *config_dump(const config_setting_t *s);
+
+/* loader.c -- a plugin file opened and checked, before any of its code runs. */
+struct module {
+	void *dl;
+	char *path;                  /* the file the operator named */
+	char *private_path;          /* this generation's own copy, deleted at unload */
+	struct mp2p_plugin desc;     /* copied; members past the plugin's size are NULL */
+	struct stat st;              /* the file as it was loaded, to see if it changed */
+	int refs;
+};
+struct module *loader_open(const char *path, const char *scratch_dir, char **error_text);
+void loader_close(struct module *m);
+int loader_check(const struct mp2p_plugin *d, const char *file, char **error_text);
+
+/* The ABI's config handle: a plugin's `config` group and where it was written. */
+struct mp2p_config {
+	const config_setting_t *group; /* NULL when the operator wrote none */
+	const char *instance;
+	const char *file;
+	int line;
+};
+
+/* instance.c -- a running plugin: the struct behind the ABI's mp2p_host. */
+enum instance_state { INST_NEW, INST_INITED, INST_RUNNING, INST_STOPPED };
+struct mp2p_host {
+	struct host *host;
+	struct module *mod;
+	char *name;
+	char *file;
+	char *config_text;
+	uint64_t id;                 /* never reused */
+	int slot;                    /* index in host->slots */
+	int state;
+	void *self;
+	const mp2p_config *config;   /* during init only */
+	char *state_dir;
+	mp2p_timer *timers;
+	mp2p_watch *watches;
+	struct counter_set *counters;
+	struct mp2p_reply *deferred;      /* replies this instance has not finished */
+	uint64_t frames_in, frames_out, bytes_in, bytes_out;
+};
+struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
+                                  const struct plugin_conf *pc, struct diag *errs);
+int instance_restore(struct mp2p_host *in, const void *data, size_t len, uint32_t format);
+int instance_start(struct mp2p_host *in, struct diag *errs);
+void instance_save(struct mp2p_host *in, void **data, size_t *len, uint32_t *format);
+void instance_stop(struct mp2p_host *in, enum mp2p_stop_reason why);
+void instance_destroy(struct mp2p_host *in);
+struct mp2p_host *instance_by_name(struct host *h, const char *name);
+char *plugin_path(const struct host_config *c, const char *file);
+struct mp2p_host *route_protocol(struct host *h, const char *protocol);
+int routes_build(struct host *h, struct mp2p_host **set, int n, struct diag *errs);
+
+/* api.c */
+extern const struct mp2p_host_api host_api;
+struct counter_set;
+uint64_t *counters_get(struct host *h, const char *instance, const char *name);
+void counters_list(struct host *h, struct mp2p_reply *r);
+void counters_free(struct host *h);
+
+/* timer.c */
+void timers_release(struct mp2p_host *in);
+void timers_pause(struct mp2p_host *in);
+mp2p_timer *timer_new(mp2p_host *in, void (*fire)(void *), void *arg);
+void timer_start(mp2p_host *in, mp2p_timer *t, double seconds, unsigned flags);
+void timer_stop(mp2p_host *in, mp2p_timer *t);
+void timer_free(mp2p_host *in, mp2p_timer *t);
+mp2p_watch *watch_new(mp2p_host *in, int fd, unsigned events,
+                      void (*ready)(void *, int, unsigned), void *arg);
+int watch_set(mp2p_host *in, mp2p_watch *w, unsigned events);
+void watch_free(mp2p_host *in, mp2p_watch *w);
+
+/* service.c */
+int service_offer(mp2p_host *in, const char *name, uint32_t version,
+                  const void *table, void *provider);
+const void *service_find(mp2p_host *in, const char *name, uint16_t major,
+                         uint16_t min_minor, void **provider_out);
+int service_subscribe(mp2p_host *in, const char *topic,
+                      void (*deliver)(void *, const char *, const void *, size_t), void *arg);
+int service_publish(mp2p_host *in, const char *topic, const void *data, size_t len);
+void services_release(struct host *h, mp2p_host *in);
+void services_free(struct host *h);
+
+/* conn.c */
+struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen);
+struct conn *conn_find(struct host *h, uint64_t id);
+int conn_send(struct host *h, mp2p_host *in, uint64_t id, const char *protocol,
+              const char *type, const void *payload, size_t len);
+int conn_send_to(struct host *h, mp2p_host *in, const char *addr, const char *protocol,
+                 const char *type, const void *payload, size_t len, unsigned flags,
+                 uint64_t *id_out);
+int conn_close_id(struct host *h, uint64_t id, int flush, const char *reason);
+int conn_info(struct host *h, uint64_t id, struct mp2p_conn_info *info);
+void conn_forget_slot(struct host *h, int slot);
+void conns_close_all(struct host *h, const char *reason);
+void conns_drop_all(struct host *h);
+int conns_pending_output(struct host *h);
+void conns_list(struct host *h, struct mp2p_reply *r);
+int conn_admit(struct host *h, const struct sockaddr *sa);
+
+/* listener.c */
+int listeners_open(struct host *h, struct diag *errs);
+void listeners_close(struct host *h);
+
+/* reply.c -- the structured answer to a control command. */
+struct mp2p_reply *reply_new(void);
+void reply_free(struct mp2p_reply *r);
+int reply_status(const struct mp2p_reply *r);
+char *reply_render(const struct mp2p_reply *r, int json);
+void reply_str(struct mp2p_reply *r, const char *key, const char *value);
+void reply_int(struct mp2p_reply *r, const char *key, long long value);
+void reply_float(struct mp2p_reply *r, const char *key, double value);
+void reply_row(struct mp2p_reply *r);
+void reply_error(struct mp2p_reply *r, const char *fmt, ...) MP2P_PRINTF(2, 3);
+void reply_usage(struct mp2p_reply *r, const char *fmt, ...) MP2P_PRINTF(2, 3);
+void reply_defer(struct mp2p_reply *r);
+void reply_finish(struct mp2p_reply *r);
+void reply_set_done(struct mp2p_reply *r, void (*done)(struct mp2p_reply *, void *), void *arg);
+void reply_set_owner(struct mp2p_reply *r, struct mp2p_host *owner);
+int reply_is_deferred(const struct mp2p_reply *r);
+void reply_abandon_owner(struct mp2p_host *in);
+
+/* control.c */
+int control_open(struct host *h, struct diag *errs);
+void control_close(struct host *h);
+void control_dispatch(struct host *h, struct mp2p_reply *r, int argc, const char *const *argv);
+
+/* state.c */
+int state_write(const char *dir, const char *name, uint32_t format,
+                const void *data, size_t len, char **error_text);
+int state_read(const char *dir, const char *name, uint32_t *format,
+               void **data, size_t *len, char **error_text);
+int state_mkdirs(const char *path, char **error_text);
+uint32_t crc32_bytes(const void *data, size_t len);
+
+/* reload.c */
+int host_reload(struct host *h, char **error_text);
+
+/* host.c -- the host as a whole. */
+struct route {
+	char protocol[MP2P_PROTOCOL_MAX + 1];
+	struct mp2p_host *inst;
+};
+struct host_stats {
+	uint64_t accepted, refused_limit, refused_per_ip, closed;
+	uint64_t frames_in, frames_out, bytes_in, bytes_out;
+	uint64_t bad_frames, unknown_protocol, oversize, timeouts_idle, timeouts_frame;
+	uint64_t timeouts_write, timeouts_connect, output_overflow, dial_failures;
+	uint64_t reloads, reload_failures;
+};
+struct host {
+	struct event_base *base;
+	struct host_config cfg;
+	char *config_path;
+	char *id;
+	char *advertise;
+	char *scratch_dir;           /* per-generation plugin copies */
+	double started;
+
+	/* Listening sockets, and whether they came from systemd. */
+	struct evconnlistener **listeners;
+	int nlisteners;
+	char **listen_names;
+
+	/* Connections: all of them, by id, by dialled address, by peer IP. */
+	struct conn *conns;
+	struct idmap conn_by_id;
+	struct idmap conn_by_dial;
+	struct idmap ip_counts;
+	long nconns;
+	uint64_t next_conn_id;
+	const struct timeval *tv_idle, *tv_frame;
+	struct timeval tv_write, tv_connect;
+
+	/* The running generation of plugin instances. */
+	struct mp2p_host *slots[MAX_INSTANCES];
+	struct route *routes;
+	int nroutes;
+	uint64_t next_instance_id;
+	struct service_entry *services;
+	struct subscription *subs;
+	struct counter_set *counters;
+
+	struct host_stats stats;
+	int control_fd;
+	char *control_path;
+	struct evconnlistener *control_listener;
+	struct client *control_clients;
+	struct event *sig_int, *sig_term, *sig_hup, *stop_timer;
+	int stopping;
+	double stop_began;
+	int exit_status;
+};
+int host_init(struct host *h, const char *config_path, int check_only, struct diag *errs);
+int host_run(struct host *h);
+void host_request_stop(struct host *h);
+void host_free(struct host *h);
+double host_now(struct host *h);
+void host_save_states(struct host *h);
+void host_save_one(struct host *h, struct mp2p_host *in);
+void host_apply_settings(struct host *h);
+int host_load_instances(struct host *h, struct host_config *cfg,
+                        struct mp2p_host **out, int check_only, struct diag *errs);
+
+#endif

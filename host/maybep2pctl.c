@@ -1,0 +1,151 @@
+/* maybep2pctl.c -- drives a running maybep2pd over its control socket. */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG SYSCONFDIR "/maybep2p/maybep2p.conf"
+#define DEFAULT_SOCKET RUNSTATEDIR "/maybep2p/control.sock"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: maybep2pctl [-c CONFIG | -s SOCKET] [--json] COMMAND [ARG...]\n"
+	        "host commands: status, plugins, connections, stats, reload, stop\n"
+	        "plugin commands: maybep2pctl NAME COMMAND [ARG...] (NAME: a plugin instance)\n");
+}
+
+/* The socket the config names, as the daemon would read it. */
+static char *socket_from_config(const char *path)
+{
+	config_t c;
+	const char *s = NULL;
+	char *out = NULL;
+
+	config_init(&c);
+	if (config_read_file(&c, path) != CONFIG_TRUE) {
+		fprintf(stderr, "maybep2pctl: %s:%d: %s\n",
+		        config_error_file(&c) ? config_error_file(&c) : path, config_error_line(&c),
+		        config_error_text(&c));
+		config_destroy(&c);
+		return NULL;
+	}
+	if (config_lookup_string(&c, "host.control", &s) == CONFIG_TRUE)
+		out = strdup(s);
+	else
+		out = strdup(DEFAULT_SOCKET);
+	config_destroy(&c);
+	return out;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = NULL, *sock = NULL;
+	char *sock_path = NULL, *req = NULL, buf[65536], status = 0;
+	struct sockaddr_un sun;
+	size_t reqlen = 0, off;
+	int json = 0, i, fd, first = 1;
+	ssize_t n;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = 1;
+		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			config = argv[++i];
+		} else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
+			sock = argv[++i];
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc || (config && sock)) {
+		usage(stderr);
+		return 2;
+	}
+	if (sock != NULL)
+		sock_path = strdup(sock);
+	else if ((sock_path = socket_from_config(config ? config : DEFAULT_CONFIG)) == NULL)
+		return 1;
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "maybep2pctl: socket path too long: %s\n", sock_path);
+		return 2;
+	}
+
+	/* The request: a big-endian length, then NUL-terminated strings. */
+	reqlen = strlen(json ? "json" : "text") + 1;
+	for (int k = i; k < argc; k++)
+		reqlen += strlen(argv[k]) + 1;
+	if (reqlen > 65536 || (req = malloc(4 + reqlen)) == NULL) {
+		fprintf(stderr, "maybep2pctl: command too long\n");
+		return 2;
+	}
+	req[0] = (char)(reqlen >> 24);
+	req[1] = (char)(reqlen >> 16);
+	req[2] = (char)(reqlen >> 8);
+	req[3] = (char)reqlen;
+	off = 4;
+	memcpy(req + off, json ? "json" : "text", strlen(json ? "json" : "text") + 1);
+	off += strlen(req + off) + 1;
+	for (int k = i; k < argc; k++) {
+		memcpy(req + off, argv[k], strlen(argv[k]) + 1);
+		off += strlen(argv[k]) + 1;
+	}
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, sock_path, strlen(sock_path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "maybep2pctl: no maybep2pd is listening on %s (%s)\n", sock_path,
+		        strerror(errno));
+		return 1;
+	}
+	if (write_all(fd, req, off) < 0) {
+		fprintf(stderr, "maybep2pctl: cannot send to %s: %s\n", sock_path, strerror(errno));
+		return 1;
+	}
+	free(req);
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+		char *p = buf;
+		if (n <= 0)
+			continue;
+		if (first) {
+			status = buf[0];
+			p++;
+			n--;
+			first = 0;
+		}
+		fwrite(p, 1, (size_t)n, status == '0' ? stdout : stderr);
+	}
+	close(fd);
+	free(sock_path);
+	if (first) {
+		fprintf(stderr, "maybep2pctl: the daemon closed the connection without answering\n");
+		return 1;
+	}
+	return status == '0' ? 0 : status == '2' ? 2 : 1;
+}

@@ -1,0 +1,222 @@
+/* reload.c -- a new generation of plugins under a running host. Everything
+ * that can fail (reading the config, loading, checking, init) happens
+ * beside the running generation; only then, within this one callback and
+ * so between two turns of the event loop, are the instances swapped. The
+ * listener and the connections are never touched. */
+#include "config.h"
+#include "host.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A running instance carries on untouched when its file on disk and its
+ * config are exactly what it was started with. */
+static int unchanged(const struct host_config *nc, const struct plugin_conf *pc,
+                     const struct mp2p_host *old)
+{
+	char *path = plugin_path(nc, pc->file);
+	struct stat st;
+	int same;
+
+	same = path != NULL && strcmp(path, old->mod->path) == 0 && stat(path, &st) == 0 &&
+	       st.st_dev == old->mod->st.st_dev && st.st_ino == old->mod->st.st_ino &&
+	       st.st_size == old->mod->st.st_size &&
+	       st.st_mtim.tv_sec == old->mod->st.st_mtim.tv_sec &&
+	       st.st_mtim.tv_nsec == old->mod->st.st_mtim.tv_nsec &&
+	       strcmp(pc->config_text ? pc->config_text : "{}", old->config_text) == 0;
+	free(path);
+	return same;
+}
+
+static int free_slot(struct host *h, struct mp2p_host **next)
+{
+	for (int i = 0; i < MAX_INSTANCES; i++)
+		if (h->slots[i] == NULL && next[i] == NULL)
+			return i;
+	return -1;
+}
+
+/* What cannot change under a running host keeps its old value, and says so. */
+static void keep_fixed(struct host *h, struct host_config *nc)
+{
+	int same_listen = nc->nlisten == h->cfg.nlisten;
+	char **tl;
+	int tn;
+	char *t;
+
+	for (int i = 0; same_listen && i < nc->nlisten; i++)
+		same_listen = strcmp(nc->listen[i], h->cfg.listen[i]) == 0;
+	if (!same_listen)
+		log_msg(LOG_WARN, "reload: host.listen changed; it takes effect at the next restart");
+	tl = nc->listen, nc->listen = h->cfg.listen, h->cfg.listen = tl;
+	tn = nc->nlisten, nc->nlisten = h->cfg.nlisten, h->cfg.nlisten = tn;
+#define KEEP(field, what)                                                                  \
+	if ((nc->field == NULL) != (h->cfg.field == NULL) ||                                   \
+	    (nc->field != NULL && strcmp(nc->field, h->cfg.field) != 0))                       \
+		log_msg(LOG_WARN, "reload: %s changed; it takes effect at the next restart", what); \
+	t = nc->field, nc->field = h->cfg.field, h->cfg.field = t;
+	KEEP(control, "host.control")
+	KEEP(state_dir, "host.state_dir")
+	KEEP(id, "host.id")
+	KEEP(advertise, "host.advertise")
+#undef KEEP
+}
+
+int host_reload(struct host *h, char **error_text)
+{
+	struct host_config nc;
+	struct diag errs = { 0 };
+	struct mp2p_host *loaded[MAX_INSTANCES] = { 0 };
+	struct mp2p_host *next[MAX_INSTANCES] = { 0 };
+	struct mp2p_host *old[MAX_INSTANCES] = { 0 };  /* old instance each new one replaces */
+	int fresh[MAX_INSTANCES] = { 0 };
+
+	if (h->stopping) {
+		*error_text = strdup("the host is stopping");
+		return -1;
+	}
+	if (config_load(&nc, h->config_path, &errs) < 0)
+		goto fail;
+	/* Build the new generation beside the old: kept instances as they
+	 * are, changed and added ones loaded and initialised now. */
+	for (int i = 0; i < nc.nplugins; i++) {
+		struct plugin_conf *pc = &nc.plugins[i];
+		struct mp2p_host *was = instance_by_name(h, pc->name);
+		struct diag one = { 0 };
+
+		if (was != NULL && unchanged(&nc, pc, was)) {
+			next[was->slot] = was;
+			continue;
+		}
+		loaded[i] = instance_create(h, &nc, pc, &one);
+		/* A replacement that fails fails the reload, required or not:
+		 * the running instance is better than none. */
+		if (loaded[i] == NULL && (pc->required || was != NULL)) {
+			for (int k = 0; k < one.count; k++)
+				diag_add(&errs, "%s", one.lines[k]);
+		} else if (loaded[i] == NULL) {
+			for (int k = 0; k < one.count; k++)
+				log_msg(LOG_WARN, "%s (not required: skipped)", one.lines[k]);
+		}
+		diag_clear(&one);
+	}
+	/* Each new instance takes its predecessor's slot, so connections it
+	 * used are known to the successor; added ones take a free slot. */
+	for (int i = 0; i < nc.nplugins; i++) {
+		struct mp2p_host *was;
+		int slot;
+		if (loaded[i] == NULL)
+			continue;
+		was = instance_by_name(h, loaded[i]->name);
+		slot = was != NULL ? was->slot : free_slot(h, next);
+		if (slot < 0) {
+			diag_add(&errs, "no free plugin slot (at most %d)", MAX_INSTANCES);
+			goto fail;
+		}
+		loaded[i]->slot = slot;
+		next[slot] = loaded[i];
+		old[slot] = was;
+		fresh[slot] = 1;
+	}
+	if (errs.count > 0)
+		goto fail;
+	{
+		/* Protocol names must stay unique in the new generation. */
+		struct route *saved = h->routes;
+		int nsaved = h->nroutes;
+		h->routes = NULL;
+		h->nroutes = 0;
+		if (routes_build(h, next, MAX_INSTANCES, &errs) < 0) {
+			h->routes = saved;
+			h->nroutes = nsaved;
+			goto fail;
+		}
+		free(saved);
+	}
+
+	/* The swap. Nothing below can refuse the reload any more. */
+	for (int s = 0; s < MAX_INSTANCES; s++) {
+		struct mp2p_host *cur = h->slots[s];
+		void *blob = NULL;
+		size_t len = 0;
+		uint32_t format = 0;
+
+		if (cur == NULL || next[s] == cur)
+			continue;
+		if (old[s] == cur) {
+			/* Replaced: hand its state to the successor in memory. */
+			instance_save(cur, &blob, &len, &format);
+			instance_stop(cur, MP2P_STOP_RELOAD);
+			h->slots[s] = next[s];
+			if (blob != NULL || len > 0)
+				instance_restore(next[s], blob ? blob : "", len, format);
+			free(blob);
+			log_msg(LOG_INFO, "reload: '%s' replaced by %s %s, %zu bytes of state handed over",
+			        cur->name, next[s]->mod->desc.name, next[s]->mod->desc.version, len);
+		} else {
+			/* Removed: keep its state on disk in case it comes back. */
+			host_save_one(h, cur);
+			instance_stop(cur, MP2P_STOP_REMOVED);
+			h->slots[s] = NULL;
+			conn_forget_slot(h, s);
+			log_msg(LOG_INFO, "reload: '%s' removed", cur->name);
+		}
+		cur->slot = -1;
+		instance_destroy(cur);
+	}
+	for (int s = 0; s < MAX_INSTANCES; s++) {
+		if (!fresh[s])
+			continue;
+		if (old[s] == NULL) {
+			h->slots[s] = next[s];
+			log_msg(LOG_INFO, "reload: '%s' added", next[s]->name);
+		}
+	}
+	keep_fixed(h, &nc);
+	config_release(&h->cfg);
+	h->cfg = nc;
+	host_apply_settings(h);
+	/* Restore added instances from disk with the new config's state_dir
+	 * (kept the same), then start every fresh instance. */
+	for (int s = 0; s < MAX_INSTANCES; s++) {
+		struct diag one = { 0 };
+		if (!fresh[s])
+			continue;
+		if (old[s] == NULL) {
+			char *e = NULL;
+			uint32_t format = 0;
+			void *data = NULL;
+			size_t len = 0;
+			if (state_read(h->cfg.state_dir, next[s]->name, &format, &data, &len, &e) > 0)
+				instance_restore(next[s], data, len, format);
+			else if (e != NULL)
+				log_msg(LOG_WARN, "%s: %s", next[s]->name, e);
+			free(e);
+			free(data);
+		}
+		if (instance_start(next[s], &one) < 0) {
+			diag_print(&one, LOG_ERR);
+			h->slots[s] = NULL;
+			conn_forget_slot(h, s);
+			instance_destroy(next[s]);
+		}
+		diag_clear(&one);
+	}
+	routes_build(h, h->slots, MAX_INSTANCES, &errs);
+	diag_clear(&errs);
+	h->stats.reloads++;
+	log_msg(LOG_INFO, "reload done");
+	return 0;
+
+fail:
+	for (int i = 0; i < MAX_INSTANCES; i++)
+		instance_destroy(loaded[i]);
+	*error_text = diag_join(&errs);
+	diag_print(&errs, LOG_ERR);
+	diag_clear(&errs);
+	if (nc.path != NULL || nc.lc_live)
+		config_release(&nc);
+	h->stats.reload_failures++;
+	return -1;
+}

@@ -1,0 +1,267 @@
+"""mp2ptest.py -- real maybep2pd processes on loopback, for the daemon-level
+tests: a Host writes its own config in a private directory, starts the
+daemon, talks to it through maybep2pctl, and is always cleaned up."""
+
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+builddir = os.environ.get("top_builddir") or os.getcwd()
+srcdir = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+_live = []
+
+
+def _cleanup():
+    for h in list(_live):
+        h.kill()
+
+
+atexit.register(_cleanup)
+for _sig in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(_sig, lambda s, f: (_cleanup(), os._exit(128 + s)))
+
+
+def free_port(host="127.0.0.1"):
+    """A port nobody listens on now (the kernel's choice for port 0)."""
+    s = socket.socket()
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def plugin_dir():
+    """Where the build tree keeps every plugin .so, as one directory."""
+    d = os.path.join(builddir, "tests", ".plugin-dir")
+    os.makedirs(d, exist_ok=True)
+    for top in ("plugins", "tests"):
+        for root, _dirs, files in os.walk(os.path.join(builddir, top)):
+            if not root.endswith(".libs"):
+                continue
+            for f in files:
+                if not f.endswith(".so"):
+                    continue
+                src = os.path.join(root, f)
+                dst = os.path.join(d, f)
+                # Tests run in parallel: whoever links first wins, and the
+                # link is the same for everyone.
+                try:
+                    os.symlink(src, dst)
+                except FileExistsError:
+                    pass
+    return d
+
+
+def frame(protocol, mtype, payload=b""):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return protocol.encode().ljust(12, b"\0") + mtype.encode() + struct.pack("!I", len(payload)) + payload
+
+
+class FrameConn:
+    """One TCP connection speaking frames."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, protocol, mtype, payload=b""):
+        self.sock.sendall(frame(protocol, mtype, payload))
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def recv(self, timeout=5.0):
+        """The next frame as (protocol, type, payload); None if the peer closed."""
+        self.sock.settimeout(timeout)
+        deadline = time.time() + timeout
+        while True:
+            if len(self.buf) >= 20:
+                n = struct.unpack("!I", self.buf[16:20])[0]
+                if len(self.buf) >= 20 + n:
+                    proto = self.buf[:12].rstrip(b"\0").decode()
+                    mtype = self.buf[12:16].decode()
+                    payload = self.buf[20:20 + n]
+                    self.buf = self.buf[20 + n:]
+                    return proto, mtype, payload
+            if time.time() > deadline:
+                raise TimeoutError("no frame within %.1f s" % timeout)
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.buf += data
+
+    def closed_by_peer(self, timeout=5.0):
+        """True if the peer closes (or resets) the connection within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+class CtlError(Exception):
+    def __init__(self, status, stdout, stderr):
+        super().__init__("maybep2pctl exited %d: %s%s" % (status, stdout, stderr))
+        self.status, self.stdout, self.stderr = status, stdout, stderr
+
+
+class Host:
+    """One maybep2pd process with its own config, state and control socket."""
+
+    def __init__(self, name="node", plugins=None, listen_port=None, host_settings="",
+                 log_level="debug", workdir=None, extra_listen=None):
+        self.name = name
+        self.dir = workdir or tempfile.mkdtemp(prefix="mp2p-%s-" % name)
+        self.port = listen_port or free_port()
+        self.addr = "127.0.0.1:%d" % self.port
+        self.plugins = plugins if plugins is not None else [dict(name="echo", file="echo.so")]
+        self.host_settings = host_settings
+        self.log_level = log_level
+        self.config_path = os.path.join(self.dir, "maybep2p.conf")
+        self.control = os.path.join(self.dir, "control.sock")
+        self.state_dir = os.path.join(self.dir, "state")
+        self.log_path = os.path.join(self.dir, "host.log")
+        self.proc = None
+        self.write_config()
+
+    def config_text(self):
+        parts = []
+        for p in self.plugins:
+            parts.append('  { name = "%s"; file = "%s"; required = %s; config: { %s }; }' % (
+                p["name"], p["file"], "true" if p.get("required", True) else "false", p.get("config", "")))
+        return """host: {
+  id = "%s";
+  listen = [ "%s" ];
+  state_dir = "%s";
+  control = "%s";
+  plugin_dir = "%s";
+  log_level = "%s";
+  %s
+};
+plugins = (
+%s
+);
+""" % (self.name, self.addr, self.state_dir, self.control, plugin_dir(), self.log_level,
+       self.host_settings, ",\n".join(parts))
+
+    def write_config(self, text=None):
+        with open(self.config_path, "w") as f:
+            f.write(text if text is not None else self.config_text())
+
+    def start(self, wait=True, env=None):
+        self.logf = open(self.log_path, "ab")
+        cmd = [os.path.join(builddir, "maybep2pd"), "-c", self.config_path]
+        if os.environ.get("MP2P_VALGRIND"):
+            cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full", "-q"] + cmd
+        self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=self.logf, env=env)
+        _live.append(self)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=10.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with %d:\n%s" % (self.name, self.proc.returncode, self.log_text()))
+            if "running; advertising" in self.log_text():
+                return
+            time.sleep(0.02)
+        raise RuntimeError("%s did not start:\n%s" % (self.name, self.log_text()))
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=10.0):
+        deadline = time.time() + timeout
+        rx = re.compile(pattern)
+        while time.time() < deadline:
+            m = rx.search(self.log_text())
+            if m:
+                return m
+            time.sleep(0.05)
+        raise AssertionError("%s: no log line matching %r in %.1f s:\n%s" % (
+            self.name, pattern, timeout, self.log_text()[-3000:]))
+
+    def ctl_raw(self, args, json_out=False):
+        cmd = [os.path.join(builddir, "maybep2pctl"), "-s", self.control]
+        if json_out:
+            cmd.append("--json")
+        r = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stdout, r.stderr
+
+    def ctl(self, *args):
+        status, out, err = self.ctl_raw(args, json_out=True)
+        if status != 0:
+            raise CtlError(status, out, err)
+        return json.loads(out)
+
+    def stop(self, timeout=20.0):
+        """SIGTERM; the daemon must exit 0."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        finally:
+            if self in _live:
+                _live.remove(self)
+        self.logf.close()
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self in _live:
+            _live.remove(self)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def cleanup(self):
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Check:
+    """Counts assertions and prints one closing line: 'N passed, N failed'."""
+
+    def __init__(self, name):
+        self.name, self.passed, self.failed = name, 0, 0
+
+    def __call__(self, cond, what):
+        if cond:
+            self.passed += 1
+            print("ok   - %s" % what, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL - %s" % what, flush=True)
+        return cond
+
+    def done(self):
+        print("%s: %d passed, %d failed" % (self.name, self.passed, self.failed))
+        return 1 if self.failed else 0

@@ -1,0 +1,103 @@
+/* testplugin.c -- one source, built into the plugins the loader tests need:
+ * a good one, and one for each way a plugin can be wrong. TP_KIND picks. */
+#include <maybep2p/plugin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TP_GOOD 0
+#define TP_BAD_MAGIC 1
+#define TP_MAJOR2 2
+#define TP_NEW_MINOR 3
+#define TP_NO_SYMBOL 4
+#define TP_INIT_FAILS 5
+#define TP_CLAIMS_ECHO 6
+
+#ifndef TP_KIND
+#define TP_KIND TP_GOOD
+#endif
+
+static const struct mp2p_host_api *api;
+
+struct tp {
+	mp2p_host *host;
+	long long answer;
+};
+
+static int tp_init(const struct mp2p_host_api *a, mp2p_host *host, const mp2p_config *config,
+                   void **self_out, char **error_text)
+{
+	static const char *const known[] = { "answer", NULL };
+	struct tp *t;
+
+	api = a;
+	if (TP_KIND == TP_INIT_FAILS) {
+		*error_text = strdup("the test plugin refuses to start: no frobnicator");
+		return -1;
+	}
+	if (api->config_check_keys(config, known, error_text) < 0)
+		return -1;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -1;
+	t->host = host;
+	t->answer = 42;
+	if (api->config_get_int(config, "answer", &t->answer, error_text) < 0) {
+		free(t);
+		return -1;
+	}
+	if (t->answer < 0) {
+		*error_text = api->config_error(config, "answer", "must not be negative");
+		free(t);
+		return -1;
+	}
+	*self_out = t;
+	return 0;
+}
+
+/* ASK is answered with ANSR carrying the configured number. */
+static void tp_frame(void *self, mp2p_conn_id conn, const struct mp2p_frame *f)
+{
+	struct tp *t = self;
+	char buf[32];
+
+	if (mp2p_type_is(f->type, "ASK ")) {
+		snprintf(buf, sizeof(buf), "%lld", t->answer);
+		api->send(t->host, conn, NULL, "ANSR", buf, strlen(buf));
+	}
+}
+
+static void tp_destroy(void *self)
+{
+	free(self);
+}
+
+static const char *const tp_protocols[] = { TP_KIND == TP_CLAIMS_ECHO ? "echo" : "tplug", NULL };
+
+#if TP_KIND == TP_MAJOR2
+/* What a plugin of a future major would export. */
+MP2P_EXPORT extern const struct mp2p_plugin mp2p_plugin_v2;
+MP2P_EXPORT const struct mp2p_plugin mp2p_plugin_v2 = {
+	.magic = MP2P_PLUGIN_MAGIC, .abi_major = 2, .abi_minor = 0,
+	.size = sizeof(struct mp2p_plugin),
+#elif TP_KIND == TP_NO_SYMBOL
+static const struct mp2p_plugin unexported __attribute__((used)) = {
+	MP2P_PLUGIN_HEADER,
+#elif TP_KIND == TP_BAD_MAGIC
+MP2P_PLUGIN_DEFINE = {
+	.magic = 0x12345678u, .abi_major = MP2P_ABI_MAJOR, .abi_minor = MP2P_ABI_MINOR,
+	.size = sizeof(struct mp2p_plugin),
+#elif TP_KIND == TP_NEW_MINOR
+MP2P_PLUGIN_DEFINE = {
+	.magic = MP2P_PLUGIN_MAGIC, .abi_major = MP2P_ABI_MAJOR, .abi_minor = MP2P_ABI_MINOR + 1,
+	.size = sizeof(struct mp2p_plugin),
+#else
+MP2P_PLUGIN_DEFINE = {
+	MP2P_PLUGIN_HEADER,
+#endif
+	.name = "testplugin",
+	.version = "0.0.1",
+	.protocols = tp_protocols,
+	.init = tp_init,
+	.on_frame = tp_frame,
+	.destroy = tp_destroy,
+};
