@@ -197,7 +197,7 @@ def check_chat(ok, inst):
            "and B's history: %s" % hist)
 
         sayer = FrameConn(b.port)
-        sayer.send("chat", "SAY ", b"hi back")
+        sayer.send("chat", "SAYS", b"hi back")
         reply = sayer.recv()
         ok(reply is not None and reply[1] == "OKAY" and len(reply[2]) == 16, "a client on B says a line")
         deadline = time.time() + 10
@@ -208,7 +208,7 @@ def check_chat(ok, inst):
                 break
             time.sleep(0.1)
         ok("bob: hi back" in texts, "A hears it: %s" % texts)
-        sayer.send("chat", "SAY ", b"bad\x01byte")
+        sayer.send("chat", "SAYS", b"bad\x01byte")
         ok(sayer.recv() == ("chat", "FAIL", b"a line is printable ASCII"), "a bad line is refused")
         sayer.close()
         listener.close()
@@ -246,7 +246,10 @@ def check_etc(ok, inst, work):
         with open(path, "w") as f:
             f.write(text)
         r = run([inst.maybep2pd, "-t", "-c", path])
-        ok(r.returncode == 0, "etc/%s passes maybep2pd -t: %s" % (name, r.stdout.strip()))
+        # Every plugin must load, the optional ones too.
+        n = len(re.findall(r'\bfile\s*=\s*"', text))
+        ok(r.returncode == 0 and "configuration ok, %d plugin%s loaded" % (n, "" if n == 1 else "s") in r.stdout,
+           "etc/%s passes maybep2pd -t: %s" % (name, r.stdout.strip()))
 
 
 def main():

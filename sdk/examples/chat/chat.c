@@ -9,7 +9,7 @@
  * replies, and a settings table with defaults.
  *
  * Protocol `chat`, for clients on this host's listener:
- *   SAY  TEXT   broadcast "NICK: TEXT"; answered OKAY with the broadcast id,
+ *   SAYS TEXT   broadcast "NICK: TEXT"; answered OKAY with the broadcast id,
  *               or FAIL with the reason
  *   LSTN        from now on, every line that arrives is pushed to this
  *               connection as LINE "SENDER\tTEXT"; answered OKAY
@@ -137,6 +137,7 @@ static void chat_on_message(void *arg, const char *topic, const void *data, size
 	struct chat_line *l;
 	size_t need = offsetof(struct mp2p_classicv1_message, at) + sizeof(m->at);
 
+	(void)topic;   /* one subscription, one topic */
 	/* Read only what both the publisher's struct and ours hold. */
 	if (length < need || m->size < need || m->text == NULL || m->sender == NULL) {
 		if (c->dropped)
@@ -217,7 +218,7 @@ static void chat_on_frame(void *self, mp2p_conn_id conn, const struct mp2p_frame
 	char id[MP2P_CLASSICV1_ID_SIZE];
 	const char *error;
 
-	if (mp2p_type_is(f->type, "SAY ")) {
+	if (mp2p_type_is(f->type, "SAYS")) {
 		if (chat_say(c, (const char *)f->payload, f->length, id, &error) == 0)
 			api->send(c->host, conn, NULL, "OKAY", id, strlen(id));
 		else
@@ -304,7 +305,7 @@ MP2P_PLUGIN_DEFINE = {
 	.protocols = chat_protocols,
 	.init = chat_init,          /* settings, the history ring */
 	.start = chat_start,        /* subscribe to classicv1.message */
-	.on_frame = chat_on_frame,  /* SAY, LSTN */
+	.on_frame = chat_on_frame,  /* SAYS, LSTN */
 	.on_conn = chat_on_conn,    /* forget closed listeners */
 	.control = chat_control,    /* say, history, listeners */
 	.destroy = chat_destroy,
