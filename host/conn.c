@@ -64,8 +64,9 @@ static void ip_count_add(struct host *h, uint64_t key, long delta)
  * and logged at most once a second, so a flood cannot flood the log. */
 int conn_admit(struct host *h, const struct sockaddr *sa)
 {
-	static double last_log;
+	static double last_log[3];   /* per reason, so one flood hides no other */
 	const char *why = NULL;
+	int kind = 0;
 	long per_ip;
 
 	if (h->stopping) {
@@ -73,21 +74,23 @@ int conn_admit(struct host *h, const struct sockaddr *sa)
 	} else if (h->nconns >= h->cfg.max_connections) {
 		h->stats.refused_limit++;
 		why = "max_connections reached";
+		kind = 1;
 	} else {
 		per_ip = (long)(uintptr_t)idmap_get(&h->ip_counts, addr_ip_key(sa));
 		if (per_ip >= h->cfg.max_connections_per_ip) {
 			h->stats.refused_per_ip++;
 			why = "max_connections_per_ip reached";
+			kind = 2;
 		}
 	}
 	if (why == NULL)
 		return 1;
-	if (host_now(h) - last_log >= 1.0) {
+	if (host_now(h) - last_log[kind] >= 1.0) {
 		char peer[64];
 		addr_format(sa, peer, sizeof(peer));
 		log_msg(LOG_WARN, "%s: connection refused: %s (%llu refused so far)", peer, why,
 		        (unsigned long long)(h->stats.refused_limit + h->stats.refused_per_ip));
-		last_log = host_now(h);
+		last_log[kind] = host_now(h);
 	}
 	return 0;
 }
@@ -122,7 +125,6 @@ static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct so
 		free(c);
 		return NULL;
 	}
-	ip_count_add(h, c->ip_key, 1);
 	h->nconns++;
 	c->next = h->conns;
 	if (c->next)
@@ -152,6 +154,7 @@ struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockad
 	}
 	c->inbound = 1;
 	c->established = 1;
+	ip_count_add(h, c->ip_key, 1);   /* the per-IP cap is on what peers open */
 	h->stats.accepted++;
 	bufferevent_set_timeouts(c->bev, NULL, &h->tv_write);
 	event_add(c->deadline, h->tv_idle);
@@ -200,7 +203,8 @@ static void conn_close(struct conn *c, const char *reason)
 	idmap_del(&h->conn_by_id, c->id);
 	if (c->dial_key && idmap_get(&h->conn_by_dial, c->dial_key) == c)
 		idmap_del(&h->conn_by_dial, c->dial_key);
-	ip_count_add(h, c->ip_key, -1);
+	if (c->inbound)
+		ip_count_add(h, c->ip_key, -1);
 	h->nconns--;
 	h->stats.closed++;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
@@ -240,10 +244,12 @@ static void conn_close_flush(struct conn *c, const char *reason)
 {
 	if (c->dead || c->closing)
 		return;
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 || !c->established) {
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		conn_close(c, reason);
 		return;
 	}
+	/* Still dialling with a frame queued (a goodbye sent at shutdown,
+	 * say): it connects, writes, then closes, or the connect timeout ends it. */
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
 	event_del(c->deadline);
@@ -352,7 +358,8 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		c->established = 1;
 		set_nodelay(bufferevent_getfd(c->bev));
 		bufferevent_set_timeouts(c->bev, NULL, &h->tv_write);
-		event_add(c->deadline, h->tv_idle);
+		if (!c->closing)
+			event_add(c->deadline, h->tv_idle);
 		if (c->dialer >= 0) {
 			c->dispatching++;
 			notify(c, h->slots[c->dialer], MP2P_CONN_OPENED, NULL);
@@ -582,11 +589,7 @@ void conns_close_all(struct host *h, const char *reason)
 
 	for (; c != NULL; c = next) {
 		next = c->next;
-		if (c->dead)
-			continue;
-		if (!c->established)
-			conn_close(c, reason);
-		else
+		if (!c->dead)
 			conn_close_flush(c, reason);
 	}
 }

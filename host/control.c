@@ -235,22 +235,16 @@ static void cmd_stats(struct host *h, struct mp2p_reply *r)
 		struct mp2p_host *in = h->slots[i];
 		if (in == NULL)
 			continue;
-		reply_row(r);
-		reply_str(r, "plugin", in->name);
-		reply_str(r, "counter", "frames_in");
-		reply_int(r, "value", (long long)in->frames_in);
-		reply_row(r);
-		reply_str(r, "plugin", in->name);
-		reply_str(r, "counter", "frames_out");
-		reply_int(r, "value", (long long)in->frames_out);
-		reply_row(r);
-		reply_str(r, "plugin", in->name);
-		reply_str(r, "counter", "bytes_in");
-		reply_int(r, "value", (long long)in->bytes_in);
-		reply_row(r);
-		reply_str(r, "plugin", in->name);
-		reply_str(r, "counter", "bytes_out");
-		reply_int(r, "value", (long long)in->bytes_out);
+		const struct { const char *name; uint64_t value; } per[] = {
+			{ "frames_in", in->frames_in }, { "frames_out", in->frames_out },
+			{ "bytes_in", in->bytes_in }, { "bytes_out", in->bytes_out },
+		};
+		for (size_t k = 0; k < sizeof(per) / sizeof(per[0]); k++) {
+			reply_row(r);
+			reply_str(r, "plugin", in->name);
+			reply_str(r, "counter", per[k].name);
+			reply_int(r, "value", (long long)per[k].value);
+		}
 	}
 	counters_list(h, r);
 }

@@ -46,7 +46,7 @@ int frame_header_parse(const uint8_t *hdr, uint32_t max_payload,
 	}
 	for (size_t i = 0; i < MP2P_TYPE_LEN; i++) {
 		uint8_t c = hdr[MP2P_PROTOCOL_MAX + i];
-		if (c <= 0x20 || c >= 0x7f) {
+		if (c < 0x20 || c >= 0x7f) {   /* a space may pad a short type */
 			*why = "message type is not printable ASCII";
 			return FRAME_BAD;
 		}

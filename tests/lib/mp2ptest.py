@@ -70,8 +70,9 @@ def frame(protocol, mtype, payload=b""):
 class FrameConn:
     """One TCP connection speaking frames."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=5.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=5.0, source=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def send(self, protocol, mtype, payload=b""):
@@ -127,7 +128,7 @@ class Host:
     """One maybep2pd process with its own config, state and control socket."""
 
     def __init__(self, name="node", plugins=None, listen_port=None, host_settings="",
-                 log_level="debug", workdir=None, extra_listen=None):
+                 log_level="debug", workdir=None, plugin_dir=None):
         self.name = name
         self.dir = workdir or tempfile.mkdtemp(prefix="mp2p-%s-" % name)
         self.port = listen_port or free_port()
@@ -139,6 +140,7 @@ class Host:
         self.control = os.path.join(self.dir, "control.sock")
         self.state_dir = os.path.join(self.dir, "state")
         self.log_path = os.path.join(self.dir, "host.log")
+        self.plugin_dir = plugin_dir
         self.proc = None
         self.write_config()
 
@@ -159,7 +161,7 @@ class Host:
 plugins = (
 %s
 );
-""" % (self.name, self.addr, self.state_dir, self.control, plugin_dir(), self.log_level,
+""" % (self.name, self.addr, self.state_dir, self.control, self.plugin_dir or plugin_dir(), self.log_level,
        self.host_settings, ",\n".join(parts))
 
     def write_config(self, text=None):
@@ -168,6 +170,7 @@ plugins = (
 
     def start(self, wait=True, env=None):
         self.logf = open(self.log_path, "ab")
+        self.log_offset = len(self.log_text())   # this run's lines start here
         cmd = [os.path.join(builddir, "maybep2pd"), "-c", self.config_path]
         if os.environ.get("MP2P_VALGRIND"):
             cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full", "-q"] + cmd
@@ -182,7 +185,7 @@ plugins = (
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("%s exited with %d:\n%s" % (self.name, self.proc.returncode, self.log_text()))
-            if "running; advertising" in self.log_text():
+            if "running; advertising" in self.log_text()[self.log_offset:]:
                 return
             time.sleep(0.02)
         raise RuntimeError("%s did not start:\n%s" % (self.name, self.log_text()))

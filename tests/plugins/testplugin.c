@@ -22,6 +22,7 @@ static const struct mp2p_host_api *api;
 struct tp {
 	mp2p_host *host;
 	long long answer;
+	uint64_t asked;              /* kept across reloads and restarts */
 };
 
 static int tp_init(const struct mp2p_host_api *a, mp2p_host *host, const mp2p_config *config,
@@ -61,9 +62,52 @@ static void tp_frame(void *self, mp2p_conn_id conn, const struct mp2p_frame *f)
 	char buf[32];
 
 	if (mp2p_type_is(f->type, "ASK ")) {
+		t->asked++;
 		snprintf(buf, sizeof(buf), "%lld", t->answer);
 		api->send(t->host, conn, NULL, "ANSR", buf, strlen(buf));
 	}
+}
+
+/* State format 1: the number of questions asked, 8 bytes big-endian. */
+static int tp_save(void *self, void **data_out, size_t *length_out, uint32_t *format_out)
+{
+	struct tp *t = self;
+	unsigned char *b = malloc(8);
+
+	if (b == NULL)
+		return -1;
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(t->asked >> (56 - 8 * i));
+	*data_out = b;
+	*length_out = 8;
+	*format_out = 1;
+	return 0;
+}
+
+static int tp_restore(void *self, const void *data, size_t length, uint32_t format,
+                      char **error_text)
+{
+	struct tp *t = self;
+	const unsigned char *b = data;
+
+	if (format != 1 || length != 8) {
+		*error_text = strdup("unknown state format");
+		return -1;
+	}
+	t->asked = 0;
+	for (int i = 0; i < 8; i++)
+		t->asked = t->asked << 8 | b[i];
+	return 0;
+}
+
+static void tp_control(void *self, mp2p_reply *reply, int argc, const char *const *argv)
+{
+	struct tp *t = self;
+
+	if (strcmp(argv[0], "asked") == 0 && argc == 1)
+		api->reply_int(reply, "asked", (long long)t->asked);
+	else
+		api->reply_usage(reply, "usage: asked");
 }
 
 static void tp_destroy(void *self)
@@ -100,4 +144,7 @@ MP2P_PLUGIN_DEFINE = {
 	.init = tp_init,
 	.on_frame = tp_frame,
 	.destroy = tp_destroy,
+	.save_state = tp_save,
+	.restore_state = tp_restore,
+	.control = tp_control,
 };

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# run-all.sh -- the whole test suite, as the README promises and CI runs it:
+# a plain build with `make check`, the same suite under AddressSanitizer and
+# UndefinedBehaviorSanitizer, the libFuzzer harnesses, and the ABI guard.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=${JOBS:-2}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "autoreconf"
+autoreconf -fi >/dev/null
+
+step "build and make check"
+mkdir -p _build && cd _build
+"$top/configure" --quiet
+make -j"$jobs" >/dev/null
+make -j"$jobs" check || { cat tests/*.log tests/*/*.log 2>/dev/null | tail -200; exit 1; }
+
+step "daemon tests with maybep2pd under valgrind"
+for t in test_ctl test_reload; do
+	MP2P_VALGRIND=1 top_builddir="$top/_build" top_srcdir="$top" python3 "$top/tests/host/$t.py" | tail -1
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "$t failed under valgrind"; exit 1; }
+done
+cd "$top"
+
+step "build and make check under ASan and UBSan"
+mkdir -p _build-san && cd _build-san
+"$top/configure" --quiet --enable-sanitizers
+make -j"$jobs" >/dev/null
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	make -j"$jobs" check || { cat tests/*.log tests/*/*.log 2>/dev/null | tail -200; exit 1; }
+cd "$top"
+
+step "fuzzers"
+bash tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
+
+if [ -f sdk/abi/check.sh ]; then
+	step "ABI guard"
+	bash sdk/abi/check.sh
+fi
+step "all passed"
