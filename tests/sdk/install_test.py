@@ -55,6 +55,13 @@ class Installed:
         self.guide = find(root, "README.md", "/doc/maybep2p/README.md")
         self.examples = os.path.join(os.path.dirname(self.guide), "examples") if self.guide else None
         self.conf = find(root, "maybep2p.conf", "/maybep2p/")
+        # The two programs side by side, as mp2ptest expects them.
+        self.programs = root.rstrip("/") + "-programs"
+        os.makedirs(self.programs, exist_ok=True)
+        for prog in (self.maybep2pd, self.maybep2pctl):
+            link = os.path.join(self.programs, os.path.basename(prog or ""))
+            if prog is not None and not os.path.lexists(link):
+                os.symlink(prog, link)
         self.mans = [find(root, m) for m in ("maybep2pd.8", "maybep2pctl.8", "maybep2p.conf.5",
                                               "maybep2p-plugin.3")]
 
@@ -80,18 +87,20 @@ class InstalledHost(Host):
                                              'plugin_dir = "%s";' % self.inst.plugindir)
 
     def start(self, wait=True, env=None):
-        self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.inst.maybep2pd, "-c", self.config_path],
-                                     stdout=self.logf, stderr=self.logf, env=env)
-        mp2ptest._live.append(self)
-        if wait:
-            self.wait_ready()
-        return self
+        return self._installed(super().start, wait, env)
 
     def ctl_raw(self, args, json_out=False):
-        cmd = [self.inst.maybep2pctl, "-s", self.control] + (["--json"] if json_out else []) + list(args)
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-        return r.returncode, r.stdout, r.stderr
+        return self._installed(super().ctl_raw, args, json_out)
+
+    def _installed(self, method, *args):
+        # mp2ptest runs BUILDDIR/maybep2pd and BUILDDIR/maybep2pctl: point
+        # it, for this call only, at links to the installed programs.
+        saved = mp2ptest.builddir
+        mp2ptest.builddir = self.inst.programs
+        try:
+            return method(*args)
+        finally:
+            mp2ptest.builddir = saved
 
 
 def check_install(ok, inst):
