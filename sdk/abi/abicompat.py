@@ -1,28 +1,60 @@
 #!/usr/bin/env python3
-"""abicompat.py -- classifies the difference between two ABI dumps of the SDK.
+"""abicompat.py -- decides whether the difference between two ABI dumps of
+the SDK is one its version numbers allow.
 
 abidiff tells that an ABI changed and how, but not whether the change is one
 the MaybeP2P versioning promise allows in a minor bump: members appended at
 the end of a struct that carries a `size` member (the host API table, the
-plugin descriptor, the sized event structs), new enumerators, new types, new
-constants. Everything else (a member moved, removed, renamed or retyped, an
-enumerator renumbered, a constant changed, a typedef retargeted, growth of a
-struct that has no `size` member) breaks plugins already built.
+plugin descriptor, the sized event structs, service tables), new
+enumerators, new types, new constants. Everything else (a member moved,
+removed, renamed or retyped, an enumerator renumbered, a constant changed, a
+typedef retargeted, growth of a struct that has no `size` member) breaks
+plugins already built, and is allowed only with a major bump.
+
+Each public header is versioned on its own: plugin.h by MP2P_ABI_MAJOR and
+MINOR, a service header by its service's MAJOR and MINOR. FAMILIES below
+sorts every type and constant into the header that versions it by its
+name; a new service header adds a line there.
 
 Usage: abicompat.py BASE.abi CURRENT.abi BASE.constants CURRENT.constants
 
 The .abi files are abidw XML; the .constants files are sorted
-`#define MP2P_...` lines as check.sh extracts them. Prints one line per
-difference and exits 0 if the two are identical, 10 if the current one only
-adds, 20 if it breaks something, 1 on a bad input.
+`#define MP2P_...` lines as check.sh extracts them. Prints each difference
+and a verdict per header; exits 0 if every change is allowed by the
+headers' versions, 1 if not, 2 on a bad input.
 """
 import sys
 import xml.etree.ElementTree as ET
 
 SAME, ADDS, BREAKS = 0, 10, 20
 
-# Constants that name the version itself: they change in every bump.
-VERSION_CONSTANTS = {"MP2P_ABI_MAJOR", "MP2P_ABI_MINOR"}
+# (header, name prefixes of its types and constants, its version macros,
+# the macro holding the entry symbol that must carry the major, if any).
+# The first family whose prefix matches a name owns it; plugin.h takes the
+# rest.
+FAMILIES = [
+    ("classicv1.h", ("mp2p_classicv1", "MP2P_CLASSICV1_"),
+     "MP2P_CLASSICV1_MAJOR", "MP2P_CLASSICV1_MINOR", None),
+    ("kademlia.h", ("mp2p_kad", "MP2P_KAD"),
+     "MP2P_KADEMLIA_MAJOR", "MP2P_KADEMLIA_MINOR", None),
+    ("plugin.h", ("",), "MP2P_ABI_MAJOR", "MP2P_ABI_MINOR", "MP2P_PLUGIN_SYMBOL"),
+]
+VERSION_CONSTANTS = {f[2] for f in FAMILIES} | {f[3] for f in FAMILIES}
+
+# The anchor functions are check.sh's own scaffolding, not the SDK's ABI.
+ANCHOR_PREFIX = "mp2p_abi_anchor"
+
+
+def subject_of(line):
+    """The name a difference is about: every line reads "KIND NAME: ..."."""
+    return line.split(":", 1)[0].split(" ")[-1]
+
+
+def family_of(name):
+    for fam in FAMILIES:
+        if name.startswith(fam[1]):
+            return fam[0]
+    return FAMILIES[-1][0]
 
 
 class Dump:
@@ -52,7 +84,7 @@ class Dump:
                 self.enums[name] = {e.get("name"): int(e.get("value")) for e in el.findall("enumerator")}
             elif tag == "typedef-decl" and name:
                 self.typedefs[name] = self.text(el.get("type-id"))
-            elif tag == "function-decl" and name:
+            elif tag == "function-decl" and name and not name.startswith(ANCHOR_PREFIX):
                 self.functions[name] = self.signature(el)
 
     @staticmethod
@@ -182,31 +214,76 @@ def compare_constants(base, cur, out):
         elif cur[name] != value:
             out.append((BREAKS, "#define %s: was %s, now %s" % (name, value, cur[name])))
     for name in sorted(set(cur) - set(base)):
-        out.append((ADDS, "#define %s %s: new" % (name, cur[name])))
+        out.append((ADDS, "#define %s: new, %s" % (name, cur[name])))
+
+
+def version(consts, fam):
+    try:
+        return int(consts[fam[2]]), int(consts[fam[3]])
+    except (KeyError, ValueError):
+        return None
+
+
+def judge(fam, changes, bconst, cconst):
+    """The verdict on one header's changes: (allowed, text)."""
+    name, _prefixes, _maj, _min, symbol_macro = fam
+    worst = max([SAME] + [v for v, _ in changes])
+    base, cur = version(bconst, fam), version(cconst, fam)
+    if worst == SAME and base == cur:
+        return True, "unchanged"
+    if cur is None:
+        return worst == SAME and base is None, "its version macros are gone"
+    if symbol_macro is not None and cconst.get(symbol_macro) != '"mp2p_plugin_v%d"' % cur[0]:
+        return False, "%s is %s but the major is %d: a host of another major would misread it" % (
+            symbol_macro, cconst.get(symbol_macro), cur[0])
+    if base is None:
+        return True, "new header at %d.%d" % cur
+    if cur < base:
+        return False, "the version went backwards from %d.%d to %d.%d" % (base + cur)
+    if cur[0] > base[0]:
+        return True, "major bump %d.%d -> %d.%d allows any change; refresh the baseline (sdk/abi/README.md)" % (
+            base + cur)
+    if worst == BREAKS:
+        return False, "incompatible change without a major bump: plugins built against %d.%d would break" % base
+    if worst == ADDS and cur[1] == base[1]:
+        return False, "it grew but its minor is still %d: bump it, then refresh the baseline" % cur[1]
+    if worst == ADDS:
+        return True, "compatible additions under %d.%d" % cur
+    return True, "version %d.%d -> %d.%d with no ABI change" % (base + cur)
 
 
 def main(argv):
     if len(argv) != 5:
         sys.stderr.write(__doc__)
-        return 1
+        return 2
     try:
         base, cur = Dump(argv[1]), Dump(argv[2])
         bconst, cconst = read_constants(argv[3]), read_constants(argv[4])
     except (OSError, ET.ParseError, ValueError, AttributeError) as e:
         sys.stderr.write("abicompat: %s\n" % e)
-        return 1
+        return 2
     if not base.structs:
         sys.stderr.write("abicompat: %s holds no struct: not a dump of the SDK\n" % argv[1])
-        return 1
+        return 2
     out = []
     compare_structs(base, cur, out)
     compare_enums(base, cur, out)
     compare_named("typedef", base.typedefs, cur.typedefs, out)
     compare_named("function", base.functions, cur.functions, out)
     compare_constants(bconst, cconst, out)
-    for verdict, line in out:
-        print("%s %s" % ("BREAKS" if verdict == BREAKS else "adds  ", line))
-    return max([SAME] + [v for v, _ in out])
+    if not out:
+        print("no difference from the baseline")
+    allowed = True
+    for fam in FAMILIES:
+        changes = [(v, line) for v, line in out if family_of(subject_of(line)) == fam[0]]
+        ok, text = judge(fam, changes, bconst, cconst)
+        if not changes and text == "unchanged":
+            continue
+        for v, line in changes:
+            print("  %s %s" % ("BREAKS" if v == BREAKS else "adds  ", line))
+        print("%s %s: %s" % ("ok  " if ok else "FAIL", fam[0], text))
+        allowed = allowed and ok
+    return 0 if allowed else 1
 
 
 if __name__ == "__main__":

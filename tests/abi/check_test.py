@@ -94,20 +94,45 @@ CASES = [
     ("major bump that keeps the old entry symbol", major, 1),
 ]
 
+# Service headers carry versions of their own: (header, edit, expected).
+CV1_LAST = "\tint (*peer_count)(void *provider);\n"
+KAD_NODE = "\tchar addr[64];"
+SERVICE_CASES = [
+    ("classicv1.h: append to the service table with a service minor bump",
+     "classicv1.h", chain(after(CV1_LAST, "\tint (*forget)(void *provider, const char *pid);\n"),
+                          sub("#define MP2P_CLASSICV1_MINOR 0", "#define MP2P_CLASSICV1_MINOR 1")), 0),
+    ("classicv1.h: append to the service table without a bump",
+     "classicv1.h", after(CV1_LAST, "\tint (*forget)(void *provider, const char *pid);\n"), 1),
+    ("classicv1.h: the plugin ABI minor does not stand in for the service's",
+     "classicv1.h", after(CV1_LAST, "\tint (*forget)(void *provider, const char *pid);\n"), 1),
+    ("classicv1.h: change a constant", "classicv1.h",
+     sub("#define MP2P_CLASSICV1_ID_SIZE 17", "#define MP2P_CLASSICV1_ID_SIZE 33"), 1),
+    ("kademlia.h: grow the node struct, which has no size member",
+     "kademlia.h", chain(after(KAD_NODE, " uint32_t rtt;"),
+                         sub("#define MP2P_KADEMLIA_MINOR 0", "#define MP2P_KADEMLIA_MINOR 1")), 1),
+    ("kademlia.h: the same with a service major bump",
+     "kademlia.h", chain(after(KAD_NODE, " uint32_t rtt;"),
+                         sub("#define MP2P_KADEMLIA_MAJOR 1", "#define MP2P_KADEMLIA_MAJOR 2")), 0),
+]
+
 
 def strip_asserts(text):
     # Layout assertions span one line each in plugin.h.
     return re.sub(r"^_Static_assert\(.*\);\n", "", text, flags=re.M)
 
 
-def run_case(tmp, name, edit, expected):
+def run_case(tmp, name, edit, expected, header="plugin.h", extra=None):
     inc = os.path.join(tmp, re.sub(r"\W+", "-", name))
     shutil.copytree(HEADERS, inc)
-    path = os.path.join(inc, "maybep2p", "plugin.h")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(edit(strip_asserts(text)))
+    edits = {"plugin.h": edit} if header == "plugin.h" else {"plugin.h": lambda t: t, header: edit}
+    if extra:
+        edits.update(extra)
+    for h, e in edits.items():
+        path = os.path.join(inc, "maybep2p", h)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(e(strip_asserts(text)))
     p = subprocess.run(["sh", CHECK, "-I", inc], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True)
     if p.returncode == 77:
@@ -125,12 +150,19 @@ def main():
         return 77
     failed = 0
     with tempfile.TemporaryDirectory(prefix="mp2p-abicheck-") as tmp:
-        for name, edit, expected in CASES:
-            r = run_case(tmp, name, edit, expected)
+        cases = [(name, edit, expected, "plugin.h", None) for name, edit, expected in CASES]
+        for name, header, edit, expected in SERVICE_CASES:
+            if not os.path.exists(os.path.join(HEADERS, "maybep2p", header)):
+                print("skip: %s (no %s in this tree)" % (name, header))
+                continue
+            extra = {"plugin.h": minor} if "does not stand in" in name else None
+            cases.append((name, edit, expected, header, extra))
+        for name, edit, expected, header, extra in cases:
+            r = run_case(tmp, name, edit, expected, header, extra)
             if r == 77:
                 return 77
             failed += r
-    print("%d of %d cases failed" % (failed, len(CASES)))
+    print("%d of %d cases failed" % (failed, len(cases)))
     return 1 if failed else 0
 
 
