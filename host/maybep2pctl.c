@@ -92,6 +92,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
 		fprintf(stderr, "maybep2pctl: socket path too long: %s\n", sock_path);
+		free(sock_path);
 		return 2;
 	}
 
@@ -101,6 +102,7 @@ int main(int argc, char **argv)
 		reqlen += strlen(argv[k]) + 1;
 	if (reqlen > 65536 || (req = malloc(4 + reqlen)) == NULL) {
 		fprintf(stderr, "maybep2pctl: command too long\n");
+		free(sock_path);
 		return 2;
 	}
 	req[0] = (char)(reqlen >> 24);
@@ -122,10 +124,15 @@ int main(int argc, char **argv)
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		fprintf(stderr, "maybep2pctl: no maybep2pd is listening on %s (%s)\n", sock_path,
 		        strerror(errno));
+		free(req);
+		free(sock_path);
 		return 1;
 	}
 	if (write_all(fd, req, off) < 0) {
 		fprintf(stderr, "maybep2pctl: cannot send to %s: %s\n", sock_path, strerror(errno));
+		free(req);
+		free(sock_path);
+		close(fd);
 		return 1;
 	}
 	free(req);
