@@ -1,0 +1,112 @@
+/* cv1_inbox.c -- delivering a message: the log, the subscribers of
+ * "classicv1.message", and the bounded inbox `maybep2pctl NAME inbox` reads.
+ */
+#include "cv1_node.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Longest text shown in one log line. */
+#define CV1_LOG_TEXT 200
+
+void cv1_inbox_clear(struct cv1_inbox *box)
+{
+	for (size_t i = 0; i < CV1_INBOX_MAX; i++) {
+		free(box->entries[i].text);
+		box->entries[i].text = NULL;
+	}
+	box->head = box->count = 0;
+}
+
+/* The i-th entry, oldest first, or NULL. */
+struct cv1_inbox_entry *cv1_inbox_at(struct cv1_inbox *box, size_t i)
+{
+	if (i >= box->count)
+		return NULL;
+	return &box->entries[(box->head + i) % CV1_INBOX_MAX];
+}
+
+/* Appends a message, pushing out the oldest when full. Texts longer than
+ * CV1_INBOX_TEXT_MAX are cut there: the inbox is for people. */
+struct cv1_inbox_entry *cv1_inbox_push(struct cv1_inbox *box, int kind,
+                                       const char *sender, const char *id,
+                                       const char *text, size_t length,
+                                       unsigned hops, double wall)
+{
+	struct cv1_inbox_entry *e;
+	char *copy;
+
+	if (length > CV1_INBOX_TEXT_MAX)
+		length = CV1_INBOX_TEXT_MAX;
+	if ((copy = malloc(length + 1)) == NULL)
+		return NULL;
+	memcpy(copy, text, length);
+	copy[length] = '\0';
+	if (box->count == CV1_INBOX_MAX) {
+		free(box->entries[box->head].text);
+		box->entries[box->head].text = NULL;
+		box->head = (box->head + 1) % CV1_INBOX_MAX;
+		box->count--;
+	}
+	e = &box->entries[(box->head + box->count) % CV1_INBOX_MAX];
+	box->count++;
+	e->seq = ++box->next_seq;
+	e->kind = kind;
+	e->hops = hops;
+	e->wall = wall;
+	snprintf(e->sender, sizeof(e->sender), "%s", sender);
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	e->text = copy;
+	e->text_length = length;
+	return e;
+}
+
+static double wall_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
+                 const char *text, size_t length, unsigned hops)
+{
+	struct mp2p_classicv1_message m;
+	char *copy;
+	int shown = length > CV1_LOG_TEXT ? CV1_LOG_TEXT : (int)length;
+
+	if (kind == MP2P_CLASSICV1_BROADCAST) {
+		(*c->n.delivered_broadcast)++;
+		cv1_api->log(c->host, MP2P_LOG_INFO, "delivered broadcast %s from %s hops %u: %.*s%s",
+		             id, sender, hops, shown, text, (size_t)shown < length ? "..." : "");
+	} else {
+		(*c->n.delivered_direct)++;
+		cv1_api->log(c->host, MP2P_LOG_INFO, "delivered message from %s: %.*s%s",
+		             sender, shown, text, (size_t)shown < length ? "..." : "");
+	}
+	cv1_inbox_push(&c->inbox, kind, sender, id, text, length, hops, wall_clock());
+
+	/* Subscribers get the whole text, NUL-terminated. A broadcast that a
+	 * subscriber starts from inside deliver() is not published back to it:
+	 * that would recurse without end. */
+	if (c->publishing || (copy = malloc(length + 1)) == NULL)
+		return;
+	memcpy(copy, text, length);
+	copy[length] = '\0';
+	memset(&m, 0, sizeof(m));
+	m.size = sizeof(m);
+	m.kind = (uint32_t)kind;
+	m.sender = sender;
+	m.id = id;
+	m.text = copy;
+	m.text_length = length;
+	m.hops = hops;
+	m.at = cv1_api->now(c->host);
+	c->publishing = 1;
+	cv1_api->publish(c->host, MP2P_CLASSICV1_TOPIC, &m, sizeof(m));
+	c->publishing = 0;
+	free(copy);
+}

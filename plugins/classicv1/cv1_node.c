@@ -1,0 +1,727 @@
+/* cv1_node.c -- what a ClassicV1 host does with frames, connections and
+ * time: joining, list exchange, messages, the broadcast flood, liveness.
+ *
+ * Two kinds of peers share the table. An original Python peer reads one
+ * frame per connection, so everything sent to a peer we are not sure of
+ * goes one-shot. A host of ours answers CAPA; from then on it gets a
+ * persistent connection, which opens with a CAPA so the far end knows
+ * whose connection it is, and it takes part in the FOR flood.
+ */
+#include "cv1_node.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Consecutive failed dials after which a peer is dead. */
+#define CV1_MAX_FAILS 3
+/* Seconds between re-bootstraps while the table is empty. */
+#define CV1_REBOOTSTRAP 5.0
+
+static void remove_dead(struct cv1 *c, struct cv1_peer *p, const char *why);
+
+/* ---- connections we remember ----------------------------------------- */
+
+static struct cv1_conn *conn_find(struct cv1 *c, mp2p_conn_id id)
+{
+	if (id == 0)
+		return NULL;
+	for (size_t i = 0; i < CV1_CONNS; i++)
+		if (c->conns[i].id == id)
+			return &c->conns[i];
+	return NULL;
+}
+
+/* Remembers (or relabels) a connection. When every slot is taken the
+ * round-robin victim loses only its attribution, never a peer. */
+static void conn_note(struct cv1 *c, mp2p_conn_id id, const char *pid, int purpose)
+{
+	struct cv1_conn *k = conn_find(c, id);
+
+	if (id == 0)
+		return;
+	if (k == NULL) {
+		for (size_t i = 0; i < CV1_CONNS && k == NULL; i++)
+			if (c->conns[i].id == 0)
+				k = &c->conns[i];
+		if (k == NULL) {
+			k = &c->conns[c->conn_next];
+			c->conn_next = (c->conn_next + 1) % CV1_CONNS;
+		}
+		k->id = id;
+		k->purpose = purpose;
+	} else if (purpose == CV1_CONN_REUSE || purpose == CV1_CONN_INBOUND) {
+		k->purpose = purpose;
+	}
+	snprintf(k->pid, sizeof(k->pid), "%s", pid);
+}
+
+/* Remembers that `pid`, not in our table, keeps a connection to us. */
+static void follower_note(struct cv1 *c, const char *pid, mp2p_conn_id conn)
+{
+	struct cv1_follower *f = NULL;
+
+	for (size_t i = 0; i < CV1_FOLLOWERS; i++) {
+		if (c->followers[i].conn != 0 && strcmp(c->followers[i].pid, pid) == 0) {
+			c->followers[i].conn = conn;
+			return;
+		}
+		if (c->followers[i].conn == 0 && f == NULL)
+			f = &c->followers[i];
+	}
+	if (f == NULL) {
+		f = &c->followers[c->follower_next];
+		c->follower_next = (c->follower_next + 1) % CV1_FOLLOWERS;
+	}
+	f->conn = conn;
+	snprintf(f->pid, sizeof(f->pid), "%s", pid);
+}
+
+static void follower_forget_conn(struct cv1 *c, mp2p_conn_id conn)
+{
+	for (size_t i = 0; i < CV1_FOLLOWERS; i++)
+		if (c->followers[i].conn == conn)
+			memset(&c->followers[i], 0, sizeof(c->followers[i]));
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static int send_oneshot(struct cv1 *c, const char *hostport, const char *pid,
+                        const char *type, const char *payload, size_t length,
+                        int purpose)
+{
+	mp2p_conn_id conn = 0;
+
+	if (cv1_api->send_to(c->host, hostport, NULL, type, payload, length,
+	                     MP2P_SEND_ONESHOT, &conn) < 0) {
+		(*c->n.send_failed)++;
+		return -1;
+	}
+	(*c->n.frames_sent)++;
+	if (pid != NULL)
+		conn_note(c, conn, pid, purpose);
+	return 0;
+}
+
+static int capa_payload(struct cv1 *c, char *buf, size_t cap, int dir)
+{
+	return cv1_encode_capa(buf, cap, dir, c->pid, c->addr, c->port, CV1_CAPA_VERSION);
+}
+
+/* Sends one frame to a peer in the table, the way that peer wants it. */
+static int send_peer(struct cv1 *c, struct cv1_peer *p, const char *type,
+                     const char *payload, size_t length)
+{
+	mp2p_conn_id conn = 0;
+
+	if (p->kind != CV1_KIND_OURS || !c->persistent)
+		return send_oneshot(c, p->hostport, p->pid, type, payload, length,
+		                    CV1_CONN_PLAIN);
+	if (p->reuse_conn != 0 &&
+	    cv1_api->send(c->host, p->reuse_conn, NULL, type, payload, length) == 0) {
+		(*c->n.frames_sent)++;
+		return 0;
+	}
+	/* A new persistent connection opens with CAPA, which tells the far
+	 * end whose connection it is and is answered like a probe. */
+	p->reuse_conn = 0;
+	if (!mp2p_type_is(type, "CAPA")) {
+		char capa[160];
+		int n = capa_payload(c, capa, sizeof(capa), CV1_REQ);
+
+		if (n < 0 || cv1_api->send_to(c->host, p->hostport, NULL, "CAPA", capa,
+		                              (size_t)n, MP2P_SEND_REUSE, &conn) < 0) {
+			(*c->n.send_failed)++;
+			return -1;
+		}
+		(*c->n.frames_sent)++;
+	}
+	if (cv1_api->send_to(c->host, p->hostport, NULL, type, payload, length,
+	                     MP2P_SEND_REUSE, &conn) < 0) {
+		(*c->n.send_failed)++;
+		return -1;
+	}
+	(*c->n.frames_sent)++;
+	p->reuse_conn = conn;
+	conn_note(c, conn, p->pid, CV1_CONN_REUSE);
+	return 0;
+}
+
+static void send_capa_req(struct cv1 *c, struct cv1_peer *p)
+{
+	char buf[160];
+	int n = capa_payload(c, buf, sizeof(buf), CV1_REQ);
+
+	if (n < 0)
+		return;
+	if (p->kind == CV1_KIND_OURS)
+		send_peer(c, p, "CAPA", buf, (size_t)n);
+	else
+		send_oneshot(c, p->hostport, p->pid, "CAPA", buf, (size_t)n, CV1_CONN_CAPA);
+}
+
+static void send_join(struct cv1 *c, const char *hostport, struct cv1_peer *p, int dir)
+{
+	char buf[160];
+	int n = cv1_encode_join(buf, sizeof(buf), dir, c->pid, c->addr, c->port);
+
+	if (n < 0)
+		return;
+	if (p != NULL)
+		send_peer(c, p, "JOIN", buf, (size_t)n);
+	else
+		send_oneshot(c, hostport, NULL, "JOIN", buf, (size_t)n, CV1_CONN_PLAIN);
+}
+
+static void send_list_req(struct cv1 *c, struct cv1_peer *p)
+{
+	if (p->kind == CV1_KIND_OURS)
+		send_peer(c, p, "LIST", "REQ", 3);
+	else
+		send_oneshot(c, p->hostport, p->pid, "LIST", "REQ", 3, CV1_CONN_PLAIN);
+}
+
+/* Sends to every peer of ours that we think is alive. */
+static void tell_ours(struct cv1 *c, const char *type, const char *payload,
+                      size_t length, const char *skip1, const char *skip2)
+{
+	for (size_t i = 0; i < c->peers.max; i++) {
+		struct cv1_peer *p = &c->peers.slots[i];
+
+		if (!p->used || p->kind == CV1_KIND_CLASSIC)
+			continue;
+		if ((skip1 && strcmp(p->pid, skip1) == 0) || (skip2 && strcmp(p->pid, skip2) == 0))
+			continue;
+		if (mp2p_type_is(type, "MESG"))
+			(*c->n.for_sent)++;
+		send_peer(c, p, type, payload, length);
+	}
+}
+
+/* ---- peers coming and going ------------------------------------------ */
+
+static void heard(struct cv1 *c, struct cv1_peer *p)
+{
+	p->last_heard = cv1_api->now(c->host);
+	p->fails = 0;
+	p->suspect = 0;
+}
+
+static struct cv1_peer *conn_peer(struct cv1 *c, mp2p_conn_id conn)
+{
+	struct cv1_conn *k = conn_find(c, conn);
+
+	return k ? cv1_peers_find(&c->peers, k->pid) : NULL;
+}
+
+/* A peer entered the table: learn what it speaks. */
+static void new_peer(struct cv1 *c, struct cv1_peer *p, const char *how)
+{
+	cv1_api->log(c->host, MP2P_LOG_INFO, "peer %s at %s added (%s)", p->pid,
+	             p->hostport, how);
+	if (p->kind == CV1_KIND_UNKNOWN)
+		send_capa_req(c, p);
+}
+
+static double tomb_seconds(struct cv1 *c)
+{
+	double t = 2 * c->peer_timeout;
+	return t < 10 ? 10 : t;
+}
+
+static void remove_dead(struct cv1 *c, struct cv1_peer *p, const char *why)
+{
+	char pid[CV1_PID_MAX + 1], buf[CV1_PID_MAX + 1];
+	int n;
+
+	snprintf(pid, sizeof(pid), "%s", p->pid);
+	cv1_api->log(c->host, MP2P_LOG_INFO, "peer %s at %s removed: %s", pid,
+	             p->hostport, why);
+	(*c->n.peers_dead)++;
+	cv1_peers_remove(&c->peers, p, cv1_api->now(c->host), tomb_seconds(c));
+	/* The others check for themselves before they believe it. */
+	n = cv1_encode_gone(buf, sizeof(buf), pid);
+	if (n > 0)
+		tell_ours(c, "GONE", buf, (size_t)n, NULL, NULL);
+}
+
+static void probe(struct cv1 *c, struct cv1_peer *p, double now)
+{
+	p->last_probe = now;
+	if (p->kind == CV1_KIND_OURS)
+		send_capa_req(c, p);
+	else
+		send_list_req(c, p);
+}
+
+/* ---- frames ------------------------------------------------------------ */
+
+static void drop(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f, int error)
+{
+	(*c->n.malformed)++;
+	cv1_api->log(c->host, MP2P_LOG_DEBUG, "dropped %.4s (%u bytes) on conn %llu: %s",
+	             f->type, (unsigned)f->length, (unsigned long long)conn,
+	             cv1_wire_strerror(error));
+}
+
+static int is_self(struct cv1 *c, const struct cv1_peer_addr *pa)
+{
+	return strcmp(pa->pid, c->pid) == 0;
+}
+
+static void on_join(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
+{
+	struct cv1_peer_addr pa;
+	struct cv1_peer *p = NULL;
+	int dir, rc, added;
+
+	if ((rc = cv1_decode_join(f->payload, f->length, &dir, &pa)) != CV1_OK) {
+		drop(c, conn, f, rc);
+		return;
+	}
+	if (is_self(c, &pa))
+		return;
+	added = cv1_peers_add(&c->peers, &pa, cv1_api->now(c->host), 1, &p);
+	if (added == CV1_ADD_FULL)
+		(*c->n.peers_refused)++;
+	if (p != NULL)
+		heard(c, p);
+	/* Answer a joiner we did not know, even if the table is full, so it
+	 * knows of us and can ask us for other peers. */
+	if (dir == CV1_REQ && added != CV1_ADD_KNOWN) {
+		char hp[CV1_HOSTPORT_MAX];
+		if (cv1_hostport(hp, sizeof(hp), pa.addr, pa.port) > 0)
+			send_join(c, hp, p, CV1_RES);
+	}
+	if (added == CV1_ADD_NEW)
+		new_peer(c, p, dir == CV1_REQ ? "joined us" : "answered our join");
+}
+
+static void shuffle(struct cv1 *c, struct cv1_peer_addr *e, size_t n)
+{
+	for (size_t i = n; i > 1; i--) {
+		uint32_t r;
+		struct cv1_peer_addr t;
+
+		cv1_api->random_bytes(c->host, &r, sizeof(r));
+		size_t j = r % i;
+		t = e[i - 1];
+		e[i - 1] = e[j];
+		e[j] = t;
+	}
+}
+
+static void on_list(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
+{
+	static struct cv1_peer_addr entries[CV1_LIST_MAX];
+	struct cv1_peer *from;
+	size_t count;
+	double now = cv1_api->now(c->host);
+	int dir, rc;
+
+	if ((rc = cv1_decode_list(f->payload, f->length, &dir, entries, CV1_LIST_MAX,
+	                          &count)) != CV1_OK) {
+		drop(c, conn, f, rc);
+		return;
+	}
+	if (dir == CV1_REQ) {
+		/* Answer on the same connection: the only way an original peer,
+		 * which reads one frame per connection, can get it. */
+		size_t n = 0, cap = c->peers.count * CV1_LIST_ENTRY_MAX + 8;
+		char *buf = malloc(cap);
+		int len;
+
+		if (buf == NULL)
+			return;
+		for (size_t i = 0; i < c->peers.max && n < CV1_LIST_MAX; i++) {
+			struct cv1_peer *p = &c->peers.slots[i];
+			if (!p->used || p->fails > 0 || p->suspect)
+				continue;
+			memcpy(entries[n].pid, p->pid, sizeof(p->pid));
+			memcpy(entries[n].addr, p->addr, sizeof(p->addr));
+			entries[n].port = p->port;
+			n++;
+		}
+		/* In random order: askers take the first few entries, and if
+		 * every answer began alike, every newcomer would pick the same
+		 * peers and a few hosts would become hubs with full tables. */
+		shuffle(c, entries, n);
+		len = cv1_encode_list_res(buf, cap, entries, n);
+		if (len > 0 && cv1_api->send(c->host, conn, NULL, "LIST", buf, (size_t)len) == 0)
+			(*c->n.frames_sent)++;
+		free(buf);
+		return;
+	}
+	if ((from = conn_peer(c, conn)) != NULL)
+		heard(c, from);
+	for (size_t i = 0; i < count && c->peers.count < c->want_peers; i++) {
+		struct cv1_peer *p = NULL;
+
+		if (is_self(c, &entries[i]))
+			continue;
+		rc = cv1_peers_add(&c->peers, &entries[i], now, 0, &p);
+		if (rc != CV1_ADD_NEW)
+			continue;
+		/* Introduce ourselves, so the new peer knows us too. */
+		send_join(c, p->hostport, NULL, CV1_REQ);
+		new_peer(c, p, "from a peer list");
+	}
+}
+
+static void on_quit(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
+{
+	char pid[CV1_PID_MAX + 1];
+	struct cv1_peer *p;
+	int rc;
+
+	if ((rc = cv1_decode_quit(f->payload, f->length, pid)) != CV1_OK) {
+		drop(c, conn, f, rc);
+		return;
+	}
+	if ((p = cv1_peers_find(&c->peers, pid)) == NULL)
+		return;
+	cv1_api->log(c->host, MP2P_LOG_INFO, "peer %s at %s quit", pid, p->hostport);
+	(*c->n.peers_quit)++;
+	cv1_peers_remove(&c->peers, p, cv1_api->now(c->host), tomb_seconds(c));
+}
+
+/* The sender of a direct message: the pid whose connection this is, or
+ * the connection's address for a peer that never said who it is. */
+static void sender_of(struct cv1 *c, mp2p_conn_id conn, char *out, size_t cap)
+{
+	struct cv1_conn *k = conn_find(c, conn);
+	struct mp2p_conn_info info;
+
+	if (k != NULL && k->pid[0] != '\0') {
+		snprintf(out, cap, "%s", k->pid);
+		return;
+	}
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	if (cv1_api->conn_info(c->host, conn, &info) == 0)
+		snprintf(out, cap, "%.*s", (int)sizeof(info.peer), info.peer);
+	else
+		snprintf(out, cap, "unknown");
+}
+
+static void forward(struct cv1 *c, uint64_t id, unsigned hops, const char *origin,
+                    const char *from, const char *text, size_t length)
+{
+	size_t cap = length + 2 * CV1_PID_MAX + 64;
+	char *buf;
+	int n;
+
+	if (hops == 0)
+		return;
+	if ((buf = malloc(cap)) == NULL)
+		return;
+	n = cv1_encode_for(buf, cap, id, hops, origin, c->pid, text, length);
+	if (n > 0)
+		tell_ours(c, "MESG", buf, (size_t)n, from, origin);
+	for (size_t i = 0; n > 0 && i < CV1_FOLLOWERS; i++) {
+		struct cv1_follower *f = &c->followers[i];
+
+		if (f->conn == 0 || (from && strcmp(f->pid, from) == 0) ||
+		    strcmp(f->pid, origin) == 0 || cv1_peers_find(&c->peers, f->pid) != NULL)
+			continue;
+		if (cv1_api->send(c->host, f->conn, NULL, "MESG", buf, (size_t)n) == 0) {
+			(*c->n.frames_sent)++;
+			(*c->n.for_sent)++;
+		} else {
+			memset(f, 0, sizeof(*f));
+		}
+	}
+	free(buf);
+}
+
+static void on_mesg(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
+{
+	struct cv1_mesg m;
+	struct cv1_peer *p;
+	char id[CV1_ID_HEX + 1];
+	int rc;
+
+	if ((rc = cv1_decode_mesg(f->payload, f->length, &m)) != CV1_OK) {
+		drop(c, conn, f, rc);
+		return;
+	}
+	if (!m.forward) {
+		char sender[CV1_HOSTPORT_MAX + CV1_PID_MAX];
+
+		if ((p = conn_peer(c, conn)) != NULL)
+			heard(c, p);
+		sender_of(c, conn, sender, sizeof(sender));
+		cv1_deliver(c, MP2P_CLASSICV1_DIRECT, sender, "", m.text, m.text_length, 0);
+		return;
+	}
+	if ((p = cv1_peers_find(&c->peers, m.from)) != NULL) {
+		heard(c, p);
+		/* Only hosts of ours send FOR. */
+		if (p->kind == CV1_KIND_UNKNOWN)
+			p->kind = CV1_KIND_OURS;
+	}
+	if (cv1_dedup_check_add(&c->dedup, m.id, cv1_api->now(c->host))) {
+		(*c->n.duplicate_broadcast)++;
+		return;
+	}
+	cv1_id_format(id, m.id);
+	cv1_deliver(c, MP2P_CLASSICV1_BROADCAST, m.origin, id, m.text, m.text_length, m.hops);
+	forward(c, m.id, m.hops - 1, m.origin, m.from, m.text, m.text_length);
+}
+
+static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
+{
+	struct cv1_capa k;
+	struct cv1_peer *p = NULL;
+	int rc, added;
+
+	if ((rc = cv1_decode_capa(f->payload, f->length, &k)) != CV1_OK) {
+		drop(c, conn, f, rc);
+		return;
+	}
+	if (is_self(c, &k.peer))
+		return;
+	added = cv1_peers_add(&c->peers, &k.peer, cv1_api->now(c->host), 1, &p);
+	if (added == CV1_ADD_FULL)
+		(*c->n.peers_refused)++;
+	if (k.dir == CV1_REQ) {
+		char buf[160];
+		int n = capa_payload(c, buf, sizeof(buf), CV1_RES);
+
+		/* The connection is now known to be this peer's. */
+		conn_note(c, conn, k.peer.pid, CV1_CONN_INBOUND);
+		if (n > 0 && cv1_api->send(c->host, conn, NULL, "CAPA", buf, (size_t)n) == 0)
+			(*c->n.frames_sent)++;
+	}
+	if (p == NULL) {
+		if (k.dir == CV1_REQ)
+			follower_note(c, k.peer.pid, conn);
+		return;
+	}
+	if (p->kind != CV1_KIND_OURS) {
+		p->kind = CV1_KIND_OURS;
+		/* Open the persistent connection now: it is how a host whose
+		 * table was full when we joined it can reach us (followers). */
+		if (c->persistent && p->reuse_conn == 0)
+			send_capa_req(c, p);
+	}
+	heard(c, p);
+	if (added == CV1_ADD_NEW)
+		new_peer(c, p, "announced itself");
+}
+
+static void on_gone(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
+{
+	char pid[CV1_PID_MAX + 1];
+	struct cv1_peer *p;
+	int rc;
+
+	if ((rc = cv1_decode_gone(f->payload, f->length, pid)) != CV1_OK) {
+		drop(c, conn, f, rc);
+		return;
+	}
+	if ((p = cv1_peers_find(&c->peers, pid)) == NULL || p->suspect)
+		return;
+	/* Believe it only if our own probe fails too. */
+	p->suspect = 1;
+	probe(c, p, cv1_api->now(c->host));
+}
+
+void cv1_node_frame(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
+{
+	if (mp2p_type_is(f->type, "JOIN"))
+		on_join(c, conn, f);
+	else if (mp2p_type_is(f->type, "LIST"))
+		on_list(c, conn, f);
+	else if (mp2p_type_is(f->type, "QUIT"))
+		on_quit(c, conn, f);
+	else if (mp2p_type_is(f->type, "MESG"))
+		on_mesg(c, conn, f);
+	else if (mp2p_type_is(f->type, "CAPA"))
+		on_capa(c, conn, f);
+	else if (mp2p_type_is(f->type, "GONE"))
+		on_gone(c, conn, f);
+	else if (mp2p_type_is(f->type, "ERRO"))
+		cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored ERRO on conn %llu",
+		             (unsigned long long)conn);
+	else {
+		(*c->n.unknown_type)++;
+		cv1_api->log(c->host, MP2P_LOG_DEBUG, "dropped unknown frame type %02x%02x%02x%02x",
+		             (unsigned char)f->type[0], (unsigned char)f->type[1],
+		             (unsigned char)f->type[2], (unsigned char)f->type[3]);
+	}
+}
+
+void cv1_node_conn(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_conn_event *ev)
+{
+	struct cv1_conn *k = conn_find(c, conn);
+	struct cv1_peer *p;
+
+	if (ev->kind == MP2P_CONN_CLOSED)
+		follower_forget_conn(c, conn);
+	if (k == NULL)
+		return;
+	p = cv1_peers_find(&c->peers, k->pid);
+	if (ev->kind == MP2P_CONN_OPENED) {
+		if (p != NULL)
+			p->fails = 0;
+		return;
+	}
+	if (p != NULL) {
+		if (p->reuse_conn == conn)
+			p->reuse_conn = 0;
+		if (!ev->established) {
+			(*c->n.dial_failed)++;
+			p->fails++;
+			if (p->suspect || p->fails >= CV1_MAX_FAILS)
+				remove_dead(c, p, ev->reason ? ev->reason : "unreachable");
+		} else if (k->purpose == CV1_CONN_CAPA && p->kind == CV1_KIND_UNKNOWN) {
+			/* It read our CAPA and closed without a word: an original
+			 * peer, which drops frame types it does not know. */
+			p->kind = CV1_KIND_CLASSIC;
+			cv1_api->log(c->host, MP2P_LOG_DEBUG, "peer %s speaks the original protocol",
+			             p->pid);
+		}
+	}
+	memset(k, 0, sizeof(*k));
+}
+
+/* ---- time -------------------------------------------------------------- */
+
+static void ask_for_peers(struct cv1 *c, double now)
+{
+	for (size_t tries = 0; tries < c->peers.max; tries++) {
+		struct cv1_peer *p = &c->peers.slots[c->ask_next];
+
+		c->ask_next = (c->ask_next + 1) % c->peers.max;
+		if (!p->used || p->fails > 0)
+			continue;
+		send_list_req(c, p);
+		c->last_list_ask = now;
+		return;
+	}
+}
+
+void cv1_node_tick(void *arg)
+{
+	struct cv1 *c = arg;
+	double now = cv1_api->now(c->host);
+	double silent = c->peer_timeout / 3;
+
+	if (!c->running)
+		return;
+	for (size_t i = 0; i < c->peers.max; i++) {
+		struct cv1_peer *p = &c->peers.slots[i];
+		double quiet;
+
+		if (!p->used)
+			continue;
+		quiet = now - p->last_heard;
+		if (quiet > c->peer_timeout) {
+			char why[64];
+			snprintf(why, sizeof(why), "silent for %.1f s", quiet);
+			remove_dead(c, p, why);
+		} else if ((quiet > silent || p->fails > 0 || p->suspect) &&
+		           now - p->last_probe >= c->tick_seconds * 0.9) {
+			probe(c, p, now);
+		}
+	}
+	if (c->peers.count < c->want_peers && c->peers.count > 0 &&
+	    now - c->last_list_ask >= c->tick_seconds * 1.9)
+		ask_for_peers(c, now);
+	if (c->peers.count == 0 && now - c->last_bootstrap >= CV1_REBOOTSTRAP)
+		cv1_node_bootstrap(c);
+}
+
+/* ---- what the operator and other plugins ask for ------------------------ */
+
+int cv1_node_join(struct cv1 *c, const char *hostport)
+{
+	char addr[CV1_ADDR_MAX + 1], hp[CV1_HOSTPORT_MAX];
+	uint16_t port;
+	struct cv1_peer *p;
+
+	if (cv1_parse_hostport(hostport, addr, &port) < 0)
+		return -1;
+	cv1_hostport(hp, sizeof(hp), addr, port);
+	if (strcmp(hp, c->hostport) == 0)
+		return 0;
+	p = cv1_peers_find_hostport(&c->peers, hp);
+	send_join(c, hp, p, CV1_REQ);
+	return 0;
+}
+
+int cv1_seed_found(struct cv1 *c, const char *hostport)
+{
+	if (cv1_node_join(c, hostport) == 0)
+		return 0;
+	cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored seed record '%s'", hostport);
+	return -1;
+}
+
+void cv1_node_bootstrap(struct cv1 *c)
+{
+	c->last_bootstrap = cv1_api->now(c->host);
+	for (size_t i = 0; i < c->nbootstrap; i++)
+		cv1_node_join(c, c->bootstrap[i]);
+	if (c->dns != NULL && c->dns_seed != NULL)
+		cv1_dns_seed(c->dns, c->dns_seed);
+}
+
+int cv1_node_broadcast(struct cv1 *c, const char *text, size_t length,
+                       char id_out[CV1_ID_HEX + 1])
+{
+	uint64_t id;
+	char buf[CV1_ID_HEX + 1];
+	char *mesg;
+
+	if (!cv1_text_ok(text, length))
+		return -1;
+	cv1_api->random_bytes(c->host, &id, sizeof(id));
+	cv1_dedup_check_add(&c->dedup, id, cv1_api->now(c->host));
+	cv1_id_format(buf, id);
+	if (id_out)
+		memcpy(id_out, buf, sizeof(buf));
+	cv1_deliver(c, MP2P_CLASSICV1_BROADCAST, c->pid, buf, text, length, c->broadcast_hops);
+	forward(c, id, c->broadcast_hops, c->pid, NULL, text, length);
+	/* Original peers ignore FOR; the host that starts a broadcast gives
+	 * them the text the way the original broadcast did. */
+	if ((mesg = malloc(length + 8)) == NULL)
+		return 0;
+	int n = cv1_encode_mesg(mesg, length + 8, text, length);
+	for (size_t i = 0; n > 0 && i < c->peers.max; i++) {
+		struct cv1_peer *p = &c->peers.slots[i];
+		if (p->used && p->kind == CV1_KIND_CLASSIC)
+			send_peer(c, p, "MESG", mesg, (size_t)n);
+	}
+	free(mesg);
+	return 0;
+}
+
+int cv1_node_send(struct cv1 *c, const char *pid, const char *text, size_t length)
+{
+	struct cv1_peer *p = cv1_peers_find(&c->peers, pid);
+	char *buf;
+	int n, rc;
+
+	if (p == NULL || !cv1_text_ok(text, length))
+		return -1;
+	if ((buf = malloc(length + 8)) == NULL)
+		return -1;
+	n = cv1_encode_mesg(buf, length + 8, text, length);
+	rc = n > 0 ? send_peer(c, p, "MESG", buf, (size_t)n) : -1;
+	free(buf);
+	return rc;
+}
+
+void cv1_node_quit_all(struct cv1 *c)
+{
+	char buf[CV1_PID_MAX + 1];
+	int n = cv1_encode_quit(buf, sizeof(buf), c->pid);
+
+	for (size_t i = 0; n > 0 && i < c->peers.max; i++) {
+		struct cv1_peer *p = &c->peers.slots[i];
+		if (p->used)
+			send_peer(c, p, "QUIT", buf, (size_t)n);
+	}
+}
