@@ -237,7 +237,7 @@ def judge(fam, changes, bconst, cconst):
         return False, "%s is %s but the major is %d: a host of another major would misread it" % (
             symbol_macro, cconst.get(symbol_macro), cur[0])
     if base is None:
-        return True, "new header at %d.%d" % cur
+        return True, "new header at %d.%d; add it to the baseline: sdk/abi/check.sh --update" % cur
     if cur < base:
         return False, "the version went backwards from %d.%d to %d.%d" % (base + cur)
     if cur[0] > base[0]:

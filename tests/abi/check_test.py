@@ -151,9 +151,17 @@ def main():
     failed = 0
     with tempfile.TemporaryDirectory(prefix="mp2p-abicheck-") as tmp:
         cases = [(name, edit, expected, "plugin.h", None) for name, edit, expected in CASES]
+        with open(os.path.join(SRCDIR, "sdk", "abi", "plugin-abi.constants"), encoding="ascii") as f:
+            baseline = f.read()
         for name, header, edit, expected in SERVICE_CASES:
             if not os.path.exists(os.path.join(HEADERS, "maybep2p", header)):
                 print("skip: %s (no %s in this tree)" % (name, header))
+                continue
+            macro = {"classicv1.h": "MP2P_CLASSICV1_MAJOR", "kademlia.h": "MP2P_KADEMLIA_MAJOR"}[header]
+            if macro not in baseline:
+                # A header newer than the baseline is accepted as new until
+                # someone runs check.sh --update; nothing to compare yet.
+                print("skip: %s (the baseline predates %s)" % (name, header))
                 continue
             extra = {"plugin.h": minor} if "does not stand in" in name else None
             cases.append((name, edit, expected, header, extra))
