@@ -23,6 +23,10 @@ for t in test_ctl test_reload; do
 	MP2P_VALGRIND=1 top_builddir="$top/_build" top_srcdir="$top" python3 "$top/tests/host/$t.py" | tail -1
 	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "$t failed under valgrind"; exit 1; }
 done
+for t in classicv1/test_cv1_three kademlia/test_kademlia_wire kademlia/test_kademlia_swap; do
+	MP2P_VALGRIND=1 top_builddir="$top/_build" top_srcdir="$top" python3 "$top/tests/$t.py" | tail -1
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "$t failed under valgrind"; exit 1; }
+done
 cd "$top"
 
 step "build and make check under ASan and UBSan"

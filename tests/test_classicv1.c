@@ -524,8 +524,8 @@ static void test_state_round_trip(void)
 	        "classicv1-state 1\npid 0b7e-saved\nseq 2\n"
 	        "peer peer-1 127.0.0.1 4001 2\npeer peer-2 ::1 4002 1\n"
 	        "seen abcdef0123456789\n"
-	        "msg 1 1 0 1700000000.250000 127.0.0.1:5555 - hi, there\n"
-	        "msg 2 2 7 1700000001.500000 peer-1 00000000000000ff all  of  you\n");
+	        "msg 1 1 0 1700000000.25 127.0.0.1:5555 - hi, there\n"
+	        "msg 2 2 7 1700000001.5 peer-1 00000000000000ff all  of  you\n");
 	CU_ASSERT_EQUAL(cv1_state_restore(b, data, len, &err), 0);
 	CU_ASSERT_PTR_NULL(err);
 	CU_ASSERT_STRING_EQUAL(b->pid, "0b7e-saved");

@@ -86,7 +86,8 @@ int cv1_state_save(struct cv1 *c, void **data_out, size_t *length_out)
 	}
 	for (size_t i = 0; i < c->inbox.count; i++) {
 		struct cv1_inbox_entry *e = cv1_inbox_at(&c->inbox, i);
-		outf(&o, "msg %llu %d %u %.6f %s %s %s\n", (unsigned long long)e->seq, e->kind,
+		/* %.17g reads back as the very same double. */
+		outf(&o, "msg %llu %d %u %.17g %s %s %s\n", (unsigned long long)e->seq, e->kind,
 		     e->hops, e->wall, e->sender, e->id[0] ? e->id : "-", e->text);
 	}
 	if (o.failed) {

@@ -58,7 +58,9 @@ def main():
         code, out, err = a.ctl_raw(["reload"])
         ok(code == 0, "reload with a changed classicv1 config: %d %s" % (code, err.strip()))
         ok(pid(a) == pa, "pid kept across the hot swap")
-        ok(inbox(a) == box, "inbox kept across the hot swap")
+        after = inbox(a)    # a message may still arrive meanwhile: every old entry must stay
+        ok(all(m in after for m in box) and len(box) > 0,
+           "inbox kept across the hot swap:\n  before %s\n  after  %s" % (box, after))
         ok(set(peers(a)) == table, "peer table kept across the hot swap")
         time.sleep(0.5)
         ok(pa in peers(b) and counters(b).get("peers_quit", 0) == 0,

@@ -1,0 +1,271 @@
+/* kad.h -- the Kademlia core's declarations, grouped by the file that
+ * defines them: ids, codec, k-buckets, store, lookup machine, state blob.
+ * None of these files knows the host ABI (kad_glue.h is for those that
+ * do), so the unit tests and the fuzz harness link them directly. */
+#ifndef KAD_H
+#define KAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Node ids and keys are SHA-256 sized: 256 bits. */
+#define KAD_ID_LEN 32
+#define KAD_ID_BITS (KAD_ID_LEN * 8)
+/* Longest "ADDR:PORT" we accept ("[v6]:65535" needs 47). */
+#define KAD_ADDR_MAX 63
+/* Upper bound on k: also the most nodes a NODS answer may list. */
+#define KAD_MAX_K 32
+#define KAD_WIRE_VERSION 1
+
+/* A node as the protocol names it: its id and its advertised address. */
+struct kad_node {
+	uint8_t id[KAD_ID_LEN];
+	char addr[KAD_ADDR_MAX + 1];
+};
+
+/* kad_id.c */
+void kad_xor(uint8_t out[KAD_ID_LEN], const uint8_t a[KAD_ID_LEN],
+             const uint8_t b[KAD_ID_LEN]);
+/* <0, 0, >0 as a is closer to, as close as, farther from target than b. */
+int kad_closer(const uint8_t target[KAD_ID_LEN], const uint8_t a[KAD_ID_LEN],
+               const uint8_t b[KAD_ID_LEN]);
+/* Leading bits a and b share: KAD_ID_BITS when equal. */
+int kad_common_prefix(const uint8_t a[KAD_ID_LEN], const uint8_t b[KAD_ID_LEN]);
+int kad_key_hash(const void *key, size_t len, uint8_t out[KAD_ID_LEN]);
+void kad_id_hex(const uint8_t id[KAD_ID_LEN], char out[2 * KAD_ID_LEN + 1]);
+int kad_id_parse(const char *hex, uint8_t out[KAD_ID_LEN]);
+/* An id that shares exactly `cpl` leading bits with self (or at least cpl
+ * bits when `or_more`), the rest from `random`. */
+void kad_id_in_range(const uint8_t self[KAD_ID_LEN], int cpl, int or_more,
+                     const uint8_t random[KAD_ID_LEN], uint8_t out[KAD_ID_LEN]);
+
+/* kad_wire.c -- payload codec. Types on the wire: */
+enum kad_type {
+	KAD_T_NONE = 0,
+	KAD_T_PING, KAD_T_STOR, KAD_T_FNOD, KAD_T_FVAL,   /* requests */
+	KAD_T_PONG, KAD_T_STOK, KAD_T_NODS, KAD_T_VALU    /* answers */
+};
+/* Why a payload was refused, so the glue can count each cause. */
+enum kad_wire_error {
+	KAD_E_OK = 0,
+	KAD_E_TYPE,        /* unknown message type */
+	KAD_E_SHORT,       /* ran out of bytes, or bytes left over */
+	KAD_E_VERSION,     /* a wire version we do not speak */
+	KAD_E_ADDRESS,     /* an impossible address */
+	KAD_E_COUNT,       /* more nodes than KAD_MAX_K */
+	KAD_E_VALUE,       /* a value length over the limit */
+	KAD_E_STATUS       /* an unknown STOK status */
+};
+enum kad_stok_status { KAD_STOK_STORED = 0, KAD_STOK_NEWER = 1, KAD_STOK_REFUSED = 2 };
+
+/* A decoded payload. `value` points into the decoded buffer. */
+struct kad_msg {
+	int type;
+	uint64_t reqid;
+	uint8_t id[KAD_ID_LEN];          /* sender of a request, responder of an answer */
+	char addr[KAD_ADDR_MAX + 1];     /* requests: the sender's advertised address */
+	uint8_t key[KAD_ID_LEN];         /* FNOD/FVAL target, STOR/VALU key */
+	uint64_t seq;                    /* STOR/VALU */
+	uint32_t ttl;                    /* STOR/VALU: seconds left */
+	uint32_t vlen;
+	const uint8_t *value;
+	int status;                      /* STOK */
+	int nnodes;                      /* NODS */
+	struct kad_node nodes[KAD_MAX_K];
+};
+
+int kad_type_from_wire(const char type[4]);
+const char *kad_type_to_wire(int type);
+int kad_is_request(int type);
+int kad_addr_valid(const char *addr);
+int kad_decode(int type, const uint8_t *p, size_t len, size_t max_value,
+               struct kad_msg *m);
+/* Encoders write into out (cap bytes) and return the length, or -1. */
+int kad_encode_request(uint8_t *out, size_t cap, const struct kad_msg *m);
+int kad_encode_answer(uint8_t *out, size_t cap, const struct kad_msg *m);
+size_t kad_encoded_max(size_t max_value);
+
+/* kad_table.c -- k-buckets. Bucket i < nbuckets-1 holds the nodes sharing
+ * exactly i leading bits with self; the last holds the rest (the ones
+ * closest to self) and is the only one that splits. */
+struct kad_entry {
+	struct kad_node n;
+	double last_seen;
+	int fails;
+	int pinging;       /* an eviction ping is out for this entry */
+};
+struct kad_bucket {
+	struct kad_entry *live;    /* least recently seen first */
+	int nlive;
+	struct kad_entry *repl;    /* replacement cache, most recent last */
+	int nrepl;
+	double touched;
+};
+struct kad_table {
+	uint8_t self[KAD_ID_LEN];
+	int k;
+	int nbuckets;
+	struct kad_bucket b[KAD_ID_BITS];
+};
+enum kad_table_result {
+	KAD_TB_SELF,       /* our own id: ignored */
+	KAD_TB_UPDATED,    /* known: moved to the tail */
+	KAD_TB_ADDED,      /* new, in a live slot */
+	KAD_TB_CACHED,     /* bucket full: in the replacement cache */
+	KAD_TB_NOMEM
+};
+int kad_table_init(struct kad_table *t, const uint8_t self[KAD_ID_LEN], int k);
+void kad_table_release(struct kad_table *t);
+int kad_table_bucket_of(const struct kad_table *t, const uint8_t id[KAD_ID_LEN]);
+/* A node answered us (a round trip): insert or refresh it. When the bucket
+ * is full, *ping_out (if not NULL) receives the least recently seen entry
+ * that should be pinged before anything is evicted, unless one is out. */
+int kad_table_seen(struct kad_table *t, const struct kad_node *n, double now,
+                   struct kad_node *ping_out, int *need_ping);
+/* A request to this node failed. Removes it when it was being pinged for
+ * eviction or has failed `limit` times, promoting the newest replacement.
+ * Returns 1 if removed. */
+int kad_table_failed(struct kad_table *t, const uint8_t id[KAD_ID_LEN], int limit);
+/* Would a node with this id get a live slot now (room, or a split)? */
+int kad_table_has_room(const struct kad_table *t, const uint8_t id[KAD_ID_LEN]);
+const struct kad_entry *kad_table_find(const struct kad_table *t,
+                                       const uint8_t id[KAD_ID_LEN]);
+int kad_table_closest(const struct kad_table *t, const uint8_t target[KAD_ID_LEN],
+                      struct kad_node *out, int max);
+int kad_table_size(const struct kad_table *t);
+void kad_table_touch(struct kad_table *t, const uint8_t id[KAD_ID_LEN], double now);
+
+/* kad_store.c -- the values this node holds. */
+struct kad_value {
+	uint8_t key[KAD_ID_LEN];
+	uint64_t seq;
+	double expires;            /* host clock */
+	double republish_at;
+	uint8_t storer[KAD_ID_LEN];/* who wrote this version, for quotas */
+	int origin;                /* put through this node */
+	uint32_t len;
+	uint8_t data[];
+};
+struct kad_store {
+	struct kad_value **v;      /* sorted by key */
+	int n, cap;
+	int max_values;
+	int share;                 /* most keys one storer may hold here */
+	uint32_t max_size;
+};
+enum kad_store_result {
+	KAD_ST_STORED, KAD_ST_OLDER, KAD_ST_TOOBIG, KAD_ST_FULL, KAD_ST_QUOTA,
+	KAD_ST_NOMEM
+};
+void kad_store_init(struct kad_store *s, int max_values, uint32_t max_size);
+void kad_store_release(struct kad_store *s);
+/* Newer sequence numbers win; equal ones are broken by the bytes, so every
+ * holder settles on the same version. Storing the same version again
+ * extends its lifetime and postpones its republication. */
+int kad_store_put(struct kad_store *s, const uint8_t key[KAD_ID_LEN], uint64_t seq,
+                  const void *data, uint32_t len, double expires, double republish_at,
+                  const uint8_t storer[KAD_ID_LEN], int exempt, int origin);
+struct kad_value *kad_store_get(struct kad_store *s, const uint8_t key[KAD_ID_LEN],
+                                double now);
+int kad_store_expire(struct kad_store *s, double now);
+int kad_value_newer(uint64_t seq_a, const void *a, uint32_t la,
+                    uint64_t seq_b, const void *b, uint32_t lb);
+
+/* kad_lookup.c -- the iterative lookup, transport-agnostic. */
+#define KAD_LOOKUP_CANDS (3 * KAD_MAX_K)
+enum kad_lookup_kind { KAD_LK_NODE, KAD_LK_VALUE };
+enum kad_cand_state { KAD_C_NEW, KAD_C_WAIT, KAD_C_LATE, KAD_C_DONE, KAD_C_FAILED };
+
+/* Round-trip estimate shared by all lookups (RFC 6298 style). */
+struct kad_rtt {
+	double srtt, rttvar;
+	int samples;
+	double floor, ceiling;
+};
+void kad_rtt_init(struct kad_rtt *r, double floor, double ceiling);
+void kad_rtt_sample(struct kad_rtt *r, double rtt);
+double kad_rtt_timeout(const struct kad_rtt *r);
+
+struct kad_cand {
+	struct kad_node n;
+	int state;
+	int depth;                 /* hops from us: seeds are 1 */
+	uint64_t reqid;
+	double sent, deadline;
+	int had_value;             /* answered with a version of the value */
+	int stale;                 /* ... older than the one the lookup returns */
+};
+struct kad_lookup;
+struct kad_lookup_io {
+	/* Send FNOD (NODE) or FVAL (VALUE) for lk->target to `to`; set
+	 * *reqid_out. Return -1 if it could not be sent (counted a failure). */
+	int (*query)(void *arg, struct kad_lookup *lk, const struct kad_node *to,
+	             uint64_t *reqid_out);
+	/* The lookup is over. May free lk: nothing touches it afterwards. */
+	void (*done)(void *arg, struct kad_lookup *lk);
+};
+struct kad_lookup {
+	uint8_t target[KAD_ID_LEN];
+	uint8_t self[KAD_ID_LEN];
+	int kind, k, alpha;
+	struct kad_cand c[KAD_LOOKUP_CANDS];   /* sorted by distance */
+	int n;
+	int inflight;
+	int finished;
+	const struct kad_lookup_io *io;
+	void *arg;
+	struct kad_rtt *rtt;
+	double hard_timeout;
+	/* The outcome. */
+	int found;
+	uint64_t seq;
+	uint32_t ttl;
+	uint8_t *value;
+	uint32_t vlen;
+	int hops;
+	int cache_at;              /* index in c of the closest that lacked it, or -1 */
+	int queries, answers, timeouts, failures, dropped;
+	double started, ended;
+	void *user;
+};
+void kad_lookup_init(struct kad_lookup *lk, const uint8_t self[KAD_ID_LEN],
+                     const uint8_t target[KAD_ID_LEN], int kind, int k, int alpha,
+                     const struct kad_lookup_io *io, void *arg, struct kad_rtt *rtt,
+                     double hard_timeout, double now);
+void kad_lookup_seed(struct kad_lookup *lk, const struct kad_node *nodes, int n);
+/* Sends what may be sent; finishes the lookup when nothing is left. */
+void kad_lookup_step(struct kad_lookup *lk, double now);
+/* Answers and failures; each returns -1 if reqid is not one of ours (and
+ * then changes nothing), else 0 and continues the lookup (maybe to its end). */
+int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
+                        const uint8_t from[KAD_ID_LEN], const struct kad_node *nodes,
+                        int n, double now);
+int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
+                        const uint8_t from[KAD_ID_LEN], uint64_t seq, uint32_t ttl,
+                        const uint8_t *value, uint32_t vlen, double now);
+int kad_lookup_on_fail(struct kad_lookup *lk, uint64_t reqid, double now);
+void kad_lookup_tick(struct kad_lookup *lk, double now);
+double kad_lookup_next_deadline(const struct kad_lookup *lk);
+/* The k closest that answered, nearest first. */
+int kad_lookup_result(const struct kad_lookup *lk, struct kad_node *out, int max);
+void kad_lookup_release(struct kad_lookup *lk);
+
+/* kad_state.c -- the state blob (routing table and values). */
+#define KAD_STATE_FORMAT 1
+struct kad_state_view {
+	uint8_t self[KAD_ID_LEN];
+	const struct kad_table *table;
+	const struct kad_store *store;
+	double now;                /* host clock, to turn expiry into seconds left */
+	uint64_t wall;             /* seconds since the epoch at save */
+};
+int kad_state_save(const struct kad_state_view *v, int with_values,
+                   uint8_t **out, size_t *len_out);
+/* Restores into an initialised table and store; the table's self must be
+ * set from the blob first (kad_state_peek_self). */
+int kad_state_peek_self(const uint8_t *p, size_t len, uint8_t self[KAD_ID_LEN]);
+int kad_state_load(const uint8_t *p, size_t len, struct kad_table *t,
+                   struct kad_store *s, double now, uint64_t wall,
+                   double republish, int *nodes_out, int *values_out);
+
+#endif /* KAD_H */

@@ -1,0 +1,386 @@
+/* kad_plugin.c -- the kademlia plugin's glue to the host ABI: descriptor,
+ * settings, node id, lifecycle and saved state.
+ *
+ * The node id is chosen at random once and written to `node_id` in the
+ * instance's state_dir, so it survives any restart, even one without saved
+ * state. The routing table and the values travel in the save_state() blob
+ * (hot swaps, clean restarts); the table alone is also written to the
+ * `routes` file now and then, so a host that was killed rejoins through
+ * the nodes it knew instead of its bootstrap list. */
+#include "kad_glue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const struct mp2p_host_api *kad_api;
+
+/* The settings of the plugin's `config` group; anything else is an error.
+ * Defaults are in kad_defaults, bounds in read_conf(). */
+static const char *const kad_settings[] = {
+	"k", "alpha", "bootstrap", "request_timeout", "value_ttl_max",
+	"max_value_size", "max_values", "republish", "refresh", NULL
+};
+
+static const struct kad_conf kad_defaults = {
+	.k = 20,
+	.alpha = 3,
+	.request_timeout = 2.0,
+	.value_ttl_max = 86400,
+	.max_value_size = 4096,
+	.max_values = 10000,
+	.republish = 3600,
+	.refresh = 3600,
+};
+
+static int get_int(const mp2p_config *c, const char *key, long lo, long hi, long *out,
+                   char **error_text)
+{
+	long long v;
+	int r = kad_api->config_get_int(c, key, &v, error_text);
+
+	if (r <= 0)
+		return r;
+	if (v < lo || v > hi) {
+		*error_text = kad_api->config_error(c, key, "must be between %ld and %ld", lo, hi);
+		return -1;
+	}
+	*out = (long)v;
+	return 1;
+}
+
+static int get_secs(const mp2p_config *c, const char *key, double lo, double hi,
+                    double *out, char **error_text)
+{
+	double v;
+	int r = kad_api->config_get_float(c, key, &v, error_text);
+
+	if (r <= 0)
+		return r;
+	if (!(v >= lo && v <= hi)) {
+		*error_text = kad_api->config_error(c, key, "must be between %g and %g seconds",
+		                                    lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+static int read_conf(const mp2p_config *c, struct kad_conf *conf, char **error_text)
+{
+	long k = conf->k, alpha = conf->alpha;
+	int n;
+
+	if (kad_api->config_check_keys(c, kad_settings, error_text) < 0 ||
+	    get_int(c, "k", 1, KAD_MAX_K, &k, error_text) < 0 ||
+	    get_int(c, "alpha", 1, 16, &alpha, error_text) < 0 ||
+	    get_int(c, "max_value_size", 0, (1 << 20) - 1024, &conf->max_value_size, error_text) < 0 ||
+	    get_int(c, "max_values", 1, 10000000, &conf->max_values, error_text) < 0 ||
+	    get_secs(c, "request_timeout", 0.01, 60, &conf->request_timeout, error_text) < 0 ||
+	    get_secs(c, "value_ttl_max", 1, 4e9, &conf->value_ttl_max, error_text) < 0 ||
+	    get_secs(c, "republish", 0.1, 1e7, &conf->republish, error_text) < 0 ||
+	    get_secs(c, "refresh", 0.1, 1e7, &conf->refresh, error_text) < 0)
+		return -1;
+	conf->k = (int)k;
+	conf->alpha = (int)alpha;
+	if ((n = kad_api->config_list_length(c, "bootstrap", error_text)) < 0)
+		return -1;
+	if (n > 64) {
+		*error_text = kad_api->config_error(c, "bootstrap", "at most 64 addresses");
+		return -1;
+	}
+	if (n > 0 && (conf->bootstrap = calloc((size_t)n, sizeof(char *))) == NULL)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const char *a = kad_api->config_list_string(c, "bootstrap", i);
+		if (a == NULL || !kad_addr_valid(a)) {
+			*error_text = kad_api->config_error(c, "bootstrap",
+			                                    "'%s' is not a numeric ADDR:PORT", a ? a : "");
+			return -1;
+		}
+		if ((conf->bootstrap[i] = strdup(a)) == NULL)
+			return -1;
+		conf->nbootstrap = i + 1;
+	}
+	return 0;
+}
+
+static void conf_release(struct kad_conf *conf)
+{
+	for (int i = 0; i < conf->nbootstrap; i++)
+		free(conf->bootstrap[i]);
+	free(conf->bootstrap);
+	conf->bootstrap = NULL;
+	conf->nbootstrap = 0;
+}
+
+static void path_in_state(struct kad *kd, const char *name, char *out, size_t cap)
+{
+	const char *dir = kad_api->state_dir(kd->host);
+
+	snprintf(out, cap, "%s/%s", dir ? dir : ".", name);
+}
+
+static int write_node_id(struct kad *kd)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+
+	path_in_state(kd, "node_id", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(f, "%s\n", kd->self_hex);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		remove(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The node id from the state_dir, or a new random one. The host creates
+ * the directory only before start(), so a new id is written there then. */
+static void load_node_id(struct kad *kd)
+{
+	char path[4096], line[2 * KAD_ID_LEN + 8];
+	FILE *f;
+
+	path_in_state(kd, "node_id", path, sizeof(path));
+	if ((f = fopen(path, "r")) != NULL) {
+		int ok = fgets(line, sizeof(line), f) != NULL;
+		fclose(f);
+		line[strcspn(line, "\r\n")] = '\0';
+		if (ok && kad_id_parse(line, kd->self) == 0) {
+			kad_id_hex(kd->self, kd->self_hex);
+			kd->id_saved = 1;
+			return;
+		}
+		kad_api->log(kd->host, MP2P_LOG_WARN, "%s is damaged: choosing a new node id", path);
+	}
+	kad_api->random_bytes(kd->host, kd->self, KAD_ID_LEN);
+	kad_id_hex(kd->self, kd->self_hex);
+}
+
+/* The routes file, if a previous run left one: small (a few hundred
+ * nodes), so reading it in init() is cheap. */
+static void load_routes(struct kad *kd)
+{
+	char path[4096];
+	uint8_t *blob, self[KAD_ID_LEN];
+	struct stat st;
+	size_t got;
+	FILE *f;
+	int nodes = 0;
+
+	path_in_state(kd, "routes", path, sizeof(path));
+	if (stat(path, &st) != 0 || st.st_size <= 0 || st.st_size > (1 << 20))
+		return;
+	if ((f = fopen(path, "rb")) == NULL)
+		return;
+	if ((blob = malloc((size_t)st.st_size)) == NULL) {
+		fclose(f);
+		return;
+	}
+	got = fread(blob, 1, (size_t)st.st_size, f);
+	fclose(f);
+	if (got == (size_t)st.st_size && kad_state_peek_self(blob, got, self) == 0 &&
+	    memcmp(self, kd->self, KAD_ID_LEN) == 0 &&
+	    kad_state_load(blob, got, &kd->table, NULL, kad_api->now(kd->host),
+	                   kad_wall_usec() / 1000000u, kd->conf.republish, &nodes, NULL) == 0)
+		kd->restored_nodes = nodes;
+	free(blob);
+}
+
+static void kad_destroy(void *self);
+
+static int kad_init(const struct mp2p_host_api *api, mp2p_host *host,
+                    const mp2p_config *config, void **self_out, char **error_text)
+{
+	struct kad *kd;
+
+	kad_api = api;
+	if ((kd = calloc(1, sizeof(*kd))) == NULL)
+		return -1;
+	kd->host = host;
+	kd->conf = kad_defaults;
+	if (read_conf(config, &kd->conf, error_text) < 0)
+		goto fail;
+	load_node_id(kd);
+	snprintf(kd->addr, sizeof(kd->addr), "%s", api->advertise(host) ? api->advertise(host) : "");
+	kd->addr_ok = kad_addr_valid(kd->addr);
+	if (!kd->addr_ok)
+		api->log(host, MP2P_LOG_WARN, "advertised address '%s' cannot be dialled by peers: "
+		         "this node will only look things up", kd->addr);
+	if (kad_table_init(&kd->table, kd->self, kd->conf.k) < 0)
+		goto fail;
+	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)kd->conf.max_value_size);
+	kad_rtt_init(&kd->rtt, 0.05, kd->conf.request_timeout);
+	kd->bufcap = kad_encoded_max((size_t)kd->conf.max_value_size);
+	if ((kd->buf = malloc(kd->bufcap)) == NULL)
+		goto fail;
+#define KAD_GET(name) kd->c.name = api->counter(host, #name);
+	KAD_COUNTERS(KAD_GET)
+#undef KAD_GET
+	kd->boot_backoff = 1;
+	load_routes(kd);
+	*self_out = kd;
+	return 0;
+fail:
+	kad_destroy(kd);
+	return -1;
+}
+
+static int kad_restore(void *self, const void *data, size_t length, uint32_t format,
+                       char **error_text)
+{
+	struct kad *kd = self;
+	uint8_t id[KAD_ID_LEN];
+	int nodes = 0, values = 0;
+
+	if (format != KAD_STATE_FORMAT || kad_state_peek_self(data, length, id) < 0) {
+		if (error_text)
+			*error_text = strdup("kademlia: saved state of an unknown format");
+		return -1;
+	}
+	/* Start from the blob alone: it is newer than the routes file. */
+	kad_table_release(&kd->table);
+	kad_store_release(&kd->store);
+	if (memcmp(id, kd->self, KAD_ID_LEN) != 0) {
+		memcpy(kd->self, id, KAD_ID_LEN);
+		kad_id_hex(kd->self, kd->self_hex);
+		kd->id_saved = 0;
+	}
+	if (kad_table_init(&kd->table, kd->self, kd->conf.k) < 0)
+		return -1;
+	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)kd->conf.max_value_size);
+	if (kad_state_load(data, length, &kd->table, &kd->store, kad_api->now(kd->host),
+	                   kad_wall_usec() / 1000000u, kd->conf.republish, &nodes, &values) < 0) {
+		kad_table_release(&kd->table);
+		kad_store_release(&kd->store);
+		kad_table_init(&kd->table, kd->self, kd->conf.k);
+		kad_store_init(&kd->store, (int)kd->conf.max_values,
+		               (uint32_t)kd->conf.max_value_size);
+		if (error_text)
+			*error_text = strdup("kademlia: saved state is damaged");
+		return -1;
+	}
+	kd->restored_nodes = nodes;
+	kad_api->log(kd->host, MP2P_LOG_INFO, "restored %d nodes and %d values", nodes, values);
+	return 0;
+}
+
+static int kad_start(void *self, char **error_text)
+{
+	struct kad *kd = self;
+	double now = kad_api->now(kd->host);
+	double every = (kd->conf.refresh < kd->conf.republish ? kd->conf.refresh
+	                                                      : kd->conf.republish) / 4;
+
+	kd->wake = kad_api->timer_new(kd->host, kad_wake, kd);
+	kd->maint = kad_api->timer_new(kd->host, kad_maintain, kd);
+	kd->report = kad_api->timer_new(kd->host, kad_report, kd);
+	if (kd->wake == NULL || kd->maint == NULL || kd->report == NULL) {
+		*error_text = strdup("kademlia: out of memory");
+		return -1;
+	}
+	if (!kd->id_saved && write_node_id(kd) == 0)
+		kd->id_saved = 1;
+	if (!kd->id_saved)
+		kad_api->log(kd->host, MP2P_LOG_WARN, "cannot write node_id in %s: the node id "
+		             "will change at the next cold start", kad_api->state_dir(kd->host));
+	for (int bi = 0; bi < kd->table.nbuckets; bi++)
+		kd->table.b[bi].touched = now;
+	kd->running = 1;
+	kd->last_routes_write = now;
+	if (kad_api->service_offer(kd->host, MP2P_KADEMLIA_SERVICE,
+	                           (uint32_t)MP2P_KADEMLIA_MAJOR << 16 | MP2P_KADEMLIA_MINOR,
+	                           &kad_service, kd) < 0)
+		kad_api->log(kd->host, MP2P_LOG_WARN, "another instance offers the kademlia service");
+	/* Idle cost stays tiny: one timer, at most every 30 seconds. */
+	every = every < 0.2 ? 0.2 : every > 30 ? 30 : every;
+	kad_api->timer_start(kd->host, kd->maint, every, MP2P_TIMER_REPEAT);
+	kad_api->log(kd->host, MP2P_LOG_INFO, "node %s at %s, %d known nodes", kd->self_hex,
+	             kd->addr, kad_table_size(&kd->table));
+	/* A table from saved state means we rejoin through it; the bootstrap
+	 * list is only for a node that knows nobody. */
+	kad_maintain(kd);
+	return 0;
+}
+
+static void kad_on_frame_cb(void *self, mp2p_conn_id conn, const struct mp2p_frame *f)
+{
+	kad_on_frame(self, conn, f);
+}
+
+static void kad_on_conn(void *self, mp2p_conn_id conn, const struct mp2p_conn_event *ev)
+{
+	if (ev->kind == MP2P_CONN_CLOSED)
+		kad_on_closed(self, conn);
+}
+
+static void kad_stop(void *self, enum mp2p_stop_reason reason)
+{
+	struct kad *kd = self;
+
+	kad_ops_cancel_all(kd);
+	if (reason != MP2P_STOP_RELOAD)
+		kad_write_routes(kd);
+	kd->running = 0;
+	kad_api->timer_stop(kd->host, kd->wake);
+	kad_api->timer_stop(kd->host, kd->maint);
+	kad_api->timer_stop(kd->host, kd->report);
+}
+
+static void kad_destroy(void *self)
+{
+	struct kad *kd = self;
+
+	if (kd == NULL)
+		return;
+	kad_pend_free_all(kd);
+	kad_ops_free_all(kd);
+	kad_table_release(&kd->table);
+	kad_store_release(&kd->store);
+	conf_release(&kd->conf);
+	free(kd->buf);
+	free(kd);
+}
+
+static int kad_save(void *self, void **data_out, size_t *length_out, uint32_t *format_out)
+{
+	struct kad *kd = self;
+	struct kad_state_view v;
+	uint8_t *blob;
+
+	memset(&v, 0, sizeof(v));
+	memcpy(v.self, kd->self, KAD_ID_LEN);
+	v.table = &kd->table;
+	v.store = &kd->store;
+	v.now = kad_api->now(kd->host);
+	v.wall = kad_wall_usec() / 1000000u;
+	if (kad_state_save(&v, 1, &blob, length_out) < 0)
+		return -1;
+	*data_out = blob;
+	*format_out = KAD_STATE_FORMAT;
+	return 0;
+}
+
+static const char *const kad_protocols[] = { "Kademlia", NULL };
+
+MP2P_PLUGIN_DEFINE = {
+	MP2P_PLUGIN_HEADER,
+	.name = "kademlia",
+	.version = "1.0.0",
+	.description = "Kademlia DHT: a key-value store and node directory over XOR routing",
+	.protocols = kad_protocols,
+	.init = kad_init,                /* settings, node id, routes file */
+	.start = kad_start,              /* timers, service, join or bootstrap */
+	.on_frame = kad_on_frame_cb,     /* requests and answers */
+	.on_conn = kad_on_conn,          /* a closed connection fails its requests */
+	.stop = kad_stop,                /* cancels ops, writes the routes file */
+	.destroy = kad_destroy,
+	.save_state = kad_save,          /* table and values */
+	.restore_state = kad_restore,
+	.control = kad_control,
+};

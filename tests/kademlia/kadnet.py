@@ -1,0 +1,203 @@
+"""kadnet.py -- a network of maybep2pd hosts running the kademlia plugin on
+loopback, and an independent encoder/decoder of the Kademlia payloads
+(written from PROTOCOL.md), for the multi-process tests and the benchmark."""
+
+import concurrent.futures
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__))))), "tests", "lib"))
+
+from mp2ptest import Host, CtlError, frame  # noqa: E402
+
+NAME = "kad"
+# Short timers so a test sees refreshes and republication within seconds.
+TEST_CONFIG = "request_timeout = 1.0; refresh = 30.0; republish = 60.0;"
+
+
+def kad_host(name, bootstrap=(), extra=TEST_CONFIG, log_level="info", host_settings=""):
+    boot = ""
+    if bootstrap:
+        boot = "bootstrap = [ %s ]; " % ", ".join('"%s"' % b for b in bootstrap)
+    return Host(name=name, plugins=[dict(name=NAME, file="kademlia.so", config=boot + extra)],
+                log_level=log_level, host_settings=host_settings)
+
+
+class Net:
+    """A few seeds, then the rest bootstrapping through them."""
+
+    def __init__(self, size, seeds=3, extra=TEST_CONFIG, host_settings=""):
+        self.hosts = []
+        self.seeds = []
+        self.extra = extra
+        self.host_settings = host_settings
+        self.size = size
+        self.nseeds = seeds
+
+    def start(self):
+        for i in range(self.nseeds):
+            h = kad_host("seed%d" % i, [s.addr for s in self.seeds], self.extra,
+                         host_settings=self.host_settings)
+            h.start()
+            self.seeds.append(h)
+            self.hosts.append(h)
+        for i in range(self.size - self.nseeds):
+            h = kad_host("n%d" % i, [s.addr for s in self.seeds], self.extra,
+                         host_settings=self.host_settings)
+            h.start()
+            self.hosts.append(h)
+        return self
+
+    def alive(self):
+        return [h for h in self.hosts if h.proc is not None and h.proc.poll() is None]
+
+    def wait_routes(self, minimum, timeout=60.0):
+        """Until every live host knows at least `minimum` nodes."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            counts = parallel(lambda h: h.ctl(NAME, "routes")["nodes"], self.alive())
+            if min(counts) >= minimum:
+                return counts
+            time.sleep(0.5)
+        return counts
+
+    def cleanup(self):
+        for h in self.hosts:
+            h.kill()
+        for h in self.hosts:
+            h.cleanup()
+
+
+def parallel(fn, items, workers=8):
+    with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+        return list(ex.map(fn, items))
+
+
+def ctl_or_error(h, *args):
+    """The reply as a dict, or {"error": text} if the command failed."""
+    try:
+        return h.ctl(NAME, *args)
+    except CtlError as e:
+        return {"error": (e.stdout + e.stderr).strip(), "status": e.status}
+
+
+def random_id():
+    return "%064x" % random.getrandbits(256)
+
+
+# --- an independent codec of the payloads (PROTOCOL.md) ---------------------
+
+VERSION = 1
+
+
+def _addr(a):
+    a = a.encode()
+    return struct.pack("B", len(a)) + a
+
+
+def request(mtype, reqid, sender, addr, body=b""):
+    return struct.pack("!BQ", VERSION, reqid) + sender + _addr(addr) + body
+
+
+def answer(reqid, responder, body=b""):
+    return struct.pack("!BQ", VERSION, reqid) + responder + body
+
+
+def value_body(key, seq, ttl, value):
+    return key + struct.pack("!QII", seq, ttl, len(value)) + value
+
+
+def nodes_body(nodes):
+    out = struct.pack("B", len(nodes))
+    for nid, addr in nodes:
+        out += nid + _addr(addr)
+    return out
+
+
+def decode_answer(mtype, p):
+    """Parses an answer; raises ValueError on anything malformed."""
+    if len(p) < 41 or p[0] != VERSION:
+        raise ValueError("short or wrong version")
+    reqid = struct.unpack("!Q", p[1:9])[0]
+    responder = p[9:41]
+    rest = p[41:]
+    out = dict(reqid=reqid, id=responder)
+    if mtype == "PONG":
+        if rest:
+            raise ValueError("trailing bytes")
+    elif mtype == "STOK":
+        if len(rest) != 1:
+            raise ValueError("bad STOK")
+        out["status"] = rest[0]
+    elif mtype == "NODS":
+        n = rest[0]
+        pos = 1
+        nodes = []
+        for _ in range(n):
+            nid = rest[pos:pos + 32]
+            alen = rest[pos + 32]
+            addr = rest[pos + 33:pos + 33 + alen].decode()
+            pos += 33 + alen
+            nodes.append((nid, addr))
+        if pos != len(rest):
+            raise ValueError("bad NODS length")
+        out["nodes"] = nodes
+    elif mtype == "VALU":
+        key = rest[:32]
+        seq, ttl, vlen = struct.unpack("!QII", rest[32:48])
+        if len(rest) != 48 + vlen:
+            raise ValueError("bad VALU length")
+        out.update(key=key, seq=seq, ttl=ttl, value=rest[48:])
+    else:
+        raise ValueError("not an answer: %s" % mtype)
+    return out
+
+
+class FakeNode(threading.Thread):
+    """A listener that answers PING with PONG as node `nid`, so a host
+    that pings it gets its round trip."""
+
+    def __init__(self, nid):
+        super().__init__(daemon=True)
+        self.nid = nid
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.pings = 0
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        buf = b""
+        while True:
+            try:
+                data = c.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data
+            while len(buf) >= 20:
+                n = struct.unpack("!I", buf[16:20])[0]
+                if len(buf) < 20 + n:
+                    break
+                mtype, payload = buf[12:16].decode(), buf[20:20 + n]
+                buf = buf[20 + n:]
+                if mtype == "PING":
+                    self.pings += 1
+                    reqid = struct.unpack("!Q", payload[1:9])[0]
+                    c.sendall(frame("Kademlia", "PONG", answer(reqid, self.nid)))

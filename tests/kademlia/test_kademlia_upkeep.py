@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""test_kademlia_upkeep.py -- the timers, made short: values are republished
+by their holders about once per period in all (a holder that receives a
+republication skips its own), lifetimes are capped by value_ttl_max, values
+expire everywhere when their lifetime ends, and idle buckets are
+refreshed."""
+
+import hashlib
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from kadnet import NAME, ctl_or_error, decode_answer, kad_host, parallel, request  # noqa: E402
+from mp2ptest import Check, FrameConn  # noqa: E402
+
+UPKEEP = "request_timeout = 1.0; republish = 1.0; refresh = 1.0; value_ttl_max = 30;"
+SIZE = 6
+
+
+def total(hosts, counter):
+    return sum(h.ctl(NAME, "stats")[counter] for h in hosts)
+
+
+def main():
+    check = Check("test_kademlia_upkeep")
+    hosts = []
+    try:
+        seed = kad_host("seed", extra=UPKEEP)
+        seed.start()
+        hosts.append(seed)
+        for i in range(SIZE - 1):
+            h = kad_host("u%d" % i, [seed.addr], extra=UPKEEP)
+            h.start()
+            hosts.append(h)
+        deadline = time.time() + 15
+        while time.time() < deadline and min(
+                parallel(lambda h: h.ctl(NAME, "routes")["nodes"], hosts)) < SIZE - 1:
+            time.sleep(0.1)
+
+        # No values yet, so no lookups touch the buckets: every host must
+        # refresh its idle buckets by itself.
+        time.sleep(2.5)
+        refreshes = [h.ctl(NAME, "stats")["refreshes"] for h in hosts]
+        check(min(refreshes) >= 1, "every host refreshed its idle buckets (%s)" % refreshes)
+
+        r = ctl_or_error(hosts[1], "put", "keep", "kept")
+        check(r.get("stored") == SIZE - 1, "put on every other host (%s)" % r.get("stored", r))
+        r = ctl_or_error(hosts[2], "put", "short", "brief", "2")
+        check(r.get("stored") == SIZE - 1, "a 2-second value put")
+        check(ctl_or_error(hosts[3], "get", "short").get("value") == "brief", "and got at once")
+        ctl_or_error(hosts[4], "put", "capped", "x", "999999")
+
+        before = total(hosts, "republished")
+        time.sleep(4.0)
+        done = total(hosts, "republished") - before
+        # Three values (one expiring after 2 s), a 1 s period, 4 s, six
+        # holders each: one republication per value and period is about 10;
+        # without the skip it would be about 6 times that.
+        check(4 <= done <= 24, "holders republished %d times in 4 s, not 6 times each period" % done)
+        replies = parallel(lambda h: ctl_or_error(h, "get", "short"), hosts)
+        check(all("error" in r and "not found" in r["error"] for r in replies),
+              "the 2-second value expired on every host")
+        replies = parallel(lambda h: ctl_or_error(h, "get", "keep"), hosts)
+        check(all(r.get("value") == "kept" for r in replies), "the other is still got everywhere")
+
+        # The lifetime asked for is capped by value_ttl_max.
+        c = FrameConn(hosts[0].port)
+        key = hashlib.sha256(b"capped").digest()
+        c.send("Kademlia", "FVAL", request("FVAL", 9, os.urandom(32), "127.0.0.1:9", key))
+        proto, mtype, payload = c.recv(5)
+        m = decode_answer(mtype, payload)
+        check(mtype == "VALU" and m["value"] == b"x" and m["ttl"] <= 30,
+              "a 999999 s lifetime was capped to value_ttl_max (%s s left)" % m.get("ttl"))
+        c.close()
+        for h in hosts:
+            check(h.stop() == 0, "%s exits 0" % h.name)
+    finally:
+        for h in hosts:
+            h.cleanup()
+    return check.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
