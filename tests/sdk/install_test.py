@@ -231,6 +231,42 @@ def check_chat(ok, inst):
         b.cleanup()
 
 
+def check_names(ok, inst):
+    kad = "request_timeout = 1.0; "
+    b = InstalledHost(inst, name="node-b", plugins=[dict(name="dht", file="kademlia.so", config=kad),
+                                                     dict(name="names", file="names.so")])
+    a = InstalledHost(inst, name="node-a", plugins=[
+        dict(name="dht", file="kademlia.so", config=kad + 'bootstrap = [ "%s" ];' % b.addr),
+        dict(name="names", file="names.so", config="ttl = 600;")])
+    try:
+        b.start()
+        a.start()
+        deadline = time.time() + 15
+        while time.time() < deadline and (a.ctl("dht", "routes").get("nodes", 0) < 1 or
+                                          b.ctl("dht", "routes").get("nodes", 0) < 1):
+            time.sleep(0.1)
+        ok(a.ctl("dht", "routes").get("nodes") == 1 and b.ctl("dht", "routes").get("nodes") == 1,
+           "two installed hosts know each other over kademlia")
+        r = a.ctl("names", "register", "alice", "192.168.1.20:25565")
+        ok(r.get("stored", 0) >= 1, "names on A registers through the kademlia service: %s" % r)
+        r = b.ctl("names", "lookup", "alice")
+        ok(r.get("addr") == "192.168.1.20:25565", "names on B looks it up (a deferred reply): %s" % r)
+        status, out, err = b.ctl_raw(["names", "lookup", "bob"])
+        ok(status == 1 and "bob: not registered" in out + err, "an unknown name fails: %s" % (out + err).strip())
+        c = FrameConn(a.port)
+        c.send("names", "RSLV", b"alice")
+        ok(c.recv(10.0) == ("names", "ADDR", b"192.168.1.20:25565"), "a client resolves over loopback")
+        c.send("names", "RSLV", b"carol")
+        ok(c.recv(10.0) == ("names", "NONE", b"carol"), "and hears NONE for an unknown name")
+        c.close()
+        ok(a.ctl("names", "pending").get("pending") == 0 and b.ctl("names", "pending").get("pending") == 0,
+           "no request left in flight")
+        ok(a.stop() == 0 and b.stop() == 0, "both hosts stop cleanly")
+    finally:
+        a.cleanup()
+        b.cleanup()
+
+
 def check_etc(ok, inst, work):
     """Each deployment config in etc/ passes -t with the installed host,
     its state and control paths moved into the test's directory."""
@@ -283,6 +319,10 @@ def main():
             print("skip - examples/chat: this build has no classicv1 plugin")
         elif build_example(ok, inst, work, "chat", "chat.so"):
             check_chat(ok, inst)
+        if not os.path.exists(os.path.join(inst.plugindir, "kademlia.so")):
+            print("skip - examples/names: this build has no kademlia plugin")
+        elif build_example(ok, inst, work, "names", "names.so"):
+            check_names(ok, inst)
         check_etc(ok, inst, work)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
