@@ -272,6 +272,8 @@ def check_etc(ok, inst, work):
     its state and control paths moved into the test's directory."""
     etc = os.path.join(srcdir, "etc")
     confs = sorted(f for f in os.listdir(etc) if f.endswith(".conf"))
+    deployments = ["lan-classicv1.conf", "dht-node.conf", "both-protocols.conf", "third-party.conf"]
+    ok(all(d in confs for d in deployments), "etc/ has a config per typical deployment: %s" % confs)
     have = set(os.listdir(inst.plugindir))
     for name in confs:
         with open(os.path.join(etc, name)) as f:
