@@ -45,3 +45,7 @@ if [ -f sdk/abi/check.sh ]; then
 	bash sdk/abi/check.sh
 fi
 step "all passed"
+# One closing line for whoever reads the log: test programs of both builds.
+passed=$(grep -h '^# PASS:' _build/test-suite.log _build-san/test-suite.log | awk '{n += $3} END {print n + 0}')
+failed=$(grep -h '^# FAIL:' _build/test-suite.log _build-san/test-suite.log | awk '{n += $3} END {print n + 0}')
+echo "tests: $passed passed, $failed failed"
