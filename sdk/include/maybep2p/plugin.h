@@ -463,8 +463,9 @@ struct mp2p_host_api {
 	int (*instance_alive)(mp2p_host *h, uint64_t instance);
 
 	/** Subscribes to a topic (a string such as "classicv1.message").
-	 *  deliver() runs synchronously inside publish(). The subscription ends
-	 *  when this instance is destroyed. */
+	 *  deliver() runs synchronously inside publish(), and only while this
+	 *  instance runs (so subscribing in init() is safe during a reload).
+	 *  The subscription ends when this instance stops. */
 	int (*subscribe)(mp2p_host *h, const char *topic,
 	                 void (*deliver)(void *arg, const char *topic,
 	                                 const void *data, size_t length),
