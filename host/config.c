@@ -265,7 +265,8 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 
 static int name_ok(const char *name)
 {
-	if (name[0] == '\0' || strlen(name) > 64)
+	/* A leading dot is the host's own (state_dir/.plugins). */
+	if (name[0] == '\0' || name[0] == '.' || strlen(name) > 64)
 		return 0;
 	for (const char *p = name; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -299,7 +300,7 @@ static void load_plugin(struct host_config *c, const config_setting_t *g, struct
 		bad(errs, g, "a plugin needs a file");
 	if (pc->name != NULL && !name_ok(pc->name))
 		bad(errs, config_setting_get_member(g, "name"),
-		    "'%s' must be 1-64 of [A-Za-z0-9_.-] and not a host command", pc->name);
+		    "'%s' must be 1-64 of [A-Za-z0-9_.-], not start with '.', and not be a host command", pc->name);
 	for (int i = 0; pc->name && i < c->nplugins; i++)
 		if (c->plugins[i].name && strcmp(c->plugins[i].name, pc->name) == 0)
 			bad(errs, config_setting_get_member(g, "name"),

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "host.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -161,6 +162,47 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	free(error_text);
 }
 
+/* Where each load's private copy of a plugin file lives while it is
+ * loaded. A running host uses state_dir/.plugins, which is its own: copies
+ * a killed run left there are removed now, so kills never pile up files. A
+ * check (-t) touches no state and uses a directory of its own in TMPDIR. */
+static int scratch_open(struct host *h, int check_only, const char *tmpdir, struct diag *errs)
+{
+	char *error_text = NULL;
+	struct dirent *e;
+	DIR *d;
+
+	if (check_only) {
+		h->scratch_dir = str_printf("%s/maybep2pd.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+		if (h->scratch_dir == NULL || mkdtemp(h->scratch_dir) == NULL) {
+			diag_add(errs, "cannot create a private directory for plugin copies: %s",
+			         strerror(errno));
+			free(h->scratch_dir);
+			h->scratch_dir = NULL;
+			return -1;
+		}
+		return 0;
+	}
+	h->scratch_dir = str_printf("%s/.plugins", h->cfg.state_dir);
+	if (h->scratch_dir == NULL || state_mkdirs(h->scratch_dir, &error_text) < 0) {
+		diag_add(errs, "%s: %s", h->cfg.path, error_text ? error_text : "out of memory");
+		free(error_text);
+		return -1;
+	}
+	if ((d = opendir(h->scratch_dir)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			char *stale;
+			if (e->d_name[0] == '.')
+				continue;
+			if ((stale = str_printf("%s/%s", h->scratch_dir, e->d_name)) != NULL)
+				unlink(stale);
+			free(stale);
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
 int host_init(struct host *h, const char *config_path, int check_only, struct diag *errs)
 {
 	const char *tmpdir = getenv("TMPDIR");
@@ -179,19 +221,14 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	}
 	h->started = host_now(h);
 	host_apply_settings(h);
-	h->scratch_dir = str_printf("%s/maybep2pd.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-	if (h->scratch_dir == NULL || mkdtemp(h->scratch_dir) == NULL) {
-		diag_add(errs, "cannot create a private directory for plugin copies: %s", strerror(errno));
-		free(h->scratch_dir);
-		h->scratch_dir = NULL;
-		return -1;
-	}
 	if (host_identity(h, check_only, errs) < 0)
 		return -1;
 	h->advertise = strdup(h->cfg.advertise ? h->cfg.advertise : h->cfg.listen[0]);
 
 	/* A second daemon must be refused before it touches anything. */
 	if (!check_only && control_open(h, errs) < 0)
+		return -1;
+	if (scratch_open(h, check_only, tmpdir, errs) < 0)
 		return -1;
 	if (host_load_instances(h, &h->cfg, loaded, check_only, errs) < 0)
 		goto fail_instances;

@@ -126,7 +126,9 @@ static void test_errors(void)
 	expect("plugins = (\n { name = \"a\"; file = \"a.so\"; },\n { name = \"a\"; file = \"b.so\"; }\n);\n",
 	       "3: setting 'plugins[1].name': a plugin named 'a' is already defined at line 2");
 	expect("plugins = (\n { name = \"stats\"; file = \"a.so\"; }\n);\n",
-	       "2: setting 'plugins[0].name': 'stats' must be 1-64 of [A-Za-z0-9_.-] and not a host command");
+	       "2: setting 'plugins[0].name': 'stats' must be 1-64 of [A-Za-z0-9_.-], not start with '.', and not be a host command");
+	expect("plugins = (\n { name = \".plugins\"; file = \"a.so\"; }\n);\n",
+	       "2: setting 'plugins[0].name': '.plugins' must be 1-64 of [A-Za-z0-9_.-], not start with '.', and not be a host command");
 	expect("plugins = (\n { name = \"a\"; file = \"a.so\"; required = 1; }\n);\n",
 	       "2: setting 'plugins[0].required': must be true or false");
 	expect("plugins = (\n { name = \"a\"; file = \"a.so\"; config = 3; }\n);\n",

@@ -3,9 +3,14 @@
 #include "unit.h"
 
 #include <CUnit/Basic.h>
+#include <dirent.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static char *dirs[16];
+static int ndirs;
 
 char *unit_tmpdir(void)
 {
@@ -13,11 +18,33 @@ char *unit_tmpdir(void)
 	char *d = malloc(4096);
 
 	snprintf(d, 4096, "%s/mp2p-unit.XXXXXX", t && *t ? t : "/tmp");
-	if (mkdtemp(d) == NULL) {
+	if (mkdtemp(d) == NULL || ndirs == 16) {
 		perror("mkdtemp");
 		exit(1);
 	}
+	dirs[ndirs++] = d;
 	return d;
+}
+
+/* The suites write only plain files, one level deep. */
+static void remove_tmpdirs(void)
+{
+	for (int i = 0; i < ndirs; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+		char path[4096];
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dirs[i], e->d_name);
+			unlink(path);
+		}
+		if (d != NULL)
+			closedir(d);
+		rmdir(dirs[i]);
+		free(dirs[i]);
+	}
+	ndirs = 0;
 }
 
 char *unit_write(const char *dir, const char *name, const char *text)
@@ -51,5 +78,6 @@ int main(void)
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
+	remove_tmpdirs();
 	return failed ? 1 : 0;
 }
