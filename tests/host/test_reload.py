@@ -8,9 +8,11 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from mp2ptest import Check, FrameConn, Host, plugin_dir  # noqa: E402
@@ -177,6 +179,15 @@ def state_kept():
         h.wait_log(r"tp: saved state unusable, starting empty: .*checksum mismatch; moved aside")
         ok(h.ctl("tp", "asked")["asked"] == 0, "a corrupted state file is moved aside and the plugin starts empty")
         ok(any(n.startswith("tp.state.corrupt-") for n in os.listdir(h.state_dir)), "the bad file is kept aside")
+        ok(h.stop() == 0, "exit 0")
+        # A sound file in a state format this build cannot read (as if a
+        # newer build wrote it): the plugin says so and starts empty.
+        data = b"\0" * 12
+        with open(os.path.join(h.state_dir, "tp.state"), "wb") as f:
+            f.write(b"MP2PSTAT" + struct.pack("!IIQII", 1, 9, len(data), zlib.crc32(data), 0) + data)
+        h.start()
+        h.wait_log(r"tp: could not read its saved state \(format 9, 12 bytes\): unknown state format; starting empty")
+        ok(h.ctl("tp", "asked")["asked"] == 0, "a state format the plugin cannot read: it says so and starts empty")
         ok(h.stop() == 0, "exit 0")
     finally:
         h.cleanup()
