@@ -433,6 +433,7 @@ static int queue_frame(struct conn *c, struct mp2p_host *in, const char *protoco
 	struct host *h = c->h;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	uint8_t hdr[MP2P_FRAME_HEADER];
+	struct evbuffer_iovec v;
 	const char *proto;
 
 	if (c->dead || c->closing || type == NULL || (payload == NULL && len > 0))
@@ -451,9 +452,16 @@ static int queue_frame(struct conn *c, struct mp2p_host *in, const char *protoco
 		          h->cfg.max_output);
 		return -1;
 	}
-	frame_header_write(hdr, proto, type, (uint32_t)len);
-	if (evbuffer_expand(out, sizeof(hdr) + len) < 0 || evbuffer_add(out, hdr, sizeof(hdr)) < 0 ||
-	    (len > 0 && evbuffer_add(out, payload, len) < 0))
+	/* Header and payload go into one reserved run of the output buffer:
+	 * one copy each, no second buffer operation per frame. */
+	if (evbuffer_reserve_space(out, (ev_ssize_t)(sizeof(hdr) + len), &v, 1) < 1 ||
+	    v.iov_len < sizeof(hdr) + len)
+		return -1;
+	frame_header_write(v.iov_base, proto, type, (uint32_t)len);
+	if (len > 0)
+		memcpy((uint8_t *)v.iov_base + sizeof(hdr), payload, len);
+	v.iov_len = sizeof(hdr) + len;
+	if (evbuffer_commit_space(out, &v, 1) < 0)
 		return -1;
 	c->users |= 1ull << in->slot;
 	c->bytes_out += sizeof(hdr) + len;
