@@ -268,4 +268,17 @@ int kad_state_load(const uint8_t *p, size_t len, struct kad_table *t,
                    struct kad_store *s, double now, uint64_t wall,
                    double republish, int *nodes_out, int *values_out);
 
+/* kad_wire.c -- a bounds-checked reader over bytes from outside, shared by
+ * the wire codec and the saved-state loader. A read past the end sets bad
+ * and yields zeros, so a decoder checks once at the end. */
+struct kad_rd {
+	const uint8_t *p;
+	size_t left;
+	int bad;
+};
+const uint8_t *kad_take(struct kad_rd *r, size_t n);
+uint8_t kad_get8(struct kad_rd *r);
+uint32_t kad_get32(struct kad_rd *r);
+uint64_t kad_get64(struct kad_rd *r);
+
 #endif /* KAD_H */

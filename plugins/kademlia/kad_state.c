@@ -105,38 +105,6 @@ int kad_state_save(const struct kad_state_view *v, int with_values,
 	return 0;
 }
 
-struct rd {
-	const uint8_t *p;
-	size_t left;
-	int bad;
-};
-
-static const uint8_t *take(struct rd *r, size_t n)
-{
-	const uint8_t *at;
-
-	if (r->bad || r->left < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	at = r->p;
-	r->p += n;
-	r->left -= n;
-	return at;
-}
-
-static uint32_t get32(struct rd *r)
-{
-	const uint8_t *x = take(r, 4);
-	return x ? (uint32_t)x[0] << 24 | (uint32_t)x[1] << 16 | (uint32_t)x[2] << 8 | x[3] : 0;
-}
-
-static uint64_t get64(struct rd *r)
-{
-	uint64_t hi = get32(r);
-	return hi << 32 | get32(r);
-}
-
 int kad_state_peek_self(const uint8_t *p, size_t len, uint8_t self[KAD_ID_LEN])
 {
 	if (len < 4 + KAD_ID_LEN || memcmp(p, magic, 4) != 0)
@@ -150,22 +118,22 @@ static int walk(const uint8_t *p, size_t len, struct kad_table *t, struct kad_st
                 double now, uint64_t wall, double republish, int *nodes_out,
                 int *values_out)
 {
-	struct rd r = { p, len, 0 };
+	struct kad_rd r = { p, len, 0 };
 	const uint8_t *self;
 	uint64_t saved, elapsed;
 	uint32_t n;
 	int nodes = 0, values = 0;
 
-	if (!take(&r, 4) || memcmp(p, magic, 4) != 0)
+	if (!kad_take(&r, 4) || memcmp(p, magic, 4) != 0)
 		return -1;
-	self = take(&r, KAD_ID_LEN);
-	saved = get64(&r);
+	self = kad_take(&r, KAD_ID_LEN);
+	saved = kad_get64(&r);
 	elapsed = wall > saved ? wall - saved : 0;
-	n = get32(&r);
+	n = kad_get32(&r);
 	for (uint32_t i = 0; i < n && !r.bad; i++) {
 		struct kad_node node;
-		const uint8_t *id = take(&r, KAD_ID_LEN), *al = take(&r, 1), *a;
-		if (r.bad || *al == 0 || *al > KAD_ADDR_MAX || (a = take(&r, *al)) == NULL)
+		const uint8_t *id = kad_take(&r, KAD_ID_LEN), *al = kad_take(&r, 1), *a;
+		if (r.bad || *al == 0 || *al > KAD_ADDR_MAX || (a = kad_take(&r, *al)) == NULL)
 			return -1;
 		memcpy(node.id, id, KAD_ID_LEN);
 		memcpy(node.addr, a, *al);
@@ -176,15 +144,15 @@ static int walk(const uint8_t *p, size_t len, struct kad_table *t, struct kad_st
 		    kad_table_seen(t, &node, now, NULL, NULL) != KAD_TB_CACHED)
 			nodes++;
 	}
-	n = get32(&r);
+	n = kad_get32(&r);
 	for (uint32_t i = 0; i < n && !r.bad; i++) {
-		const uint8_t *key = take(&r, KAD_ID_LEN), *storer, *origin, *data;
-		uint64_t seq = get64(&r);
-		uint32_t ttl = get32(&r), rep = get32(&r), vl;
-		storer = take(&r, KAD_ID_LEN);
-		origin = take(&r, 1);
-		vl = get32(&r);
-		if (r.bad || (data = take(&r, vl)) == NULL)
+		const uint8_t *key = kad_take(&r, KAD_ID_LEN), *storer, *origin, *data;
+		uint64_t seq = kad_get64(&r);
+		uint32_t ttl = kad_get32(&r), rep = kad_get32(&r), vl;
+		storer = kad_take(&r, KAD_ID_LEN);
+		origin = kad_take(&r, 1);
+		vl = kad_get32(&r);
+		if (r.bad || (data = kad_take(&r, vl)) == NULL)
 			return -1;
 		if (!s || ttl <= elapsed)
 			continue;

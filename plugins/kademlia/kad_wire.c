@@ -90,13 +90,7 @@ int kad_addr_valid(const char *addr)
 
 /* --- reading ----------------------------------------------------------- */
 
-struct rd {
-	const uint8_t *p;
-	size_t left;
-	int bad;
-};
-
-static const uint8_t *take(struct rd *r, size_t n)
+const uint8_t *kad_take(struct kad_rd *r, size_t n)
 {
 	const uint8_t *at;
 
@@ -110,42 +104,42 @@ static const uint8_t *take(struct rd *r, size_t n)
 	return at;
 }
 
-static uint8_t get8(struct rd *r)
+uint8_t kad_get8(struct kad_rd *r)
 {
-	const uint8_t *b = take(r, 1);
+	const uint8_t *b = kad_take(r, 1);
 	return b ? b[0] : 0;
 }
 
-static uint32_t get32(struct rd *r)
+uint32_t kad_get32(struct kad_rd *r)
 {
-	const uint8_t *b = take(r, 4);
+	const uint8_t *b = kad_take(r, 4);
 	return b ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3] : 0;
 }
 
-static uint64_t get64(struct rd *r)
+uint64_t kad_get64(struct kad_rd *r)
 {
-	uint64_t hi = get32(r);
-	return hi << 32 | get32(r);
+	uint64_t hi = kad_get32(r);
+	return hi << 32 | kad_get32(r);
 }
 
-static void get_bytes(struct rd *r, void *out, size_t n)
+static void get_bytes(struct kad_rd *r, void *out, size_t n)
 {
-	const uint8_t *b = take(r, n);
+	const uint8_t *b = kad_take(r, n);
 	if (b)
 		memcpy(out, b, n);
 }
 
 /* A length-prefixed address; checked for NULs and for being dialable. */
-static int get_addr(struct rd *r, char out[KAD_ADDR_MAX + 1])
+static int get_addr(struct kad_rd *r, char out[KAD_ADDR_MAX + 1])
 {
-	uint8_t n = get8(r);
+	uint8_t n = kad_get8(r);
 	const uint8_t *b;
 
 	if (r->bad)
 		return KAD_E_SHORT;
 	if (n == 0 || n > KAD_ADDR_MAX)
 		return KAD_E_ADDRESS;
-	if ((b = take(r, n)) == NULL)
+	if ((b = kad_take(r, n)) == NULL)
 		return KAD_E_SHORT;
 	if (memchr(b, '\0', n) != NULL)
 		return KAD_E_ADDRESS;
@@ -154,17 +148,17 @@ static int get_addr(struct rd *r, char out[KAD_ADDR_MAX + 1])
 	return kad_addr_valid(out) ? KAD_E_OK : KAD_E_ADDRESS;
 }
 
-static int get_value(struct rd *r, size_t max_value, struct kad_msg *m)
+static int get_value(struct kad_rd *r, size_t max_value, struct kad_msg *m)
 {
 	get_bytes(r, m->key, KAD_ID_LEN);
-	m->seq = get64(r);
-	m->ttl = get32(r);
-	m->vlen = get32(r);
+	m->seq = kad_get64(r);
+	m->ttl = kad_get32(r);
+	m->vlen = kad_get32(r);
 	if (r->bad)
 		return KAD_E_SHORT;
 	if (m->vlen > max_value)
 		return KAD_E_VALUE;
-	if ((m->value = take(r, m->vlen)) == NULL)
+	if ((m->value = kad_take(r, m->vlen)) == NULL)
 		return KAD_E_SHORT;
 	return KAD_E_OK;
 }
@@ -172,16 +166,16 @@ static int get_value(struct rd *r, size_t max_value, struct kad_msg *m)
 int kad_decode(int type, const uint8_t *p, size_t len, size_t max_value,
                struct kad_msg *m)
 {
-	struct rd r = { p, len, 0 };
+	struct kad_rd r = { p, len, 0 };
 	int e = KAD_E_OK;
 
 	memset(m, 0, offsetof(struct kad_msg, nodes));
 	m->type = type;
 	if (type < KAD_T_PING || type > KAD_T_VALU)
 		return KAD_E_TYPE;
-	if (get8(&r) != KAD_WIRE_VERSION)
+	if (kad_get8(&r) != KAD_WIRE_VERSION)
 		return r.bad ? KAD_E_SHORT : KAD_E_VERSION;
-	m->reqid = get64(&r);
+	m->reqid = kad_get64(&r);
 	get_bytes(&r, m->id, KAD_ID_LEN);
 	if (r.bad)
 		return KAD_E_SHORT;
@@ -201,12 +195,12 @@ int kad_decode(int type, const uint8_t *p, size_t len, size_t max_value,
 		e = get_value(&r, max_value, m);
 		break;
 	case KAD_T_STOK:
-		m->status = get8(&r);
+		m->status = kad_get8(&r);
 		if (!r.bad && m->status > KAD_STOK_REFUSED)
 			e = KAD_E_STATUS;
 		break;
 	case KAD_T_NODS: {
-		uint8_t n = get8(&r);
+		uint8_t n = kad_get8(&r);
 		if (r.bad)
 			break;
 		/* The count is checked before any entry is read, so a list of
