@@ -267,22 +267,26 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	int consumed = 0;
 
 	c->dispatching++;
-	while (!c->dead && !c->closing && (len = evbuffer_get_length(input)) >= MP2P_FRAME_HEADER) {
+	while (!c->dead && !c->closing) {
 		struct mp2p_host *in;
 		uint8_t *p;
+		int rc;
 
-		evbuffer_copyout(input, hdr, sizeof(hdr));
-		if (frame_header_parse(hdr, (uint32_t)h->cfg.max_frame, &fh, &why) != FRAME_OK) {
+		/* The same scanner the unit tests and the fuzzer drive: it reads
+		 * the header only, and is told how much of the stream is here. */
+		len = evbuffer_get_length(input);
+		evbuffer_copyout(input, hdr, len < sizeof(hdr) ? len : sizeof(hdr));
+		rc = frame_scan(hdr, len, (uint32_t)h->cfg.max_frame, &fh, &why);
+		if (rc == FRAME_NEED_MORE)
+			break;
+		if (rc == FRAME_BAD) {
 			if (strcmp(why, "payload over max_frame") == 0)
 				conn_fail(c, &h->stats.oversize, "frame of %u bytes is over max_frame (%ld)",
-				          (uint32_t)hdr[16] << 24 | (uint32_t)hdr[17] << 16 |
-				          (uint32_t)hdr[18] << 8 | hdr[19], h->cfg.max_frame);
+				          fh.length, h->cfg.max_frame);
 			else
 				conn_fail(c, &h->stats.bad_frames, "not a frame: %s", why);
 			break;
 		}
-		if (len - MP2P_FRAME_HEADER < fh.length)
-			break;
 		if ((in = route_protocol(h, fh.protocol)) == NULL) {
 			conn_fail(c, &h->stats.unknown_protocol, "frame for unknown protocol '%s'", fh.protocol);
 			break;
@@ -600,11 +604,6 @@ void conns_close_all(struct host *h, const char *reason)
 		if (!c->dead)
 			conn_close_flush(c, reason);
 	}
-}
-
-int conns_pending_output(struct host *h)
-{
-	return (int)h->nconns;
 }
 
 void conns_list(struct host *h, struct mp2p_reply *r)

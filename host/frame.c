@@ -56,28 +56,30 @@ int frame_header_parse(const uint8_t *hdr, uint32_t max_payload,
 	memcpy(out->type, hdr + MP2P_PROTOCOL_MAX, MP2P_TYPE_LEN);
 	out->length = (uint32_t)hdr[16] << 24 | (uint32_t)hdr[17] << 16 |
 	              (uint32_t)hdr[18] << 8 | (uint32_t)hdr[19];
-	if (out->length > max_payload) {
+	if (out->length > max_payload) {   /* out->length stays set, for the log */
 		*why = "payload over max_frame";
 		return FRAME_BAD;
 	}
 	return FRAME_OK;
 }
 
-/* Looks at the start of a byte stream: FRAME_OK when a whole frame is
- * there (its payload follows the header), FRAME_NEED_MORE when it may
- * still become one, FRAME_BAD when it cannot. A bad header is reported as
- * soon as its 20 bytes are in, not after a payload that will never come. */
-int frame_scan(const uint8_t *buf, size_t len, uint32_t max_payload,
+/* Looks at the start of a byte stream of which `have` bytes are buffered;
+ * `start` holds the first min(have, 20) of them, and nothing past the
+ * header is read. FRAME_OK when a whole frame is buffered (its payload
+ * follows the header), FRAME_NEED_MORE when it may still become one,
+ * FRAME_BAD when it cannot. A bad header is reported as soon as its 20
+ * bytes are in, not after a payload that will never come. */
+int frame_scan(const uint8_t *start, size_t have, uint32_t max_payload,
                struct frame_header *out, const char **why)
 {
 	int rc;
 
-	if (len < MP2P_FRAME_HEADER)
+	if (have < MP2P_FRAME_HEADER)
 		return FRAME_NEED_MORE;
-	rc = frame_header_parse(buf, max_payload, out, why);
+	rc = frame_header_parse(start, max_payload, out, why);
 	if (rc != FRAME_OK)
 		return rc;
-	if (len - MP2P_FRAME_HEADER < out->length)
+	if (have - MP2P_FRAME_HEADER < out->length)
 		return FRAME_NEED_MORE;
 	return FRAME_OK;
 }

@@ -210,7 +210,6 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	int n;
 
 	memset(h, 0, sizeof(*h));
-	h->control_fd = -1;
 	h->config_path = strdup(config_path);
 	if (config_load(&h->cfg, config_path, errs) < 0)
 		return -1;

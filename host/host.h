@@ -73,7 +73,7 @@ struct frame_header {
 enum frame_result { FRAME_NEED_MORE = 0, FRAME_OK = 1, FRAME_BAD = -1 };
 int frame_header_parse(const uint8_t *hdr, uint32_t max_payload,
                        struct frame_header *out, const char **why);
-int frame_scan(const uint8_t *buf, size_t len, uint32_t max_payload,
+int frame_scan(const uint8_t *start, size_t have, uint32_t max_payload,
                struct frame_header *out, const char **why);
 int frame_protocol_valid(const char *name);
 void frame_header_write(uint8_t *hdr, const char *protocol, const char *type, uint32_t length);
@@ -206,7 +206,6 @@ int conn_info(struct host *h, uint64_t id, struct mp2p_conn_info *info);
 void conn_forget_slot(struct host *h, int slot);
 void conns_close_all(struct host *h, const char *reason);
 void conns_drop_all(struct host *h);
-int conns_pending_output(struct host *h);
 void conns_list(struct host *h, struct mp2p_reply *r);
 int conn_admit(struct host *h, const struct sockaddr *sa);
 
@@ -294,7 +293,6 @@ struct host {
 	struct counter_set *counters;
 
 	struct host_stats stats;
-	int control_fd;
 	char *control_path;
 	struct evconnlistener *control_listener;
 	struct client *control_clients;

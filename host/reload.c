@@ -215,8 +215,7 @@ fail:
 	*error_text = diag_join(&errs);
 	diag_print(&errs, LOG_ERR);
 	diag_clear(&errs);
-	if (nc.path != NULL || nc.lc_live)
-		config_release(&nc);
+	config_release(&nc);
 	h->stats.reload_failures++;
 	return -1;
 }
