@@ -19,7 +19,7 @@ static void api_log(mp2p_host *in, int level, const char *fmt, ...)
 	if (level > log_level)
 		return;
 	va_start(ap, fmt);
-	log_vmsg(level < 0 ? LOG_ERR : level, in->name, fmt, ap);
+	log_vmsg(level < 0 ? HLOG_ERR : level, in->name, fmt, ap);
 	va_end(ap);
 }
 

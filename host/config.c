@@ -230,7 +230,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 	if (c->log_level < 0) {
 		bad(errs, config_setting_get_member(host, "log_level"),
 		    "must be one of error, warn, info, debug (got '%s')", level);
-		c->log_level = LOG_INFO;
+		c->log_level = HLOG_INFO;
 	}
 	free(level);
 

@@ -88,7 +88,7 @@ int conn_admit(struct host *h, const struct sockaddr *sa)
 	if (host_now(h) - last_log[kind] >= 1.0) {
 		char peer[64];
 		addr_format(sa, peer, sizeof(peer));
-		log_msg(LOG_WARN, "%s: connection refused: %s (%llu refused so far)", peer, why,
+		log_msg(HLOG_WARN, "%s: connection refused: %s (%llu refused so far)", peer, why,
 		        (unsigned long long)(h->stats.refused_limit + h->stats.refused_per_ip));
 		last_log[kind] = host_now(h);
 	}
@@ -149,7 +149,7 @@ struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockad
 	(void)salen;
 	set_nodelay(fd);
 	if ((c = conn_new(h, fd, sa)) == NULL) {
-		log_msg(LOG_ERR, "out of memory accepting a connection");
+		log_msg(HLOG_ERR, "out of memory accepting a connection");
 		return NULL;
 	}
 	c->inbound = 1;
@@ -159,7 +159,7 @@ struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockad
 	bufferevent_set_timeouts(c->bev, NULL, &h->tv_write);
 	event_add(c->deadline, h->tv_idle);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	log_msg(LOG_DEBUG, "%s: connection %llu accepted", c->peer, (unsigned long long)c->id);
+	log_msg(HLOG_DEBUG, "%s: connection %llu accepted", c->peer, (unsigned long long)c->id);
 	return c;
 }
 
@@ -209,7 +209,7 @@ static void conn_close(struct conn *c, const char *reason)
 	h->stats.closed++;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_del(c->deadline);
-	log_msg(LOG_DEBUG, "%s: connection %llu closed: %s", c->peer, (unsigned long long)c->id, reason);
+	log_msg(HLOG_DEBUG, "%s: connection %llu closed: %s", c->peer, (unsigned long long)c->id, reason);
 
 	users = c->users;
 	if (c->dialer >= 0)
@@ -235,7 +235,7 @@ static void conn_fail(struct conn *c, uint64_t *counter, const char *fmt, ...)
 	va_end(ap);
 	if (counter != NULL)
 		(*counter)++;
-	log_msg(LOG_WARN, "%s: closing connection %llu: %s", c->peer, (unsigned long long)c->id, reason);
+	log_msg(HLOG_WARN, "%s: closing connection %llu: %s", c->peer, (unsigned long long)c->id, reason);
 	conn_close(c, reason);
 }
 
@@ -443,11 +443,11 @@ static int queue_frame(struct conn *c, struct mp2p_host *in, const char *protoco
 	if (c->dead || c->closing || type == NULL || (payload == NULL && len > 0))
 		return -1;
 	if (protocol_of(in, protocol, &proto) < 0) {
-		log_msg(LOG_WARN, "%s: cannot send for protocol '%s': not one of its own", in->name, protocol);
+		log_msg(HLOG_WARN, "%s: cannot send for protocol '%s': not one of its own", in->name, protocol);
 		return -1;
 	}
 	if (len > (size_t)h->cfg.max_frame) {
-		log_msg(LOG_WARN, "%s: refused to send a %zu-byte frame: over max_frame", in->name, len);
+		log_msg(HLOG_WARN, "%s: refused to send a %zu-byte frame: over max_frame", in->name, len);
 		return -1;
 	}
 	if (evbuffer_get_length(out) + MP2P_FRAME_HEADER + len > (size_t)h->cfg.max_output) {
@@ -492,7 +492,7 @@ static struct conn *dial(struct host *h, struct mp2p_host *in, const struct sock
 
 	if (h->nconns >= h->cfg.max_connections) {
 		h->stats.refused_limit++;
-		log_msg(LOG_WARN, "%s: cannot dial: max_connections reached", in->name);
+		log_msg(HLOG_WARN, "%s: cannot dial: max_connections reached", in->name);
 		return NULL;
 	}
 	if ((c = conn_new(h, -1, sa)) == NULL)
@@ -521,7 +521,7 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const c
 	int salen;
 
 	if (addr_parse(addr, &ss, &salen) < 0) {
-		log_msg(LOG_DEBUG, "%s: cannot send to '%s': not a numeric ADDR:PORT", in->name, addr);
+		log_msg(HLOG_DEBUG, "%s: cannot send to '%s': not a numeric ADDR:PORT", in->name, addr);
 		return -1;
 	}
 	addr_format((struct sockaddr *)&ss, canon, sizeof(canon));

@@ -94,10 +94,10 @@ int host_load_instances(struct host *h, struct host_config *cfg, struct mp2p_hos
 					diag_add(errs, "%s", one.lines[k]);
 			} else {
 				for (int k = 0; k < one.count; k++)
-					log_msg(LOG_WARN, "%s (not required: skipped)", one.lines[k]);
+					log_msg(HLOG_WARN, "%s (not required: skipped)", one.lines[k]);
 			}
 		} else if (!check_only) {
-			log_msg(LOG_INFO, "loaded plugin '%s': %s %s (ABI %u.%u) from %s", out[i]->name,
+			log_msg(HLOG_INFO, "loaded plugin '%s': %s %s (ABI %u.%u) from %s", out[i]->name,
 			        out[i]->mod->desc.name, out[i]->mod->desc.version,
 			        out[i]->mod->desc.abi_major, out[i]->mod->desc.abi_minor, out[i]->mod->path);
 		}
@@ -115,11 +115,11 @@ static void restore_from_disk(struct host *h, struct mp2p_host *in)
 	int rc = state_read(h->cfg.state_dir, in->name, &format, &data, &len, &error_text);
 
 	if (rc < 0) {
-		log_msg(LOG_WARN, "%s: saved state unusable, starting empty: %s", in->name,
+		log_msg(HLOG_WARN, "%s: saved state unusable, starting empty: %s", in->name,
 		        error_text ? error_text : "?");
 	} else if (rc > 0) {
 		if (instance_restore(in, data, len, format) == 0)
-			log_msg(LOG_INFO, "%s: restored %zu bytes of saved state", in->name, len);
+			log_msg(HLOG_INFO, "%s: restored %zu bytes of saved state", in->name, len);
 	}
 	free(error_text);
 	free(data);
@@ -136,7 +136,7 @@ void host_save_one(struct host *h, struct mp2p_host *in)
 	if (data == NULL && len == 0 && in->mod->desc.save_state == NULL)
 		return;
 	if (state_write(h->cfg.state_dir, in->name, format, data ? data : "", len, &error_text) < 0) {
-		log_msg(LOG_ERR, "%s: cannot save state: %s", in->name, error_text ? error_text : "?");
+		log_msg(HLOG_ERR, "%s: cannot save state: %s", in->name, error_text ? error_text : "?");
 		free(error_text);
 	}
 	free(data);
@@ -145,7 +145,7 @@ void host_save_one(struct host *h, struct mp2p_host *in)
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
-	log_msg(LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	log_msg(HLOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	host_request_stop(arg);
 }
 
@@ -155,9 +155,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
-	log_msg(LOG_INFO, "SIGHUP: reloading %s", ((struct host *)arg)->config_path);
+	log_msg(HLOG_INFO, "SIGHUP: reloading %s", ((struct host *)arg)->config_path);
 	if (host_reload(arg, &error_text) < 0)
-		log_msg(LOG_ERR, "reload failed; the running plugins are unchanged: %s",
+		log_msg(HLOG_ERR, "reload failed; the running plugins are unchanged: %s",
 		        error_text ? error_text : "?");
 	free(error_text);
 }
@@ -266,7 +266,7 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 				diag_clear(&one);
 				return -1;
 			}
-			log_msg(LOG_WARN, "%s (not required: skipped)", one.lines[0]);
+			log_msg(HLOG_WARN, "%s (not required: skipped)", one.lines[0]);
 			instance_destroy(in);
 		}
 		diag_clear(&one);
@@ -280,7 +280,7 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	event_add(h->sig_term, NULL);
 	event_add(h->sig_hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_msg(LOG_INFO, "host %s (maybep2pd %s, ABI %d.%d) running; advertising %s", h->id,
+	log_msg(HLOG_INFO, "host %s (maybep2pd %s, ABI %d.%d) running; advertising %s", h->id,
 	        HOST_VERSION, MP2P_ABI_MAJOR, MP2P_ABI_MINOR, h->advertise);
 	return 0;
 
@@ -304,7 +304,7 @@ static void stop_check(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (h->nconns == 0 || host_now(h) - h->stop_began > h->cfg.t_write) {
 		if (h->nconns > 0)
-			log_msg(LOG_WARN, "%ld connections still had output after %g s; closing them",
+			log_msg(HLOG_WARN, "%ld connections still had output after %g s; closing them",
 			        h->nconns, h->cfg.t_write);
 		event_base_loopbreak(h->base);
 	}

@@ -26,7 +26,8 @@ struct host;
 struct conn;
 
 /* log.c */
-enum { LOG_ERR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+/* Named HLOG_ so that <syslog.h>'s LOG_ERR and friends can sit beside them. */
+enum { HLOG_ERR = 0, HLOG_WARN = 1, HLOG_INFO = 2, HLOG_DEBUG = 3 };
 extern int log_level;
 void log_msg(int level, const char *fmt, ...) MP2P_PRINTF(2, 3);
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);

@@ -84,7 +84,7 @@ int instance_restore(struct mp2p_host *in, const void *data, size_t len, uint32_
 	if (in->mod->desc.restore_state == NULL)
 		return 0;
 	if (in->mod->desc.restore_state(in->self, data, len, format, &error_text) != 0) {
-		log_msg(LOG_WARN, "%s: could not read its saved state (format %u, %zu bytes): %s; "
+		log_msg(HLOG_WARN, "%s: could not read its saved state (format %u, %zu bytes): %s; "
 		        "starting empty", in->name, format, len, error_text ? error_text : "no reason given");
 		free(error_text);
 		return -1;
@@ -98,7 +98,7 @@ int instance_start(struct mp2p_host *in, struct diag *errs)
 
 	state_mkdirs(in->state_dir, &error_text);
 	if (error_text != NULL) {
-		log_msg(LOG_WARN, "%s: %s", in->name, error_text);
+		log_msg(HLOG_WARN, "%s: %s", in->name, error_text);
 		free(error_text);
 		error_text = NULL;
 	}

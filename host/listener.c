@@ -31,7 +31,7 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	(void)arg;
 	/* Out of descriptors, most likely: say so and keep listening; the
 	 * next accept succeeds once a connection closes. */
-	log_msg(LOG_WARN, "accept failed: %s", strerror(err));
+	log_msg(HLOG_WARN, "accept failed: %s", strerror(err));
 }
 
 static int add_listener(struct host *h, struct evconnlistener *l, const char *name)
@@ -83,7 +83,7 @@ static int from_systemd(struct host *h, struct diag *errs)
 			diag_add(errs, "LISTEN_FDS: cannot listen on descriptor %d", fd);
 			return -1;
 		}
-		log_msg(LOG_INFO, "listening on %s (from systemd)", name);
+		log_msg(HLOG_INFO, "listening on %s (from systemd)", name);
 	}
 	return n;
 }
@@ -120,7 +120,7 @@ int listeners_open(struct host *h, struct diag *errs)
 			diag_add(errs, "out of memory");
 			return -1;
 		}
-		log_msg(LOG_INFO, "listening on %s", name);
+		log_msg(HLOG_INFO, "listening on %s", name);
 	}
 	return 0;
 }

@@ -7,20 +7,20 @@
 #include <strings.h>
 #include <time.h>
 
-int log_level = LOG_INFO;
+int log_level = HLOG_INFO;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 const char *log_level_name(int level)
 {
-	if (level < 0 || level > LOG_DEBUG)
+	if (level < 0 || level > HLOG_DEBUG)
 		return "?";
 	return level_names[level];
 }
 
 int log_level_parse(const char *name)
 {
-	for (int i = 0; i <= LOG_DEBUG; i++)
+	for (int i = 0; i <= HLOG_DEBUG; i++)
 		if (strcasecmp(name, level_names[i]) == 0)
 			return i;
 	return -1;

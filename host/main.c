@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 			for (int i = 0; i < errs.count; i++)
 				fprintf(stdout, "%s\n", errs.lines[i]);
 		else
-			diag_print(&errs, LOG_ERR);
+			diag_print(&errs, HLOG_ERR);
 		diag_clear(&errs);
 		host_free(&h);
 		return 1;
@@ -64,6 +64,6 @@ int main(int argc, char **argv)
 	}
 	rc = host_run(&h);
 	host_free(&h);
-	log_msg(LOG_INFO, "stopped");
+	log_msg(HLOG_INFO, "stopped");
 	return rc;
 }

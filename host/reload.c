@@ -48,13 +48,13 @@ static void keep_fixed(struct host *h, struct host_config *nc)
 	for (int i = 0; same_listen && i < nc->nlisten; i++)
 		same_listen = strcmp(nc->listen[i], h->cfg.listen[i]) == 0;
 	if (!same_listen)
-		log_msg(LOG_WARN, "reload: host.listen changed; it takes effect at the next restart");
+		log_msg(HLOG_WARN, "reload: host.listen changed; it takes effect at the next restart");
 	tl = nc->listen, nc->listen = h->cfg.listen, h->cfg.listen = tl;
 	tn = nc->nlisten, nc->nlisten = h->cfg.nlisten, h->cfg.nlisten = tn;
 #define KEEP(field, what)                                                                  \
 	if ((nc->field == NULL) != (h->cfg.field == NULL) ||                                   \
 	    (nc->field != NULL && strcmp(nc->field, h->cfg.field) != 0))                       \
-		log_msg(LOG_WARN, "reload: %s changed; it takes effect at the next restart", what); \
+		log_msg(HLOG_WARN, "reload: %s changed; it takes effect at the next restart", what); \
 	t = nc->field, nc->field = h->cfg.field, h->cfg.field = t;
 	KEEP(control, "host.control")
 	KEEP(state_dir, "host.state_dir")
@@ -97,7 +97,7 @@ int host_reload(struct host *h, char **error_text)
 				diag_add(&errs, "%s", one.lines[k]);
 		} else if (loaded[i] == NULL) {
 			for (int k = 0; k < one.count; k++)
-				log_msg(LOG_WARN, "%s (not required: skipped)", one.lines[k]);
+				log_msg(HLOG_WARN, "%s (not required: skipped)", one.lines[k]);
 		}
 		diag_clear(&one);
 	}
@@ -152,7 +152,7 @@ int host_reload(struct host *h, char **error_text)
 			if (blob != NULL || len > 0)
 				instance_restore(next[s], blob ? blob : "", len, format);
 			free(blob);
-			log_msg(LOG_INFO, "reload: '%s' replaced by %s %s, %zu bytes of state handed over",
+			log_msg(HLOG_INFO, "reload: '%s' replaced by %s %s, %zu bytes of state handed over",
 			        cur->name, next[s]->mod->desc.name, next[s]->mod->desc.version, len);
 		} else {
 			/* Removed: keep its state on disk in case it comes back. */
@@ -160,7 +160,7 @@ int host_reload(struct host *h, char **error_text)
 			instance_stop(cur, MP2P_STOP_REMOVED);
 			h->slots[s] = NULL;
 			conn_forget_slot(h, s);
-			log_msg(LOG_INFO, "reload: '%s' removed", cur->name);
+			log_msg(HLOG_INFO, "reload: '%s' removed", cur->name);
 		}
 		cur->slot = -1;
 		instance_destroy(cur);
@@ -170,7 +170,7 @@ int host_reload(struct host *h, char **error_text)
 			continue;
 		if (old[s] == NULL) {
 			h->slots[s] = next[s];
-			log_msg(LOG_INFO, "reload: '%s' added", next[s]->name);
+			log_msg(HLOG_INFO, "reload: '%s' added", next[s]->name);
 		}
 	}
 	keep_fixed(h, &nc);
@@ -191,12 +191,12 @@ int host_reload(struct host *h, char **error_text)
 			if (state_read(h->cfg.state_dir, next[s]->name, &format, &data, &len, &e) > 0)
 				instance_restore(next[s], data, len, format);
 			else if (e != NULL)
-				log_msg(LOG_WARN, "%s: %s", next[s]->name, e);
+				log_msg(HLOG_WARN, "%s: %s", next[s]->name, e);
 			free(e);
 			free(data);
 		}
 		if (instance_start(next[s], &one) < 0) {
-			diag_print(&one, LOG_ERR);
+			diag_print(&one, HLOG_ERR);
 			h->slots[s] = NULL;
 			conn_forget_slot(h, s);
 			instance_destroy(next[s]);
@@ -206,14 +206,14 @@ int host_reload(struct host *h, char **error_text)
 	routes_build(h, h->slots, MAX_INSTANCES, &errs);
 	diag_clear(&errs);
 	h->stats.reloads++;
-	log_msg(LOG_INFO, "reload done");
+	log_msg(HLOG_INFO, "reload done");
 	return 0;
 
 fail:
 	for (int i = 0; i < MAX_INSTANCES; i++)
 		instance_destroy(loaded[i]);
 	*error_text = diag_join(&errs);
-	diag_print(&errs, LOG_ERR);
+	diag_print(&errs, HLOG_ERR);
 	diag_clear(&errs);
 	config_release(&nc);
 	h->stats.reload_failures++;

@@ -35,7 +35,7 @@ int service_offer(mp2p_host *in, const char *name, uint32_t version,
 		return -1;
 	for (s = h->services; s != NULL; s = s->next) {
 		if (strcmp(s->name, name) == 0) {
-			log_msg(LOG_WARN, "%s: service '%s' is already offered by '%s'", in->name, name,
+			log_msg(HLOG_WARN, "%s: service '%s' is already offered by '%s'", in->name, name,
 			        s->owner->name);
 			return -1;
 		}
@@ -50,7 +50,7 @@ int service_offer(mp2p_host *in, const char *name, uint32_t version,
 	s->owner = in;
 	s->next = h->services;
 	h->services = s;
-	log_msg(LOG_DEBUG, "%s: offers service '%s' %u.%u", in->name, name, version >> 16,
+	log_msg(HLOG_DEBUG, "%s: offers service '%s' %u.%u", in->name, name, version >> 16,
 	        version & 0xffff);
 	return 0;
 }

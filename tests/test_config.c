@@ -58,7 +58,7 @@ static void test_defaults(void)
 	CU_ASSERT_DOUBLE_EQUAL(c.t_idle, 300.0, 1e-9);
 	CU_ASSERT_DOUBLE_EQUAL(c.t_frame, 10.0, 1e-9);
 	CU_ASSERT_DOUBLE_EQUAL(c.t_write, 10.0, 1e-9);
-	CU_ASSERT_EQUAL(c.log_level, LOG_INFO);
+	CU_ASSERT_EQUAL(c.log_level, HLOG_INFO);
 	CU_ASSERT_EQUAL(c.nplugins, 1);
 	CU_ASSERT_TRUE(c.plugins[0].required);
 	CU_ASSERT_PTR_NULL(c.plugins[0].config);
@@ -83,7 +83,7 @@ static void test_full(void)
 	CU_ASSERT_STRING_EQUAL(c.listen[1], "[::1]:2");
 	CU_ASSERT_STRING_EQUAL(c.advertise, "10.0.0.1:3");
 	CU_ASSERT_STRING_EQUAL(c.plugin_dir, "/p");
-	CU_ASSERT_EQUAL(c.log_level, LOG_DEBUG);
+	CU_ASSERT_EQUAL(c.log_level, HLOG_DEBUG);
 	CU_ASSERT_EQUAL(c.max_connections, 5);
 	CU_ASSERT_EQUAL(c.max_output, 200);
 	CU_ASSERT_DOUBLE_EQUAL(c.t_idle, 2.5, 1e-9);

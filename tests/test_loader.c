@@ -115,7 +115,7 @@ static void host_setup(const char *conf_text)
 	memset(&h, 0, sizeof(h));
 	path = unit_write(scratch, "loader.conf", conf_text);
 	CU_ASSERT_EQUAL(config_load(&h.cfg, path, &errs), 0);
-	diag_print(&errs, LOG_ERR);
+	diag_print(&errs, HLOG_ERR);
 	diag_clear(&errs);
 	free(path);
 	h.scratch_dir = scratch;
