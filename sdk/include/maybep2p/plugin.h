@@ -147,7 +147,7 @@ extern "C" {
 /** The ABI these headers describe. A host speaks exactly one major and
  *  every minor up to its own. */
 #define MP2P_ABI_MAJOR 1
-#define MP2P_ABI_MINOR 0
+#define MP2P_ABI_MINOR 1
 
 /** First member of every descriptor: "MP2P" in ASCII. A file whose entry
  *  symbol does not start with it is not a MaybeP2P plugin. */
