@@ -2,60 +2,36 @@
 #include "config.h"
 #include "host.h"
 
+#include <maybep2p/util.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Numeric addresses only: a name would need DNS, and DNS would block. */
+/* Numeric addresses only (a name would need DNS, and DNS would block), by
+ * the one rule in <maybep2p/util.h> that the plugins follow too. Whether
+ * the address may be dialled is not decided here: 0.0.0.0 is a fine
+ * address to listen on. */
 int addr_parse(const char *text, struct sockaddr_storage *ss, int *len_out)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *port_text;
-	char *end;
-	size_t hlen;
-	long port;
+	struct mp2p_addr a;
 
 	memset(ss, 0, sizeof(*ss));
-	if (text[0] == '[') {
-		const char *close = strchr(text, ']');
-		if (close == NULL || close[1] != ':')
-			return -1;
-		hlen = (size_t)(close - text - 1);
-		if (hlen == 0 || hlen >= sizeof(host))
-			return -1;
-		memcpy(host, text + 1, hlen);
-		port_text = close + 2;
-	} else {
-		const char *colon = strrchr(text, ':');
-		if (colon == NULL || strchr(text, ':') != colon)
-			return -1;
-		hlen = (size_t)(colon - text);
-		if (hlen == 0 || hlen >= sizeof(host))
-			return -1;
-		memcpy(host, text, hlen);
-		port_text = colon + 1;
-	}
-	host[hlen] = '\0';
-	if (*port_text < '0' || *port_text > '9')
+	if (mp2p_addr_parse(text, &a) < 0)
 		return -1;
-	port = strtol(port_text, &end, 10);
-	if (*end != '\0' || port < 0 || port > 65535)
-		return -1;
-	if (text[0] == '[') {
+	if (a.family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return -1;
+		memcpy(&s6->sin6_addr, a.ip, 16);
 		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_port = htons(a.port);
 		*len_out = sizeof(*s6);
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return -1;
+		memcpy(&s4->sin_addr, a.ip, 4);
 		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
+		s4->sin_port = htons(a.port);
 		*len_out = sizeof(*s4);
 	}
 	return 0;

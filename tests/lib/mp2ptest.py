@@ -20,15 +20,6 @@ srcdir = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(os.path
 _live = []
 
 
-def abi_version():
-    """The plugin ABI as "MAJOR.MINOR", read from the SDK header."""
-    with open(os.path.join(srcdir, "sdk", "include", "maybep2p", "plugin.h"), encoding="utf-8") as f:
-        text = f.read()
-    major = re.search(r"#define MP2P_ABI_MAJOR (\d+)", text).group(1)
-    minor = re.search(r"#define MP2P_ABI_MINOR (\d+)", text).group(1)
-    return "%s.%s" % (major, minor)
-
-
 def _cleanup():
     for h in list(_live):
         h.kill()
