@@ -214,6 +214,10 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	if (config_load(&h->cfg, config_path, errs) < 0)
 		return -1;
 	log_level = h->cfg.log_level;
+	/* From here on lines go where host.log says; a check (-t) and a
+	 * config that cannot be read stay on the terminal that asked. */
+	if (!check_only)
+		log_set_target(h->cfg.log_target);
 	if ((h->base = event_base_new()) == NULL) {
 		diag_add(errs, "cannot create the event loop");
 		return -1;

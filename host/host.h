@@ -29,6 +29,10 @@ struct conn;
 /* Named HLOG_ so that <syslog.h>'s LOG_ERR and friends can sit beside them. */
 enum { HLOG_ERR = 0, HLOG_WARN = 1, HLOG_INFO = 2, HLOG_DEBUG = 3 };
 extern int log_level;
+/* host.log: where lines go. */
+enum { LOG_TO_STDERR = 0, LOG_TO_SYSLOG = 1 };
+void log_set_target(int target);
+int log_target_parse(const char *name);
 void log_msg(int level, const char *fmt, ...) MP2P_PRINTF(2, 3);
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
 int log_level_parse(const char *name);
@@ -100,6 +104,8 @@ struct host_config {
 	char *control;
 	char *plugin_dir;
 	int log_level;
+	int log_target;              /* LOG_TO_STDERR or LOG_TO_SYSLOG */
+	char *metrics_listen;        /* NULL: no metrics endpoint */
 	long max_connections, max_connections_per_ip;
 	long max_frame, max_output;
 	double t_connect, t_idle, t_frame, t_write;
