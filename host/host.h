@@ -37,6 +37,12 @@ void log_msg(int level, const char *fmt, ...) MP2P_PRINTF(2, 3);
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
 int log_level_parse(const char *name);
 const char *log_level_name(int level);
+/* One per reason a peer can trigger: see log_rated(). Zero-initialised. */
+struct ratelog {
+	double last;
+	uint64_t held;
+};
+void log_rated(struct ratelog *rl, int level, const char *fmt, ...) MP2P_PRINTF(3, 4);
 
 /* diag.c -- a list of problems for a person, one line each. */
 struct diag {
@@ -55,6 +61,7 @@ char *str_vprintf(const char *fmt, va_list ap);
 int addr_parse(const char *text, struct sockaddr_storage *ss, int *len_out);
 void addr_format(const struct sockaddr *sa, char *buf, size_t size);
 uint64_t addr_ip_key(const struct sockaddr *sa);
+int addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
 
 /* idmap.c -- open-addressing map from nonzero uint64 keys to pointers. */
 struct idmap {
@@ -108,6 +115,7 @@ struct host_config {
 	char *metrics_listen;        /* NULL: no metrics endpoint */
 	long max_connections, max_connections_per_ip;
 	long max_frame, max_output;
+	int dial_trust_claims;       /* host.dial.trust_claims */
 	double t_connect, t_idle, t_frame, t_write;
 	struct plugin_conf *plugins;
 	int nplugins;
@@ -176,6 +184,8 @@ struct counter_set;
 uint64_t *counters_get(struct host *h, const char *instance, const char *name);
 void counters_list(struct host *h, struct mp2p_reply *r);
 void counters_free(struct host *h);
+void counters_each(struct host *h, void (*fn)(void *, const char *instance, const char *name,
+                                              uint64_t value), void *arg);
 
 /* timer.c */
 void timers_release(struct mp2p_host *in);
@@ -205,16 +215,22 @@ struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockad
 struct conn *conn_find(struct host *h, uint64_t id);
 int conn_send(struct host *h, mp2p_host *in, uint64_t id, const char *protocol,
               const char *type, const void *payload, size_t len);
-int conn_send_to(struct host *h, mp2p_host *in, const char *addr, const char *protocol,
-                 const char *type, const void *payload, size_t len, unsigned flags,
-                 uint64_t *id_out);
+int conn_send_to(struct host *h, mp2p_host *in, const char *addr, uint64_t claimed_on,
+                 const char *protocol, const char *type, const void *payload, size_t len,
+                 unsigned flags, uint64_t *id_out);
 int conn_close_id(struct host *h, uint64_t id, int flush, const char *reason);
 int conn_info(struct host *h, uint64_t id, struct mp2p_conn_info *info);
 void conn_forget_slot(struct host *h, int slot);
 void conns_close_all(struct host *h, const char *reason);
 void conns_drop_all(struct host *h);
 void conns_list(struct host *h, struct mp2p_reply *r);
+void conns_buffered(struct host *h, size_t *in, size_t *out);
 int conn_admit(struct host *h, const struct sockaddr *sa);
+int conn_peer_addr(struct host *h, uint64_t id, struct sockaddr_storage *out);
+
+/* dial.c -- what a plugin may make the host dial. */
+int dial_claim_allowed(struct host *h, struct mp2p_host *in, uint64_t claimed_on,
+                       const char *addr, const struct sockaddr *sa);
 
 /* listener.c */
 int listeners_open(struct host *h, struct diag *errs);
@@ -236,12 +252,18 @@ void reply_finish(struct mp2p_reply *r);
 void reply_set_done(struct mp2p_reply *r, void (*done)(struct mp2p_reply *, void *), void *arg);
 void reply_set_owner(struct mp2p_reply *r, struct mp2p_host *owner);
 int reply_is_deferred(const struct mp2p_reply *r);
+const char *reply_field(const struct mp2p_reply *r, int i, const char **value, int *number);
+const char *reply_lookup(const struct mp2p_reply *r, const char *key);
 void reply_abandon_owner(struct mp2p_host *in);
 
 /* control.c */
 int control_open(struct host *h, struct diag *errs);
 void control_close(struct host *h);
 void control_dispatch(struct host *h, struct mp2p_reply *r, int argc, const char *const *argv);
+
+/* metrics.c -- host.metrics_listen: GET /metrics for Prometheus. */
+int metrics_open(struct host *h, struct diag *errs);
+void metrics_close(struct host *h);
 
 /* state.c */
 int state_write(const char *dir, const char *name, uint32_t format,
@@ -265,6 +287,7 @@ struct host_stats {
 	uint64_t bad_frames, unknown_protocol, oversize, timeouts_idle, timeouts_frame;
 	uint64_t timeouts_write, timeouts_connect, output_overflow, dial_failures;
 	uint64_t reloads, reload_failures;
+	uint64_t dial_refused_claim;
 };
 struct host {
 	struct event_base *base;
@@ -302,6 +325,7 @@ struct host {
 	struct host_stats stats;
 	char *control_path;
 	struct evconnlistener *control_listener;
+	struct evhttp *metrics_http;     /* NULL unless host.metrics_listen is set */
 	struct client *control_clients;
 	struct event *sig_int, *sig_term, *sig_hup, *stop_timer;
 	int stopping;

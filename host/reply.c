@@ -205,6 +205,28 @@ void reply_abandon_owner(struct mp2p_host *in)
 	}
 }
 
+/* --- reading -------------------------------------------------------- */
+
+/* The i-th top-level field, for code that reads a reply rather than
+ * renders it (the metrics endpoint): its key, or NULL past the last. */
+const char *reply_field(const struct mp2p_reply *r, int i, const char **value, int *number)
+{
+	if (i < 0 || i >= r->top.n)
+		return NULL;
+	*value = r->top.v[i].value;
+	*number = r->top.v[i].number;
+	return r->top.v[i].key;
+}
+
+/* The value of the top-level number named key, or NULL. */
+const char *reply_lookup(const struct mp2p_reply *r, const char *key)
+{
+	for (int i = 0; i < r->top.n; i++)
+		if (strcmp(r->top.v[i].key, key) == 0)
+			return r->top.v[i].number ? r->top.v[i].value : NULL;
+	return NULL;
+}
+
 /* --- rendering ------------------------------------------------------- */
 
 /* The length of the well-formed UTF-8 sequence at p (RFC 3629: no
