@@ -26,6 +26,7 @@ struct conn {
 	uint64_t bytes_in, bytes_out;
 	double opened;
 	int dialer;                  /* slot of the instance that dialled, or -1 */
+	struct sockaddr_storage sa;  /* the peer's address */
 	unsigned inbound : 1;
 	unsigned established : 1;
 	unsigned oneshot : 1;
@@ -118,6 +119,8 @@ static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct so
 	c->dialer = -1;
 	c->opened = host_now(h);
 	c->ip_key = addr_ip_key(sa);
+	memcpy(&c->sa, sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                             : sizeof(struct sockaddr_in));
 	addr_format(sa, c->peer, sizeof(c->peer));
 	if (idmap_put(&h->conn_by_id, c->id, c) < 0) {
 		bufferevent_free(c->bev);
@@ -511,8 +514,9 @@ static struct conn *dial(struct host *h, struct mp2p_host *in, const struct sock
 	return c;
 }
 
-int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const char *protocol,
-                 const char *type, const void *payload, size_t len, unsigned flags, uint64_t *id_out)
+int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, uint64_t claimed_on,
+                 const char *protocol, const char *type, const void *payload, size_t len,
+                 unsigned flags, uint64_t *id_out)
 {
 	struct sockaddr_storage ss;
 	char canon[64];
@@ -524,6 +528,8 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const c
 		log_msg(HLOG_DEBUG, "%s: cannot send to '%s': not a numeric ADDR:PORT", in->name, addr);
 		return -1;
 	}
+	if (claimed_on != 0 && !dial_claim_allowed(h, in, claimed_on, addr, (struct sockaddr *)&ss))
+		return -1;
 	addr_format((struct sockaddr *)&ss, canon, sizeof(canon));
 	key = hash_bytes(canon, strlen(canon));
 	if (!(flags & MP2P_SEND_ONESHOT)) {
@@ -550,6 +556,17 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const c
 	}
 	if (id_out)
 		*id_out = c->id;
+	return 0;
+}
+
+/* The address a connection's peer is at, for the dial guard. */
+int conn_peer_addr(struct host *h, uint64_t id, struct sockaddr_storage *out)
+{
+	struct conn *c = conn_find(h, id);
+
+	if (c == NULL)
+		return -1;
+	*out = c->sa;
 	return 0;
 }
 

@@ -133,7 +133,10 @@ struct kad {
 int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id_known,
                      int kind, struct kad_op *op, const struct kad_msg *body,
                      uint64_t *reqid_out);
-int kad_send_ping(struct kad *kd, const char *addr, const uint8_t *id, int kind);
+/* claimed_on: the connection on which the node named `addr` as its own
+ * (a join ping), or 0 for an address we already trust. */
+int kad_send_ping(struct kad *kd, const char *addr, const uint8_t *id, int kind,
+                  mp2p_conn_id claimed_on);
 void kad_on_frame(struct kad *kd, mp2p_conn_id conn, const struct mp2p_frame *f);
 void kad_on_closed(struct kad *kd, mp2p_conn_id conn);
 void kad_wake(void *arg);

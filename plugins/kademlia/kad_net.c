@@ -83,9 +83,9 @@ static uint64_t new_reqid(struct kad *kd)
 	return id;
 }
 
-int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id_known,
-                     int kind, struct kad_op *op, const struct kad_msg *body,
-                     uint64_t *reqid_out)
+static int send_request(struct kad *kd, int type, const struct kad_node *to, int id_known,
+                        int kind, struct kad_op *op, const struct kad_msg *body,
+                        uint64_t *reqid_out, mp2p_conn_id claimed_on)
 {
 	struct kad_msg m;
 	struct kad_pend *p;
@@ -109,8 +109,14 @@ int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id
 		return -1;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -1;
-	if (kad_api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
-	                     (size_t)len, MP2P_SEND_REUSE, &conn) < 0) {
+	/* An address a node claimed for itself is dialled only if the node
+	 * is at that IP: the host checks (send_claimed), or any request could
+	 * point us at a third party. */
+	if ((claimed_on != 0 ?
+	     kad_api->send_claimed(kd->host, claimed_on, to->addr, NULL, kad_type_to_wire(type),
+	                           kd->buf, (size_t)len, MP2P_SEND_REUSE, &conn) :
+	     kad_api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
+	                      (size_t)len, MP2P_SEND_REUSE, &conn)) < 0) {
 		BUMP(kd, send_failures);
 		free(p);
 		return -1;
@@ -135,7 +141,15 @@ int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id
 	return 0;
 }
 
-int kad_send_ping(struct kad *kd, const char *addr, const uint8_t *id, int kind)
+int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id_known,
+                     int kind, struct kad_op *op, const struct kad_msg *body,
+                     uint64_t *reqid_out)
+{
+	return send_request(kd, type, to, id_known, kind, op, body, reqid_out, 0);
+}
+
+int kad_send_ping(struct kad *kd, const char *addr, const uint8_t *id, int kind,
+                  mp2p_conn_id claimed_on)
 {
 	struct kad_node to;
 
@@ -143,7 +157,7 @@ int kad_send_ping(struct kad *kd, const char *addr, const uint8_t *id, int kind)
 	snprintf(to.addr, sizeof(to.addr), "%s", addr);
 	if (id)
 		memcpy(to.id, id, KAD_ID_LEN);
-	return kad_send_request(kd, KAD_T_PING, &to, id != NULL, kind, NULL, NULL, NULL);
+	return send_request(kd, KAD_T_PING, &to, id != NULL, kind, NULL, NULL, NULL, claimed_on);
 }
 
 /* A node answered one of our requests from its advertised address. */
@@ -159,7 +173,7 @@ void kad_node_seen(struct kad *kd, const struct kad_node *n)
 		BUMP(kd, table_limited);
 	if (need_ping) {
 		BUMP(kd, evict_pings);
-		if (kad_send_ping(kd, lrs.addr, lrs.id, P_PING_EVICT) < 0 &&
+		if (kad_send_ping(kd, lrs.addr, lrs.id, P_PING_EVICT, 0) < 0 &&
 		    kad_table_failed(&kd->table, lrs.id, 1))
 			BUMP(kd, evicted);
 	}
@@ -289,7 +303,7 @@ static void learn_sender(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 		for (struct kad_pend *p = kd->pend[i]; p; p = p->next)
 			if (p->kind == P_PING_JOIN && memcmp(p->to.id, m->id, KAD_ID_LEN) == 0)
 				return;
-	if (kad_send_ping(kd, m->addr, m->id, P_PING_JOIN) == 0)
+	if (kad_send_ping(kd, m->addr, m->id, P_PING_JOIN, conn) == 0)
 		BUMP(kd, join_pings);
 }
 

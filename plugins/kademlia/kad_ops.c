@@ -490,7 +490,7 @@ static void bootstrap(struct kad *kd, double now)
 	if (kd->conf.nbootstrap == 0 || now < kd->next_boot)
 		return;
 	for (int i = 0; i < kd->conf.nbootstrap; i++)
-		if (kad_send_ping(kd, kd->conf.bootstrap[i], NULL, P_PING_BOOT) == 0)
+		if (kad_send_ping(kd, kd->conf.bootstrap[i], NULL, P_PING_BOOT, 0) == 0)
 			BUMP(kd, bootstrap_pings);
 	kd->next_boot = now + kd->boot_backoff;
 	kd->boot_backoff = kd->boot_backoff * 2 > 60 ? 60 : kd->boot_backoff * 2;
