@@ -357,7 +357,7 @@ void kad_verify_restored(struct kad *kd)
 			struct kad_node n = b->live[i].n;
 			if (!b->live[i].unverified)
 				continue;
-			if (kad_send_ping(kd, n.addr, n.id, P_PING_EVICT) < 0)
+			if (kad_send_ping(kd, n.addr, n.id, P_PING_EVICT, 0) < 0)
 				return;
 			BUMP(kd, restored_pings);
 		}
