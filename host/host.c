@@ -247,7 +247,7 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	if (check_only)
 		return 0;
 
-	if (listeners_open(h, errs) < 0)
+	if (listeners_open(h, errs) < 0 || metrics_open(h, errs) < 0)
 		return -1;
 	/* A listen port of 0 was chosen by the kernel: advertise the real one. */
 	if (h->cfg.advertise == NULL && h->nlisteners > 0) {
@@ -349,6 +349,7 @@ void host_free(struct host *h)
 	if (h->base != NULL)
 		conns_drop_all(h);
 	control_close(h);
+	metrics_close(h);
 	listeners_close(h);
 	services_free(h);
 	counters_free(h);

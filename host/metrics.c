@@ -91,9 +91,9 @@ static const struct plugin_metric plugin_metrics[] = {
 	  offsetof(struct mp2p_host, frames_in) },
 	{ "maybep2p_frames_sent_total", "Frames each plugin instance sent.",
 	  offsetof(struct mp2p_host, frames_out) },
-	{ "maybep2p_bytes_received_total", "Payload bytes routed to each plugin instance.",
+	{ "maybep2p_bytes_received_total", "Bytes of the frames routed to each plugin instance, headers included.",
 	  offsetof(struct mp2p_host, bytes_in) },
-	{ "maybep2p_bytes_sent_total", "Payload bytes each plugin instance sent.",
+	{ "maybep2p_bytes_sent_total", "Bytes of the frames each plugin instance sent, headers included.",
 	  offsetof(struct mp2p_host, bytes_out) },
 };
 
