@@ -706,6 +706,40 @@ int conn_send(struct host *h, struct mp2p_host *in, uint64_t id, const char *pro
 	return queue_frame(c, in, protocol, type, payload, len);
 }
 
+/* A socket bound to the IP this host advertises, when that IP is one of
+ * this machine's own: peers then see our connections come from the
+ * address we claim, which is what their claimed-address checks compare
+ * (and on a machine with several addresses, the one we told them). An
+ * advertised address the machine does not have (behind NAT, say) cannot
+ * be bound: -1, and the kernel chooses as usual. */
+static evutil_socket_t dial_socket(struct host *h, const struct sockaddr *sa)
+{
+	struct sockaddr_storage from;
+	int len, one = 1;
+	evutil_socket_t fd;
+
+	if (h->advertise == NULL || addr_parse(h->advertise, &from, &len) < 0 ||
+	    from.ss_family != sa->sa_family)
+		return -1;
+	if (from.ss_family == AF_INET)
+		((struct sockaddr_in *)&from)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&from)->sin6_port = 0;
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	/* The port is chosen at connect(), per destination: binding first
+	 * must not use up the ephemeral ports. */
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+	(void)one;
+	if (bind(fd, (struct sockaddr *)&from, (socklen_t)len) < 0) {
+		evutil_closesocket(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static struct conn *dial(struct host *h, struct mp2p_host *in, const char *addr,
                          const struct sockaddr *sa, int salen)
 {
@@ -713,7 +747,7 @@ static struct conn *dial(struct host *h, struct mp2p_host *in, const char *addr,
 
 	if (!dial_allowed(h, in, addr, sa))
 		return NULL;
-	if ((c = conn_new(h, -1, sa)) == NULL)
+	if ((c = conn_new(h, dial_socket(h, sa), sa)) == NULL)
 		return NULL;
 	h->nout++;
 	c->dialer = in->slot;
@@ -868,6 +902,19 @@ void conns_list(struct host *h, struct mp2p_reply *r)
 		reply_int(r, "bytes_out", (long long)c->bytes_out);
 		reply_float(r, "age", now - c->opened);
 		reply_str(r, "plugins", users);
+	}
+}
+
+/* Bytes every connection holds: received but not yet a whole frame, and
+ * queued but not yet sent (for the metrics endpoint). */
+void conns_buffered(struct host *h, size_t *in, size_t *out)
+{
+	*in = *out = 0;
+	for (struct conn *c = h->conns; c != NULL; c = c->next) {
+		if (c->dead)
+			continue;
+		*in += evbuffer_get_length(bufferevent_get_input(c->bev));
+		*out += evbuffer_get_length(bufferevent_get_output(c->bev));
 	}
 }
 

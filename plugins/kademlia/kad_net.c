@@ -169,6 +169,8 @@ void kad_node_seen(struct kad *kd, const struct kad_node *n)
 	r = kad_table_seen(&kd->table, n, kad_api->now(kd->host), &lrs, &need_ping);
 	if (r == KAD_TB_ADDED)
 		kd->table_changes++;
+	else if (r == KAD_TB_LIMIT)
+		BUMP(kd, table_limited);
 	if (need_ping) {
 		BUMP(kd, evict_pings);
 		if (kad_send_ping(kd, lrs.addr, lrs.id, P_PING_EVICT, 0) < 0 &&
@@ -294,7 +296,7 @@ static void learn_sender(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 		}
 		return;
 	}
-	if (!kad_table_has_room(&kd->table, m->id) || kd->njoin >= KAD_MAX_JOIN_PINGS ||
+	if (!kad_table_has_room(&kd->table, m->id, m->addr) || kd->njoin >= KAD_MAX_JOIN_PINGS ||
 	    strcmp(m->addr, kd->addr) == 0)
 		return;
 	for (int i = 0; i < KAD_PEND_BUCKETS; i++)
@@ -323,22 +325,39 @@ static void answer_nodes(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
                          struct kad_msg *a)
 {
 	struct kad_node near[KAD_MAX_K + 1];
-	int n = kad_table_closest(&kd->table, m->key, near, kd->conf.k + 1);
+	int n = kad_table_closest(&kd->table, m->key, near, kd->conf.k + 1, 1);
 
 	a->type = KAD_T_NODS;
 	a->nnodes = 0;
-	/* The asker knows itself; its slot goes to the next closest. */
+	/* The asker knows itself; its slot goes to the next closest. Nodes
+	 * restored from saved state are named only once they have answered
+	 * us this run. */
 	for (int i = 0; i < n && a->nnodes < kd->conf.k; i++)
 		if (memcmp(near[i].id, m->id, KAD_ID_LEN) != 0)
 			a->nodes[a->nnodes++] = near[i];
 	answer(kd, conn, a);
 }
 
-static void handle_store(struct kad *kd, const struct kad_msg *m, struct kad_msg *a)
+/* The store's quotas count the address the STOR came from, which the
+ * sender cannot choose, and never the id it claims, which it can. */
+static void handle_store(struct kad *kd, mp2p_conn_id conn, const struct kad_msg *m,
+                         struct kad_msg *a)
 {
 	double now = kad_api->now(kd->host);
 	double ttl = m->ttl < kd->conf.value_ttl_max ? m->ttl : kd->conf.value_ttl_max;
+	struct mp2p_conn_info info;
+	uint8_t source[KAD_ID_LEN];
 	int r;
+
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	if (kad_api->conn_info(kd->host, conn, &info) < 0) {
+		a->type = KAD_T_STOK;
+		a->status = KAD_STOK_REFUSED;
+		BUMP(kd, store_refused);
+		return;
+	}
+	kad_store_source(info.peer, source);
 
 	a->type = KAD_T_STOK;
 	if (ttl <= 0) {
@@ -347,7 +366,7 @@ static void handle_store(struct kad *kd, const struct kad_msg *m, struct kad_msg
 		return;
 	}
 	r = kad_store_put(&kd->store, m->key, m->seq, m->value, m->vlen, now + ttl,
-	                  now + kad_jitter(kd, kd->conf.republish), m->id, 0, 0);
+	                  now + kad_jitter(kd, kd->conf.republish), source, 0, 0);
 	switch (r) {
 	case KAD_ST_STORED:
 		a->status = KAD_STOK_STORED;
@@ -412,7 +431,7 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 		}
 		break;
 	case KAD_T_STOR:
-		handle_store(kd, m, a);
+		handle_store(kd, conn, m, a);
 		answer(kd, conn, a);
 		break;
 	}
