@@ -193,11 +193,14 @@ static void load_listen(struct host_config *c, const config_setting_t *host, str
 	}
 }
 
+static void load_checkpoint_interval(struct host_config *c, const config_setting_t *host,
+                                     struct diag *errs);
+
 static void load_host(struct host_config *c, const config_setting_t *host, struct diag *errs)
 {
 	static const char *const host_keys[] = {
 		"id", "listen", "advertise", "state_dir", "control", "plugin_dir",
-		"log_level", "limits", "timeouts", NULL
+		"log_level", "limits", "timeouts", "checkpoint_interval", NULL
 	};
 	static const char *const limit_keys[] = {
 		"max_connections", "max_connections_per_ip", "max_frame", "max_output", NULL
@@ -260,6 +263,27 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		get_seconds(timeouts, "idle", &c->t_idle, errs);
 		get_seconds(timeouts, "frame", &c->t_frame, errs);
 		get_seconds(timeouts, "write", &c->t_write, errs);
+	}
+	load_checkpoint_interval(c, host, errs);
+}
+
+/* 0 turns periodic checkpoints off; more often than once a second would
+ * only wear the disk. */
+static void load_checkpoint_interval(struct host_config *c, const config_setting_t *host,
+                                     struct diag *errs)
+{
+	const config_setting_t *s = host ? config_setting_get_member(host, "checkpoint_interval") : NULL;
+
+	c->checkpoint_interval = 0;
+	if (s == NULL)
+		return;
+	if ((config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) &&
+	    config_setting_get_int64(s) == 0)
+		return;
+	get_seconds(host, "checkpoint_interval", &c->checkpoint_interval, errs);
+	if (c->checkpoint_interval > 0 && c->checkpoint_interval < 1.0) {
+		bad(errs, s, "must be 0 (off) or at least 1 second");
+		c->checkpoint_interval = 0;
 	}
 }
 
