@@ -64,14 +64,14 @@ void kad_orphan(struct kad *kd, struct kad_op *op)
 
 void kad_schedule(struct kad *kd, double at)
 {
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 
 	if (!kd->running || kd->wake == NULL)
 		return;
 	if (kd->wake_at > 0 && kd->wake_at <= at)
 		return;
 	kd->wake_at = at;
-	kad_api->timer_start(kd->host, kd->wake, at > now ? at - now : 0, MP2P_TIMER_ONCE);
+	kd->api->timer_start(kd->host, kd->wake, at > now ? at - now : 0, MP2P_TIMER_ONCE);
 }
 
 static uint64_t new_reqid(struct kad *kd)
@@ -79,7 +79,7 @@ static uint64_t new_reqid(struct kad *kd)
 	uint64_t id = 0;
 
 	while (id == 0 || pend_find(kd, id) != NULL)
-		kad_api->random_bytes(kd->host, &id, sizeof(id));
+		kd->api->random_bytes(kd->host, &id, sizeof(id));
 	return id;
 }
 
@@ -89,7 +89,7 @@ int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id
 {
 	struct kad_msg m;
 	struct kad_pend *p;
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	mp2p_conn_id conn = 0;
 	int len;
 
@@ -109,7 +109,7 @@ int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id
 		return -1;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -1;
-	if (kad_api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
+	if (kd->api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
 	                     (size_t)len, MP2P_SEND_REUSE, &conn) < 0) {
 		BUMP(kd, send_failures);
 		free(p);
@@ -152,7 +152,7 @@ void kad_node_seen(struct kad *kd, const struct kad_node *n)
 	struct kad_node lrs;
 	int need_ping = 0, r;
 
-	r = kad_table_seen(&kd->table, n, kad_api->now(kd->host), &lrs, &need_ping);
+	r = kad_table_seen(&kd->table, n, kd->api->now(kd->host), &lrs, &need_ping);
 	if (r == KAD_TB_ADDED)
 		kd->table_changes++;
 	if (need_ping) {
@@ -215,14 +215,14 @@ static void fail_matching(struct kad *kd, mp2p_conn_id conn, double now)
 
 void kad_on_closed(struct kad *kd, mp2p_conn_id conn)
 {
-	fail_matching(kd, conn, kad_api->now(kd->host));
+	fail_matching(kd, conn, kd->api->now(kd->host));
 }
 
 /* The wake timer: hard deadlines of requests, soft ones of lookups. */
 void kad_wake(void *arg)
 {
 	struct kad *kd = arg;
-	double now = kad_api->now(kd->host), next = -1;
+	double now = kd->api->now(kd->host), next = -1;
 
 	kd->wake_at = 0;
 	fail_matching(kd, 0, now);
@@ -274,7 +274,7 @@ static void learn_sender(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 			return;
 		memset(&info, 0, sizeof(info));
 		info.size = sizeof(info);
-		if (kad_api->conn_info(kd->host, conn, &info) == 0 && same_ip(info.peer, m->addr)) {
+		if (kd->api->conn_info(kd->host, conn, &info) == 0 && same_ip(info.peer, m->addr)) {
 			struct kad_node n = e->n;
 			kad_node_seen(kd, &n);
 		}
@@ -298,7 +298,7 @@ static void answer(struct kad *kd, mp2p_conn_id conn, struct kad_msg *a)
 	memcpy(a->id, kd->self, KAD_ID_LEN);
 	if ((len = kad_encode_answer(kd->buf, kd->bufcap, a)) < 0)
 		return;
-	if (kad_api->send(kd->host, conn, NULL, kad_type_to_wire(a->type), kd->buf,
+	if (kd->api->send(kd->host, conn, NULL, kad_type_to_wire(a->type), kd->buf,
 	                  (size_t)len) == 0)
 		BUMP(kd, messages_out);
 	else
@@ -322,7 +322,7 @@ static void answer_nodes(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 
 static void handle_store(struct kad *kd, const struct kad_msg *m, struct kad_msg *a)
 {
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	double ttl = m->ttl < kd->conf.value_ttl_max ? m->ttl : kd->conf.value_ttl_max;
 	int r;
 
@@ -365,7 +365,7 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 {
 	struct kad_msg *a;
 	struct kad_value *v;
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 
 	if (memcmp(m->id, kd->self, KAD_ID_LEN) == 0) {
 		BUMP(kd, from_self);
@@ -411,7 +411,7 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_msg *m)
 {
 	struct kad_pend *p = pend_find(kd, m->reqid);
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	struct kad_node n;
 	struct kad_op *op;
 
@@ -512,7 +512,7 @@ void kad_on_frame(struct kad *kd, mp2p_conn_id conn, const struct mp2p_frame *f)
 	e = kad_decode(type, f->payload, f->length, (size_t)kd->conf.max_value_size, m);
 	if (e != KAD_E_OK) {
 		count_error(kd, e);
-		kad_api->log(kd->host, MP2P_LOG_DEBUG, "dropped a %.4s frame of %u bytes (error %d)",
+		kd->api->log(kd->host, MP2P_LOG_DEBUG, "dropped a %.4s frame of %u bytes (error %d)",
 		             f->type, f->length, e);
 	} else if (kad_is_request(type)) {
 		handle_request(kd, conn, m);

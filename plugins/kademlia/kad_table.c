@@ -209,12 +209,17 @@ const struct kad_entry *kad_table_find(const struct kad_table *t,
 	return i >= 0 ? &t->b[bi].live[i] : NULL;
 }
 
-static const uint8_t *sort_target;
+/* A node beside its distance to the target, so that qsort needs no
+ * context (and the plugin no global to pass it in). */
+struct by_dist {
+	uint8_t dist[KAD_ID_LEN];
+	struct kad_node n;
+};
 
 static int by_distance(const void *a, const void *b)
 {
-	return kad_closer(sort_target, ((const struct kad_node *)a)->id,
-	                  ((const struct kad_node *)b)->id);
+	return memcmp(((const struct by_dist *)a)->dist, ((const struct by_dist *)b)->dist,
+	              KAD_ID_LEN);
 }
 
 /* Every live node, sorted: the table holds at most a few hundred, so a
@@ -223,20 +228,24 @@ int kad_table_closest(const struct kad_table *t, const uint8_t target[KAD_ID_LEN
                       struct kad_node *out, int max)
 {
 	int total = kad_table_size(t), n = 0;
-	struct kad_node *all;
+	struct by_dist *all;
 
 	if (max <= 0 || total == 0)
 		return 0;
 	if ((all = malloc((size_t)total * sizeof(*all))) == NULL)
 		return 0;
-	for (int bi = 0; bi < t->nbuckets; bi++)
-		for (int i = 0; i < t->b[bi].nlive; i++)
-			all[n++] = t->b[bi].live[i].n;
-	sort_target = target;
+	for (int bi = 0; bi < t->nbuckets; bi++) {
+		for (int i = 0; i < t->b[bi].nlive; i++, n++) {
+			all[n].n = t->b[bi].live[i].n;
+			for (int k = 0; k < KAD_ID_LEN; k++)
+				all[n].dist[k] = all[n].n.id[k] ^ target[k];
+		}
+	}
 	qsort(all, (size_t)n, sizeof(*all), by_distance);
 	if (n > max)
 		n = max;
-	memcpy(out, all, (size_t)n * sizeof(*all));
+	for (int i = 0; i < n; i++)
+		out[i] = all[i].n;
 	free(all);
 	return n;
 }

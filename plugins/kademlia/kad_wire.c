@@ -4,6 +4,8 @@
  * buffer and refuses trailing bytes, so one payload has one meaning. */
 #include "kad.h"
 
+#include <maybep2p/util.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,57 +37,13 @@ int kad_is_request(int type)
 	return type >= KAD_T_PING && type <= KAD_T_FVAL;
 }
 
-/* A node address must be something we could dial: numeric IPv4 "A.B.C.D:P"
- * or IPv6 "[X]:P", port 1-65535, and not an unspecified, multicast or
- * broadcast address, which no node can be reached at. */
+/* A node address must be something we could dial, by the host's rule
+ * (<maybep2p/util.h>): numeric IPv4 "A.B.C.D:P" or IPv6 "[X]:P", port
+ * 1-65535, and not an unspecified, link-local, multicast or broadcast
+ * address, however it is written. */
 int kad_addr_valid(const char *addr)
 {
-	char host[KAD_ADDR_MAX + 1];
-	const char *colon, *port;
-	size_t hl;
-	char *end;
-	long p;
-
-	if (strlen(addr) > KAD_ADDR_MAX)
-		return 0;
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-		if (close == NULL || close[1] != ':')
-			return 0;
-		hl = (size_t)(close - addr - 1);
-		memcpy(host, addr + 1, hl);
-		host[hl] = '\0';
-		port = close + 2;
-	} else {
-		colon = strrchr(addr, ':');
-		if (colon == NULL)
-			return 0;
-		hl = (size_t)(colon - addr);
-		memcpy(host, addr, hl);
-		host[hl] = '\0';
-		port = colon + 1;
-	}
-	if (port[0] < '1' || port[0] > '9')
-		return 0;
-	p = strtol(port, &end, 10);
-	if (*end != '\0' || p < 1 || p > 65535)
-		return 0;
-	if (addr[0] == '[') {
-		struct in6_addr a6;
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return 0;
-		if (memcmp(&a6, &in6addr_any, sizeof(a6)) == 0 || a6.s6_addr[0] == 0xff)
-			return 0;
-	} else {
-		struct in_addr a4;
-		uint32_t h;
-		if (inet_pton(AF_INET, host, &a4) != 1)
-			return 0;
-		h = ntohl(a4.s_addr);
-		if (h == 0 || h == 0xffffffffu || (h >> 28) == 0xe)
-			return 0;
-	}
-	return 1;
+	return strlen(addr) <= KAD_ADDR_MAX && mp2p_addr_check(addr, NULL, NULL) == 0;
 }
 
 /* --- reading ----------------------------------------------------------- */
