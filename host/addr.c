@@ -67,3 +67,33 @@ uint64_t addr_ip_key(const struct sockaddr *sa)
 	}
 	return 1;
 }
+
+/* The IPv4 address of an AF_INET address or of an IPv4-mapped IPv6 one
+ * (::ffff:a.b.c.d), so that one host reached both ways is one host. */
+static int v4_of(const struct sockaddr *sa, uint32_t *v4)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa->sa_family == AF_INET) {
+		*v4 = ((const struct sockaddr_in *)sa)->sin_addr.s_addr;
+		return 1;
+	}
+	if (sa->sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		return 0;
+	memcpy(v4, &s6->sin6_addr.s6_addr[12], 4);
+	return 1;
+}
+
+/* Do two socket addresses name the same IP (ports aside)? */
+int addr_same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+	uint32_t va = 0, vb = 0;
+	int a4 = v4_of(a, &va), b4 = v4_of(b, &vb);
+
+	if (a4 || b4)
+		return a4 && b4 && va == vb;
+	if (a->sa_family == AF_INET6 && b->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		              &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return 0;
+}

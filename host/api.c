@@ -292,7 +292,7 @@ static int api_send_to_v2(mp2p_host *in, const char *addr, const char *protocol,
 		return MP2P_ERR_INVALID;
 	if (in->state != INST_RUNNING)
 		return MP2P_ERR_REFUSED;
-	return conn_send_to(in->host, in, addr, protocol, type, payload, length, flags, conn_out);
+	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, conn_out);
 }
 
 /* The 1.0 entries: the same, with one -1 for every failure. */
@@ -309,6 +309,18 @@ static int api_send_to(mp2p_host *in, const char *addr, const char *protocol, co
 	if (in->mod->desc.abi_minor == 0)
 		flags &= MP2P_SEND_ONESHOT;
 	return api_send_to_v2(in, addr, protocol, type, payload, length, flags, conn_out) < 0 ? -1 : 0;
+}
+
+static int api_send_claimed(mp2p_host *in, mp2p_conn_id claimed_on, const char *addr,
+                            const char *protocol, const char *type, const void *payload,
+                            size_t length, unsigned flags, mp2p_conn_id *conn_out)
+{
+	/* 0 is never a connection: a claim with no connection is no claim. */
+	if (in->state != INST_RUNNING || addr == NULL || claimed_on == 0 ||
+	    (flags & ~(unsigned)SEND_FLAGS))
+		return -1;
+	return conn_send_to(in->host, in, addr, claimed_on, protocol, type, payload, length,
+	                    flags, conn_out) < 0 ? -1 : 0;
 }
 
 static int api_conn_close(mp2p_host *in, mp2p_conn_id conn, int flush)
@@ -423,6 +435,7 @@ const struct mp2p_host_api host_api = {
 	.reply_usage = reply_usage,
 	.reply_defer = reply_defer,
 	.reply_finish = reply_finish,
+	.send_claimed = api_send_claimed,
 	.wall_now = api_wall_now,
 	.vlog = api_vlog,
 	.limits = api_limits,

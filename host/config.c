@@ -193,6 +193,31 @@ static void load_listen(struct host_config *c, const config_setting_t *host, str
 	}
 }
 
+static void get_bool(const config_setting_t *group, const char *key, int *out, struct diag *errs)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, key) : NULL;
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		bad(errs, s, "must be true or false");
+		return;
+	}
+	*out = config_setting_get_bool(s);
+}
+
+/* host.dial: the guard on what plugins may make the host dial. */
+static void load_dial(struct host_config *c, const config_setting_t *dial, struct diag *errs)
+{
+	static const char *const dial_keys[] = { "trust_claims", NULL };
+
+	c->dial_trust_claims = 0;
+	if (dial == NULL)
+		return;
+	check_keys(dial, dial_keys, errs);
+	get_bool(dial, "trust_claims", &c->dial_trust_claims, errs);
+}
+
 static void load_checkpoint_interval(struct host_config *c, const config_setting_t *host,
                                      struct diag *errs);
 
@@ -200,13 +225,13 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 {
 	static const char *const host_keys[] = {
 		"id", "listen", "advertise", "state_dir", "control", "plugin_dir",
-		"log_level", "limits", "timeouts", "checkpoint_interval", NULL
+		"log_level", "limits", "timeouts", "dial", "checkpoint_interval", NULL
 	};
 	static const char *const limit_keys[] = {
 		"max_connections", "max_connections_per_ip", "max_frame", "max_output", NULL
 	};
 	static const char *const timeout_keys[] = { "connect", "idle", "frame", "write", NULL };
-	const config_setting_t *limits = NULL, *timeouts = NULL;
+	const config_setting_t *limits = NULL, *timeouts = NULL, *dial = NULL;
 	struct sockaddr_storage ss;
 	char *level;
 	int len;
@@ -215,6 +240,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		check_keys(host, host_keys, errs);
 		limits = get_group(host, "limits", errs);
 		timeouts = get_group(host, "timeouts", errs);
+		dial = get_group(host, "dial", errs);
 	}
 	c->id = get_string(host, "id", NULL, errs);
 	if (c->id != NULL && strpbrk(c->id, " \t\r\n,|") != NULL)
@@ -264,6 +290,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		get_seconds(timeouts, "frame", &c->t_frame, errs);
 		get_seconds(timeouts, "write", &c->t_write, errs);
 	}
+	load_dial(c, dial, errs);
 	load_checkpoint_interval(c, host, errs);
 }
 

@@ -29,6 +29,7 @@ struct conn {
 	double opened;
 	int dialer;                  /* slot of the instance that dialled, or -1 */
 	int owner;                   /* slot of the instance that owns it, or -1 */
+	struct sockaddr_storage sa;  /* the peer's address */
 	unsigned inbound : 1;
 	unsigned established : 1;
 	unsigned oneshot : 1;
@@ -123,6 +124,8 @@ static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct so
 	c->owner = -1;
 	c->opened = host_now(h);
 	c->ip_key = addr_ip_key(sa);
+	memcpy(&c->sa, sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                             : sizeof(struct sockaddr_in));
 	addr_format(sa, c->peer, sizeof(c->peer));
 	if (idmap_put(&h->conn_by_id, c->id, c) < 0) {
 		bufferevent_free(c->bev);
@@ -565,6 +568,40 @@ int conn_send(struct host *h, struct mp2p_host *in, uint64_t id, const char *pro
 	return queue_frame(c, in, protocol, type, payload, len, flags);
 }
 
+/* A socket bound to the IP this host advertises, when that IP is one of
+ * this machine's own: peers then see our connections come from the
+ * address we claim, which is what their claimed-address checks compare
+ * (and on a machine with several addresses, the one we told them). An
+ * advertised address the machine does not have (behind NAT, say) cannot
+ * be bound: -1, and the kernel chooses as usual. */
+static evutil_socket_t dial_socket(struct host *h, const struct sockaddr *sa)
+{
+	struct sockaddr_storage from;
+	int len, one = 1;
+	evutil_socket_t fd;
+
+	if (h->advertise == NULL || addr_parse(h->advertise, &from, &len) < 0 ||
+	    from.ss_family != sa->sa_family)
+		return -1;
+	if (from.ss_family == AF_INET)
+		((struct sockaddr_in *)&from)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&from)->sin6_port = 0;
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	/* The port is chosen at connect(), per destination: binding first
+	 * must not use up the ephemeral ports. */
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+	(void)one;
+	if (bind(fd, (struct sockaddr *)&from, (socklen_t)len) < 0) {
+		evutil_closesocket(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static struct conn *dial(struct host *h, struct mp2p_host *in, const struct sockaddr *sa, int salen)
 {
 	struct conn *c;
@@ -574,8 +611,7 @@ static struct conn *dial(struct host *h, struct mp2p_host *in, const struct sock
 		log_msg(HLOG_WARN, "%s: cannot dial: max_connections reached", in->name);
 		return NULL;
 	}
-	/* conn_new() names the peer for logs; dial() has no other way to fail. */
-	if ((c = conn_new(h, -1, sa)) == NULL)
+	if ((c = conn_new(h, dial_socket(h, sa), sa)) == NULL)
 		return NULL;
 	c->dialer = in->slot;
 	/* While connecting, libevent's write timeout is the connect timeout. */
@@ -591,21 +627,22 @@ static struct conn *dial(struct host *h, struct mp2p_host *in, const struct sock
 	return c;
 }
 
-int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const char *protocol,
-                 const char *type, const void *payload, size_t len, unsigned flags, uint64_t *id_out)
+int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, uint64_t claimed_on,
+                 const char *protocol, const char *type, const void *payload, size_t len,
+                 unsigned flags, uint64_t *id_out)
 {
 	struct sockaddr_storage ss;
 	char canon[64];
 	uint64_t key;
 	struct conn *c;
-	int salen;
-
-	int rc;
+	int salen, rc;
 
 	if (addr_parse(addr, &ss, &salen) < 0) {
 		log_msg(HLOG_DEBUG, "%s: cannot send to '%s': not a numeric ADDR:PORT", in->name, addr);
 		return MP2P_ERR_REFUSED;
 	}
+	if (claimed_on != 0 && !dial_claim_allowed(h, in, claimed_on, addr, (struct sockaddr *)&ss))
+		return MP2P_ERR_REFUSED;
 	addr_format((struct sockaddr *)&ss, canon, sizeof(canon));
 	key = hash_bytes(canon, strlen(canon));
 	if (!(flags & (MP2P_SEND_ONESHOT | MP2P_SEND_OWNED))) {
@@ -638,6 +675,17 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const c
 	if (id_out)
 		*id_out = c->id;
 	return MP2P_OK;
+}
+
+/* The address a connection's peer is at, for the dial guard. */
+int conn_peer_addr(struct host *h, uint64_t id, struct sockaddr_storage *out)
+{
+	struct conn *c = conn_find(h, id);
+
+	if (c == NULL)
+		return -1;
+	*out = c->sa;
+	return 0;
 }
 
 int conn_close_id(struct host *h, struct mp2p_host *in, uint64_t id, int flush,

@@ -229,6 +229,7 @@ static void cmd_stats(struct host *h, struct mp2p_reply *r)
 	reply_int(r, "timeouts_connect", (long long)s->timeouts_connect);
 	reply_int(r, "output_overflows", (long long)s->output_overflow);
 	reply_int(r, "dial_failures", (long long)s->dial_failures);
+	reply_int(r, "dial_refused_claim", (long long)s->dial_refused_claim);
 	reply_int(r, "reloads", (long long)s->reloads);
 	reply_int(r, "reload_failures", (long long)s->reload_failures);
 	for (int i = 0; i < MAX_INSTANCES; i++) {

@@ -33,6 +33,12 @@ void log_msg(int level, const char *fmt, ...) MP2P_PRINTF(2, 3);
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
 int log_level_parse(const char *name);
 const char *log_level_name(int level);
+/* One per reason a peer can trigger: see log_rated(). Zero-initialised. */
+struct ratelog {
+	double last;
+	uint64_t held;
+};
+void log_rated(struct ratelog *rl, int level, const char *fmt, ...) MP2P_PRINTF(3, 4);
 
 /* diag.c -- a list of problems for a person, one line each. */
 struct diag {
@@ -51,6 +57,7 @@ char *str_vprintf(const char *fmt, va_list ap);
 int addr_parse(const char *text, struct sockaddr_storage *ss, int *len_out);
 void addr_format(const struct sockaddr *sa, char *buf, size_t size);
 uint64_t addr_ip_key(const struct sockaddr *sa);
+int addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
 
 /* idmap.c -- open-addressing map from nonzero uint64 keys to pointers. */
 struct idmap {
@@ -102,6 +109,7 @@ struct host_config {
 	int log_level;
 	long max_connections, max_connections_per_ip;
 	long max_frame, max_output;
+	int dial_trust_claims;       /* host.dial.trust_claims */
 	double t_connect, t_idle, t_frame, t_write;
 	double checkpoint_interval;  /* seconds; 0: only at shutdown and on request */
 	struct plugin_conf *plugins;
@@ -205,9 +213,9 @@ struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockad
 struct conn *conn_find(struct host *h, uint64_t id);
 int conn_send(struct host *h, mp2p_host *in, uint64_t id, const char *protocol,
               const char *type, const void *payload, size_t len, unsigned flags);
-int conn_send_to(struct host *h, mp2p_host *in, const char *addr, const char *protocol,
-                 const char *type, const void *payload, size_t len, unsigned flags,
-                 uint64_t *id_out);
+int conn_send_to(struct host *h, mp2p_host *in, const char *addr, uint64_t claimed_on,
+                 const char *protocol, const char *type, const void *payload, size_t len,
+                 unsigned flags, uint64_t *id_out);
 int conn_close_id(struct host *h, mp2p_host *in, uint64_t id, int flush, const char *reason);
 int64_t conn_pending(struct host *h, uint64_t id);
 int conn_set_low_water(struct host *h, mp2p_host *in, uint64_t id, size_t low);
@@ -217,6 +225,11 @@ void conns_close_all(struct host *h, const char *reason);
 void conns_drop_all(struct host *h);
 void conns_list(struct host *h, struct mp2p_reply *r);
 int conn_admit(struct host *h, const struct sockaddr *sa);
+int conn_peer_addr(struct host *h, uint64_t id, struct sockaddr_storage *out);
+
+/* dial.c -- what a plugin may make the host dial. */
+int dial_claim_allowed(struct host *h, struct mp2p_host *in, uint64_t claimed_on,
+                       const char *addr, const struct sockaddr *sa);
 
 /* listener.c */
 int listeners_open(struct host *h, struct diag *errs);
@@ -270,6 +283,7 @@ struct host_stats {
 	uint64_t bad_frames, unknown_protocol, oversize, timeouts_idle, timeouts_frame;
 	uint64_t timeouts_write, timeouts_connect, output_overflow, dial_failures;
 	uint64_t reloads, reload_failures;
+	uint64_t dial_refused_claim;
 };
 struct host {
 	struct event_base *base;

@@ -56,3 +56,33 @@ void log_msg(int level, const char *fmt, ...)
 	log_vmsg(level, NULL, fmt, ap);
 	va_end(ap);
 }
+
+/* A peer decides how often the lines it causes are written, so each reason
+ * a peer can trigger keeps one of these: at most one line a second, and
+ * that line says how many like it were held back since the last. */
+void log_rated(struct ratelog *rl, int level, const char *fmt, ...)
+{
+	struct timespec ts;
+	char line[1024];
+	va_list ap;
+	double now;
+
+	if (level > log_level)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (rl->last != 0 && now - rl->last < 1.0) {
+		rl->held++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (rl->held > 0)
+		log_msg(level, "%s (and %llu more like it in the last %.0f s)", line,
+		        (unsigned long long)rl->held, now - rl->last);
+	else
+		log_msg(level, "%s", line);
+	rl->last = now;
+	rl->held = 0;
+}

@@ -159,7 +159,7 @@
  * reordering or retyping a member, changing a meaning) is a major bump, and
  * the entry symbol's name changes with it (mp2p_plugin_v2).
  *
- * 1.1 added, at the ends: wall_now, vlog, limits, conn_pending,
+ * 1.1 added, at the ends: send_claimed, wall_now, vlog, limits, conn_pending,
  * conn_set_low_water, send_v2, send_to_v2, origin, checkpoint,
  * reply_handover and reply_adopt to the host API; on_drain to the
  * descriptor; the flags MP2P_SEND_NOWAIT and MP2P_SEND_OWNED; enum
@@ -686,6 +686,29 @@ struct mp2p_host_api {
 
 	/* --- ABI 1.1 ----------------------------------------------------- */
 
+	/** send_to() for an address a peer told you about itself: the "my
+	 *  address is ..." of a join or a hello, received on connection
+	 *  `claimed_on`. A peer could name anyone's address and make this
+	 *  host dial it, so the host goes ahead only if the address's IP is
+	 *  the IP that `claimed_on` comes from (an IPv4-mapped IPv6 address
+	 *  counts as its IPv4 address), unless the operator set
+	 *  host.dial.trust_claims. The port may differ: a peer dials out from
+	 *  another port than the one it listens on.
+	 *
+	 *  Call it in the callback that received the claim, while
+	 *  `claimed_on` is open; once that connection has closed the host
+	 *  cannot tell who made the claim and refuses. An address that passed
+	 *  once may be kept and later used with send_to(): it was its owner
+	 *  who named it.
+	 *
+	 *  Returns what send_to() returns. A refusal (-1) is counted in
+	 *  `maybep2pctl stats` as dial_refused_claim and logged at most once
+	 *  a second; every other dial rule of send_to() applies too.
+	 *  Since 1.1. */
+	int (*send_claimed)(mp2p_host *h, mp2p_conn_id claimed_on, const char *addr,
+	                    const char *protocol, const char *type, const void *payload,
+	                    size_t length, unsigned flags, mp2p_conn_id *conn_out);
+
 	/** Seconds since the Unix epoch (CLOCK_REALTIME), read at each call:
 	 *  for dates written into frames or state. It may jump when the
 	 *  system clock is set; measure intervals with now(). */
@@ -896,9 +919,10 @@ MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, send) == 8 + 16 * MP2P_P_, "m
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, timer_new) == 8 + 20 * MP2P_P_, "mp2p_host_api layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, service_offer) == 8 + 27 * MP2P_P_, "mp2p_host_api layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, reply_str) == 8 + 33 * MP2P_P_, "mp2p_host_api layout");
-MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, wall_now) == 8 + 41 * MP2P_P_, "mp2p_host_api layout (1.0 ends here)");
-MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, send_v2) == 8 + 46 * MP2P_P_, "mp2p_host_api layout");
-MP2P_STATIC_ASSERT_(sizeof(struct mp2p_host_api) == 8 + 52 * MP2P_P_, "mp2p_host_api size (1.1)");
+MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, send_claimed) == 8 + 41 * MP2P_P_, "mp2p_host_api layout (1.0 ends here)");
+MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, wall_now) == 8 + 42 * MP2P_P_, "mp2p_host_api layout");
+MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, send_v2) == 8 + 47 * MP2P_P_, "mp2p_host_api layout");
+MP2P_STATIC_ASSERT_(sizeof(struct mp2p_host_api) == 8 + 53 * MP2P_P_, "mp2p_host_api size (1.1)");
 
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_plugin, name) == 16, "mp2p_plugin layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_plugin, init) == 16 + 4 * MP2P_P_, "mp2p_plugin layout");
