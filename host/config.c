@@ -225,7 +225,8 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 {
 	static const char *const host_keys[] = {
 		"id", "listen", "advertise", "state_dir", "control", "plugin_dir",
-		"log_level", "limits", "timeouts", "dial", "checkpoint_interval", NULL
+		"log_level", "limits", "timeouts", "dial", "log", "metrics_listen",
+		"checkpoint_interval", NULL
 	};
 	static const char *const limit_keys[] = {
 		"max_connections", "max_connections_per_ip", "max_frame", "max_output", NULL
@@ -262,6 +263,18 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		c->log_level = HLOG_INFO;
 	}
 	free(level);
+	level = get_string(host, "log", "stderr", errs);
+	c->log_target = level ? log_target_parse(level) : LOG_TO_STDERR;
+	if (c->log_target < 0) {
+		bad(errs, config_setting_get_member(host, "log"),
+		    "must be \"stderr\" or \"syslog\" (got '%s')", level);
+		c->log_target = LOG_TO_STDERR;
+	}
+	free(level);
+	c->metrics_listen = get_string(host, "metrics_listen", NULL, errs);
+	if (c->metrics_listen != NULL && addr_parse(c->metrics_listen, &ss, &len) < 0)
+		bad(errs, config_setting_get_member(host, "metrics_listen"),
+		    "'%s' is not a numeric ADDR:PORT (IPv6 as [ADDR]:PORT)", c->metrics_listen);
 
 	c->max_connections = 10000;
 	c->max_connections_per_ip = 1000;
@@ -441,6 +454,7 @@ void config_release(struct host_config *c)
 	free(c->state_dir);
 	free(c->control);
 	free(c->plugin_dir);
+	free(c->metrics_listen);
 	if (c->lc_live)
 		config_destroy(&c->lc);
 	memset(c, 0, sizeof(*c));

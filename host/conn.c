@@ -807,6 +807,19 @@ void conns_list(struct host *h, struct mp2p_reply *r)
 	}
 }
 
+/* Bytes every connection holds: received but not yet a whole frame, and
+ * queued but not yet sent (for the metrics endpoint). */
+void conns_buffered(struct host *h, size_t *in, size_t *out)
+{
+	*in = *out = 0;
+	for (struct conn *c = h->conns; c != NULL; c = c->next) {
+		if (c->dead)
+			continue;
+		*in += evbuffer_get_length(bufferevent_get_input(c->bev));
+		*out += evbuffer_get_length(bufferevent_get_output(c->bev));
+	}
+}
+
 /* At exit, after the plugins are gone: nobody is left to tell. */
 void conns_drop_all(struct host *h)
 {

@@ -277,6 +277,10 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	if (config_load(&h->cfg, config_path, errs) < 0)
 		return -1;
 	log_level = h->cfg.log_level;
+	/* From here on lines go where host.log says; a check (-t) and a
+	 * config that cannot be read stay on the terminal that asked. */
+	if (!check_only)
+		log_set_target(h->cfg.log_target);
 	if ((h->base = event_base_new()) == NULL) {
 		diag_add(errs, "cannot create the event loop");
 		return -1;
@@ -306,7 +310,7 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	if (check_only)
 		return 0;
 
-	if (listeners_open(h, errs) < 0)
+	if (listeners_open(h, errs) < 0 || metrics_open(h, errs) < 0)
 		return -1;
 	/* A listen port of 0 was chosen by the kernel: advertise the real one. */
 	if (h->cfg.advertise == NULL && h->nlisteners > 0) {
@@ -418,6 +422,7 @@ void host_free(struct host *h)
 	if (h->base != NULL)
 		conns_drop_all(h);
 	control_close(h);
+	metrics_close(h);
 	listeners_close(h);
 	services_free(h);
 	counters_free(h);

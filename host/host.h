@@ -29,6 +29,10 @@ struct conn;
 /* Named HLOG_ so that <syslog.h>'s LOG_ERR and friends can sit beside them. */
 enum { HLOG_ERR = 0, HLOG_WARN = 1, HLOG_INFO = 2, HLOG_DEBUG = 3 };
 extern int log_level;
+/* host.log: where lines go. */
+enum { LOG_TO_STDERR = 0, LOG_TO_SYSLOG = 1 };
+void log_set_target(int target);
+int log_target_parse(const char *name);
 void log_msg(int level, const char *fmt, ...) MP2P_PRINTF(2, 3);
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
 int log_level_parse(const char *name);
@@ -107,6 +111,8 @@ struct host_config {
 	char *control;
 	char *plugin_dir;
 	int log_level;
+	int log_target;              /* LOG_TO_STDERR or LOG_TO_SYSLOG */
+	char *metrics_listen;        /* NULL: no metrics endpoint */
 	long max_connections, max_connections_per_ip;
 	long max_frame, max_output;
 	int dial_trust_claims;       /* host.dial.trust_claims */
@@ -184,6 +190,8 @@ struct counter_set;
 uint64_t *counters_get(struct host *h, const char *instance, const char *name);
 void counters_list(struct host *h, struct mp2p_reply *r);
 void counters_free(struct host *h);
+void counters_each(struct host *h, void (*fn)(void *, const char *instance, const char *name,
+                                              uint64_t value), void *arg);
 
 /* timer.c */
 void timers_release(struct mp2p_host *in);
@@ -224,6 +232,7 @@ void conn_forget_slot(struct host *h, int slot);
 void conns_close_all(struct host *h, const char *reason);
 void conns_drop_all(struct host *h);
 void conns_list(struct host *h, struct mp2p_reply *r);
+void conns_buffered(struct host *h, size_t *in, size_t *out);
 int conn_admit(struct host *h, const struct sockaddr *sa);
 int conn_peer_addr(struct host *h, uint64_t id, struct sockaddr_storage *out);
 
@@ -251,6 +260,8 @@ void reply_finish(struct mp2p_reply *r);
 void reply_set_done(struct mp2p_reply *r, void (*done)(struct mp2p_reply *, void *), void *arg);
 void reply_set_owner(struct mp2p_reply *r, struct mp2p_host *owner);
 int reply_is_deferred(const struct mp2p_reply *r);
+const char *reply_field(const struct mp2p_reply *r, int i, const char **value, int *number);
+const char *reply_lookup(const struct mp2p_reply *r, const char *key);
 void reply_abandon_owner(struct mp2p_host *in);
 uint64_t reply_handover(struct mp2p_reply *r);
 struct mp2p_reply *reply_adopt(struct mp2p_host *in, uint64_t token);
@@ -260,6 +271,10 @@ void reply_abandon_handed(struct host *h, const char *name);
 int control_open(struct host *h, struct diag *errs);
 void control_close(struct host *h);
 void control_dispatch(struct host *h, struct mp2p_reply *r, int argc, const char *const *argv);
+
+/* metrics.c -- host.metrics_listen: GET /metrics for Prometheus. */
+int metrics_open(struct host *h, struct diag *errs);
+void metrics_close(struct host *h);
 
 /* state.c */
 int state_write(const char *dir, const char *name, uint32_t format,
@@ -324,6 +339,7 @@ struct host {
 	struct host_stats stats;
 	char *control_path;
 	struct evconnlistener *control_listener;
+	struct evhttp *metrics_http;     /* NULL unless host.metrics_listen is set */
 	struct client *control_clients;
 	struct event *sig_int, *sig_term, *sig_hup, *stop_timer;
 	int stopping;
