@@ -356,12 +356,15 @@ static int api_limits(mp2p_host *in, struct mp2p_limits *out)
 	full.size = out->size < sizeof(full) ? out->size : (uint32_t)sizeof(full);
 	full.max_frame = (uint64_t)c->max_frame;
 	full.max_output = (uint64_t)c->max_output;
-	full.max_connections = (uint64_t)c->max_connections;
+	full.max_buffered = (uint64_t)c->max_buffered;
+	full.max_inbound = (uint64_t)c->max_inbound;
+	full.max_outbound = (uint64_t)c->max_outbound;
 	full.max_connections_per_ip = (uint64_t)c->max_connections_per_ip;
 	full.connect_timeout = c->t_connect;
 	full.idle_timeout = c->t_idle;
 	full.frame_timeout = c->t_frame;
 	full.write_timeout = c->t_write;
+	full.first_frame_timeout = c->t_first_frame;
 	full.checkpoint_interval = c->checkpoint_interval;
 	memcpy(out, &full, full.size);
 	return MP2P_OK;

@@ -435,13 +435,16 @@ struct mp2p_limits {
 	uint32_t size;               /**< set by the caller to sizeof */
 	uint32_t reserved;
 	uint64_t max_frame;          /**< largest payload, bytes (host.limits) */
-	uint64_t max_output;         /**< unwritten bytes a connection may hold */
-	uint64_t max_connections;    /**< connections of the whole host */
-	uint64_t max_connections_per_ip; /**< inbound connections per peer IP */
+	uint64_t max_output;         /**< unwritten bytes one connection may hold */
+	uint64_t max_buffered;       /**< unread and unwritten bytes of all connections */
+	uint64_t max_inbound;        /**< connections peers may open to this host */
+	uint64_t max_outbound;       /**< connections this host may dial */
+	uint64_t max_connections_per_ip; /**< inbound connections per peer address */
 	double connect_timeout;      /**< seconds (host.timeouts) */
 	double idle_timeout;
 	double frame_timeout;
 	double write_timeout;
+	double first_frame_timeout;
 	double checkpoint_interval;  /**< seconds, 0 if off (host.checkpoint_interval) */
 };
 
@@ -931,7 +934,7 @@ MP2P_STATIC_ASSERT_(offsetof(struct mp2p_plugin, on_drain) == 16 + 13 * MP2P_P_,
 MP2P_STATIC_ASSERT_(sizeof(struct mp2p_plugin) == 16 + 14 * MP2P_P_, "mp2p_plugin size (1.1)");
 
 MP2P_STATIC_ASSERT_(sizeof(enum mp2p_stop_reason) == 4, "enums are passed as 32-bit integers");
-MP2P_STATIC_ASSERT_(sizeof(struct mp2p_limits) == 80, "mp2p_limits size");
+MP2P_STATIC_ASSERT_(sizeof(struct mp2p_limits) == 104, "mp2p_limits size");
 #undef MP2P_P_
 #undef MP2P_STATIC_ASSERT_
 
