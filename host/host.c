@@ -30,6 +30,8 @@ void host_apply_settings(struct host *h)
 	h->tv_idle = event_base_init_common_timeout(h->base, &tv);
 	timeval_of(h->cfg.t_frame, &tv);
 	h->tv_frame = event_base_init_common_timeout(h->base, &tv);
+	timeval_of(h->cfg.t_first_frame, &tv);
+	h->tv_first = event_base_init_common_timeout(h->base, &tv);
 	timeval_of(h->cfg.t_write, &h->tv_write);
 	timeval_of(h->cfg.t_connect, &h->tv_connect);
 }
@@ -357,6 +359,9 @@ void host_free(struct host *h)
 	idmap_free(&h->conn_by_id);
 	idmap_free(&h->conn_by_dial);
 	idmap_free(&h->ip_counts);
+	idmap_free(&h->dial_pending);
+	if (h->trim_timer)
+		event_free(h->trim_timer);
 	if (h->sig_int) event_free(h->sig_int);
 	if (h->sig_term) event_free(h->sig_term);
 	if (h->sig_hup) event_free(h->sig_hup);
