@@ -8,6 +8,8 @@
  */
 #include "cv1.h"
 
+#include <maybep2p/util.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,18 +100,15 @@ int cv1_valid_pid(const char *pid, size_t length)
 	return 1;
 }
 
+/* An address peers announce, by the host's rule (<maybep2p/util.h>): one
+ * we could dial, so never an unspecified, link-local, multicast or
+ * broadcast one, however it is written. */
 int cv1_valid_addr(const char *addr, size_t length)
 {
-	char buf[CV1_ADDR_MAX + 1];
-	unsigned char bin[16];
+	struct mp2p_addr a;
 
-	if (length == 0 || length > CV1_ADDR_MAX)
-		return 0;
-	memcpy(buf, addr, length);
-	buf[length] = '\0';
-	if (strlen(buf) != length)
-		return 0;
-	return inet_pton(AF_INET, buf, bin) == 1 || inet_pton(AF_INET6, buf, bin) == 1;
+	return length <= CV1_ADDR_MAX && mp2p_addr_parse_ip(addr, length, &a) == 0 &&
+	       mp2p_addr_forbidden(&a) == NULL;
 }
 
 /* Strict decimal: 1 to 5 digits, no sign, no spaces, 1..65535. */
@@ -442,36 +441,16 @@ int cv1_hostport(char *buf, size_t cap, const char *addr, uint16_t port)
 	return put(buf, cap, snprintf(buf, cap, "%s:%u", addr, (unsigned)port));
 }
 
-/* The inverse, for the config, DNS seeds and `join`. */
+/* The inverse, for the config, DNS seeds and `join`: the host's rule, and
+ * the address written back in its canonical form. */
 int cv1_parse_hostport(const char *text, char addr_out[CV1_ADDR_MAX + 1],
                        uint16_t *port_out)
 {
-	const char *colon, *a = text;
-	size_t alen;
-	struct span port;
+	struct mp2p_addr a;
 
-	if (text == NULL || !printable((const uint8_t *)text, strlen(text)))
+	if (text == NULL || mp2p_addr_check(text, &a, NULL) < 0 ||
+	    mp2p_addr_format_ip(&a, addr_out, CV1_ADDR_MAX + 1) < 0)
 		return -1;
-	if (text[0] == '[') {
-		const char *close = strchr(text, ']');
-		if (close == NULL || close[1] != ':')
-			return -1;
-		a = text + 1;
-		alen = (size_t)(close - a);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (colon == NULL || memchr(text, ':', (size_t)(colon - text)) != NULL)
-			return -1;
-		alen = (size_t)(colon - text);
-	}
-	if (!cv1_valid_addr(a, alen))
-		return -1;
-	port.p = colon + 1;
-	port.n = strlen(colon + 1);
-	if (parse_port(&port, port_out) != CV1_OK)
-		return -1;
-	memcpy(addr_out, a, alen);
-	addr_out[alen] = '\0';
+	*port_out = a.port;
 	return 0;
 }

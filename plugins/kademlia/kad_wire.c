@@ -4,6 +4,8 @@
  * buffer and refuses trailing bytes, so one payload has one meaning. */
 #include "kad.h"
 
+#include <maybep2p/util.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,54 +37,33 @@ int kad_is_request(int type)
 	return type >= KAD_T_PING && type <= KAD_T_FVAL;
 }
 
-/* Splits "A.B.C.D:P" or "[X]:P" (port optional when need_port is 0) and
- * reads the address as 16 bytes of IPv6, IPv4 as its mapped form
- * ::ffff:A.B.C.D, so that every textual form of one address compares
- * equal. Ports are 1-65535 without leading zeros. */
+/* Reads "A.B.C.D:P" or "[X]:P" by the host's rule (<maybep2p/util.h>;
+ * without the port when need_port is 0) as 16 bytes of IPv6, IPv4 as its
+ * mapped form ::ffff:A.B.C.D, so that every textual form of one address
+ * compares equal. */
 static int parse_addr(const char *addr, int need_port, uint8_t out[16])
 {
-	char host[KAD_ADDR_MAX + 1];
-	const char *port = NULL;
-	size_t hl;
-	char *end;
-	long p;
+	struct mp2p_addr a;
+	size_t n = strlen(addr);
 
-	if (strlen(addr) > KAD_ADDR_MAX)
+	if (n > KAD_ADDR_MAX)
 		return -1;
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-		if (close == NULL || (close[1] != ':' && close[1] != '\0'))
+	if (mp2p_addr_parse(addr, &a) < 0) {
+		if (need_port)
 			return -1;
-		hl = (size_t)(close - addr - 1);
-		if (close[1] == ':')
-			port = close + 2;
-		memcpy(host, addr + 1, hl);
-		host[hl] = '\0';
-	} else {
-		const char *colon = strrchr(addr, ':');
-		hl = colon ? (size_t)(colon - addr) : strlen(addr);
-		if (colon)
-			port = colon + 1;
-		memcpy(host, addr, hl);
-		host[hl] = '\0';
+		if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+			if (mp2p_addr_parse_ip(addr + 1, n - 2, &a) < 0 || a.family != AF_INET6)
+				return -1;
+		} else if (mp2p_addr_parse_ip(addr, n, &a) < 0 || a.family != AF_INET) {
+			return -1;
+		}
 	}
-	if (port == NULL && need_port)
-		return -1;
-	if (port != NULL) {
-		if (port[0] < '1' || port[0] > '9')
-			return -1;
-		p = strtol(port, &end, 10);
-		if (*end != '\0' || p < 1 || p > 65535)
-			return -1;
-	}
-	if (addr[0] == '[') {
-		if (inet_pton(AF_INET6, host, out) != 1)
-			return -1;
-	} else {
+	if (a.family == AF_INET) {
 		memset(out, 0, 10);
 		out[10] = out[11] = 0xff;
-		if (inet_pton(AF_INET, host, out + 12) != 1)
-			return -1;
+		memcpy(out + 12, a.ip, 4);
+	} else {
+		memcpy(out, a.ip, 16);
 	}
 	return 0;
 }
@@ -93,24 +74,13 @@ static int is_mapped_v4(const uint8_t a[16])
 	return memcmp(a, pfx, 12) == 0;
 }
 
-/* A node address must be something we could dial: numeric IPv4 "A.B.C.D:P"
- * or IPv6 "[X]:P", port 1-65535, and not an unspecified, multicast or
- * broadcast address, which no node can be reached at, in any of its
- * textual forms (IPv4-mapped IPv6 included). */
+/* A node address must be something we could dial, by the host's rule
+ * (<maybep2p/util.h>): numeric IPv4 "A.B.C.D:P" or IPv6 "[X]:P", port
+ * 1-65535, and not an unspecified, link-local, multicast or broadcast
+ * address, in any of its textual forms (IPv4-mapped IPv6 included). */
 int kad_addr_valid(const char *addr)
 {
-	uint8_t a[16];
-
-	if (parse_addr(addr, 1, a) < 0)
-		return 0;
-	if (is_mapped_v4(a)) {
-		uint32_t h = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
-		             (uint32_t)a[14] << 8 | a[15];
-		return !(h == 0 || h == 0xffffffffu || (h >> 28) == 0xe);
-	}
-	if (memcmp(a, &in6addr_any, 16) == 0 || a[0] == 0xff)
-		return 0;
-	return 1;
+	return strlen(addr) <= KAD_ADDR_MAX && mp2p_addr_check(addr, NULL, NULL) == 0;
 }
 
 int kad_addr_groups(const char *addr, struct kad_groups *g)
