@@ -8,6 +8,8 @@
  */
 #include "cv1.h"
 
+#include <maybep2p/util.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,24 +102,28 @@ int cv1_valid_pid(const char *pid, size_t length)
 
 int cv1_valid_addr(const char *addr, size_t length)
 {
-	char buf[CV1_ADDR_MAX + 1];
-	unsigned char bin[16];
+	char text[CV1_ADDR_MAX + 10];
+	struct mp2p_addr a;
 
-	if (length == 0 || length > CV1_ADDR_MAX)
+	if (length == 0 || length > CV1_ADDR_MAX || memchr(addr, '\0', length) != NULL)
 		return 0;
-	memcpy(buf, addr, length);
-	buf[length] = '\0';
-	if (strlen(buf) != length)
-		return 0;
-	return inet_pton(AF_INET, buf, bin) == 1 || inet_pton(AF_INET6, buf, bin) == 1;
+	/* The one address rule of the host and both plugins (util.h), with a
+	 * port that plays no part: numeric, no leading zeros, and none of the
+	 * ranges no peer can be at, in any spelling. */
+	if (memchr(addr, ':', length) != NULL)
+		snprintf(text, sizeof(text), "[%.*s]:1", (int)length, addr);
+	else
+		snprintf(text, sizeof(text), "%.*s:1", (int)length, addr);
+	return mp2p_addr_check(text, &a, NULL) == 0;
 }
 
-/* Strict decimal: 1 to 5 digits, no sign, no spaces, 1..65535. */
+/* Strict decimal: 1 to 5 digits, no sign, no spaces, no leading zero,
+ * 1..65535 (the address rule of util.h). */
 static int parse_port(const struct span *s, uint16_t *out)
 {
 	unsigned long v = 0;
 
-	if (s->n == 0 || s->n > 5)
+	if (s->n == 0 || s->n > 5 || s->p[0] == '0')
 		return CV1_E_PORT;
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->p[i] < '0' || s->p[i] > '9')
@@ -442,6 +448,41 @@ int cv1_hostport(char *buf, size_t cap, const char *addr, uint16_t port)
 	return put(buf, cap, snprintf(buf, cap, "%s:%u", addr, (unsigned)port));
 }
 
+/* The 16-byte IPv6 form of a bare address or an ADDR:PORT, IPv4 mapped. */
+static int ip16(const char *text, uint8_t out[16])
+{
+	char host[CV1_HOSTPORT_MAX];
+	const char *end;
+	size_t n;
+
+	if (text[0] == '[') {
+		if ((end = strchr(text, ']')) == NULL)
+			return -1;
+		text++;
+	} else if ((end = strrchr(text, ':')) == NULL || strchr(text, ':') != end) {
+		end = text + strlen(text);       /* bare IPv4, or bare IPv6 */
+		if (strchr(text, ':') != NULL)
+			return inet_pton(AF_INET6, text, out) == 1 ? 0 : -1;
+	}
+	n = (size_t)(end - text);
+	if (n >= sizeof(host))
+		return -1;
+	memcpy(host, text, n);
+	host[n] = '\0';
+	if (strchr(host, ':') != NULL)
+		return inet_pton(AF_INET6, host, out) == 1 ? 0 : -1;
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	return inet_pton(AF_INET, host, out + 12) == 1 ? 0 : -1;
+}
+
+int cv1_same_ip(const char *a, const char *b)
+{
+	uint8_t x[16], y[16];
+
+	return ip16(a, x) == 0 && ip16(b, y) == 0 && memcmp(x, y, 16) == 0;
+}
+
 /* The inverse, for the config, DNS seeds and `join`. */
 int cv1_parse_hostport(const char *text, char addr_out[CV1_ADDR_MAX + 1],
                        uint16_t *port_out)
@@ -459,6 +500,8 @@ int cv1_parse_hostport(const char *text, char addr_out[CV1_ADDR_MAX + 1],
 		a = text + 1;
 		alen = (size_t)(close - a);
 		colon = close + 1;
+		if (memchr(a, ':', alen) == NULL)
+			return -1;           /* brackets hold IPv6 only */
 	} else {
 		colon = strrchr(text, ':');
 		if (colon == NULL || memchr(text, ':', (size_t)(colon - text)) != NULL)
