@@ -54,20 +54,6 @@ void addr_format(const struct sockaddr *sa, char *buf, size_t size)
 	}
 }
 
-/* A key for the per-IP connection count: the address without its port. */
-uint64_t addr_ip_key(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-		return (1ull << 32) | ntohl(s4->sin_addr.s_addr);
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		return hash_bytes(&s6->sin6_addr, sizeof(s6->sin6_addr)) | (1ull << 63);
-	}
-	return 1;
-}
-
 /* The IPv4 address of an AF_INET address or of an IPv4-mapped IPv6 one
  * (::ffff:a.b.c.d), so that one host reached both ways is one host. */
 static int v4_of(const struct sockaddr *sa, uint32_t *v4)
@@ -82,6 +68,40 @@ static int v4_of(const struct sockaddr *sa, uint32_t *v4)
 		return 0;
 	memcpy(v4, &s6->sin6_addr.s6_addr[12], 4);
 	return 1;
+}
+
+/* A key for the per-IP connection count: the address without its port.
+ * An IPv6 peer usually holds a whole /64 (or more), so IPv6 addresses are
+ * counted by their first `ipv6_prefix` bits; IPv4 written as IPv6 counts
+ * as the IPv4 address it is. */
+uint64_t addr_ip_key(const struct sockaddr *sa, long ipv6_prefix)
+{
+	uint32_t v4;
+
+	if (v4_of(sa, &v4))
+		return (1ull << 32) | ntohl(v4);
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		uint8_t ip[17];
+		long bits = ipv6_prefix < 0 ? 0 : ipv6_prefix > 128 ? 128 : ipv6_prefix;
+		memcpy(ip, &s6->sin6_addr, 16);
+		for (long b = bits; b < 128; b++)
+			ip[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+		ip[16] = (uint8_t)bits;
+		return hash_bytes(ip, sizeof(ip)) | (1ull << 63);
+	}
+	return 1;
+}
+
+/* 0.0.0.0 or ::, as a listener may be bound to. */
+int addr_is_any(const struct sockaddr *sa)
+{
+	static const uint8_t any6[16] = { 0 };
+
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == 0;
+	return sa->sa_family == AF_INET6 &&
+	       memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, any6, 16) == 0;
 }
 
 /* Do two socket addresses name the same IP (ports aside)? */

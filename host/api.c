@@ -94,6 +94,13 @@ void counters_list(struct host *h, struct mp2p_reply *r)
 	}
 }
 
+void counters_each(struct host *h, void (*fn)(void *, const char *, const char *, uint64_t),
+                   void *arg)
+{
+	for (struct counter_set *c = h->counters; c != NULL; c = c->next)
+		fn(arg, c->instance, c->name, c->value);
+}
+
 void counters_free(struct host *h)
 {
 	while (h->counters != NULL) {

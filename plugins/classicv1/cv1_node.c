@@ -400,13 +400,16 @@ static void on_join(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 	 * full, so it knows of us and can ask us for other peers. The answer,
 	 * or for a JOIN RES a CAPA, is what checks the address is its own. */
 	if (claim_is_new(c, &pa)) {
-		if (dir == CV1_REQ) {
-			char buf[160];
-			int n = cv1_encode_join(buf, sizeof(buf), CV1_RES, c->pid, c->addr, c->port);
-			if (n < 0 || claim_greet(c, conn, &pa, "JOIN", buf, (size_t)n,
-			                         MP2P_SEND_ONESHOT, CV1_CONN_PLAIN, NULL) < 0)
-				return;
-		} else if (claim_greet_capa(c, conn, &pa, MP2P_SEND_ONESHOT, CV1_CONN_CAPA, NULL) < 0) {
+		char buf[160];
+		int n = cv1_encode_join(buf, sizeof(buf), CV1_RES, c->pid, c->addr, c->port);
+		if (dir == CV1_REQ ?
+		    n < 0 || claim_greet(c, conn, &pa, "JOIN", buf, (size_t)n, MP2P_SEND_ONESHOT,
+		                         CV1_CONN_PLAIN, NULL) < 0 :
+		    claim_greet_capa(c, conn, &pa, MP2P_SEND_ONESHOT, CV1_CONN_CAPA, NULL) < 0) {
+			/* Unanswered; had the table been full it would not have
+			 * entered either, and that is counted as before. */
+			if (c->peers.count >= c->peers.max && cv1_peers_find(&c->peers, pa.pid) == NULL)
+				(*c->n.peers_refused)++;
 			return;
 		}
 	}
