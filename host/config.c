@@ -269,11 +269,15 @@ static void load_dial(struct host_config *c, const config_setting_t *dial, struc
 	}
 }
 
+static void load_checkpoint_interval(struct host_config *c, const config_setting_t *host,
+                                     struct diag *errs);
+
 static void load_host(struct host_config *c, const config_setting_t *host, struct diag *errs)
 {
 	static const char *const host_keys[] = {
 		"id", "listen", "advertise", "state_dir", "control", "plugin_dir",
-		"log_level", "limits", "timeouts", "dial", "log", "metrics_listen", NULL
+		"log_level", "limits", "timeouts", "dial", "log", "metrics_listen",
+		"checkpoint_interval", NULL
 	};
 	static const char *const limit_keys[] = {
 		"max_connections", "max_inbound", "max_outbound", "max_connections_per_ip",
@@ -372,6 +376,27 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		get_seconds(timeouts, "first_frame", &c->t_first_frame, errs);
 	}
 	load_dial(c, dial, errs);
+	load_checkpoint_interval(c, host, errs);
+}
+
+/* 0 turns periodic checkpoints off; more often than once a second would
+ * only wear the disk. */
+static void load_checkpoint_interval(struct host_config *c, const config_setting_t *host,
+                                     struct diag *errs)
+{
+	const config_setting_t *s = host ? config_setting_get_member(host, "checkpoint_interval") : NULL;
+
+	c->checkpoint_interval = 0;
+	if (s == NULL)
+		return;
+	if ((config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) &&
+	    config_setting_get_int64(s) == 0)
+		return;
+	get_seconds(host, "checkpoint_interval", &c->checkpoint_interval, errs);
+	if (c->checkpoint_interval > 0 && c->checkpoint_interval < 1.0) {
+		bad(errs, s, "must be 0 (off) or at least 1 second");
+		c->checkpoint_interval = 0;
+	}
 }
 
 static int name_ok(const char *name)

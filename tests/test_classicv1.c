@@ -11,7 +11,6 @@
 #include "addr_rows.h"
 
 /* The saved-state code asks the host only for the time. */
-const struct mp2p_host_api *cv1_api;
 static struct mp2p_host_api fake_api;
 static double fake_now(mp2p_host *h)
 {
@@ -498,7 +497,7 @@ static struct cv1 *state_node(void)
 
 	CU_ASSERT_FATAL(c != NULL);
 	fake_api.now = fake_now;
-	cv1_api = &fake_api;
+	c->api = &fake_api;
 	c->max_peers = 4;
 	CU_ASSERT_FATAL(cv1_peers_init(&c->peers, 4) == 0);
 	CU_ASSERT_FATAL(cv1_dedup_init(&c->dedup, 16, 600) == 0);

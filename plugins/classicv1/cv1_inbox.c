@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Longest text shown in one log line. */
 #define CV1_LOG_TEXT 200
@@ -63,14 +62,6 @@ struct cv1_inbox_entry *cv1_inbox_push(struct cv1_inbox *box, int kind,
 	return e;
 }
 
-static double wall_clock(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
                  const char *text, size_t length, unsigned hops)
 {
@@ -80,14 +71,14 @@ void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
 
 	if (kind == MP2P_CLASSICV1_BROADCAST) {
 		(*c->n.delivered_broadcast)++;
-		cv1_api->log(c->host, MP2P_LOG_INFO, "delivered broadcast %s from %s hops %u: %.*s%s",
+		c->api->log(c->host, MP2P_LOG_INFO, "delivered broadcast %s from %s hops %u: %.*s%s",
 		             id, sender, hops, shown, text, (size_t)shown < length ? "..." : "");
 	} else {
 		(*c->n.delivered_direct)++;
-		cv1_api->log(c->host, MP2P_LOG_INFO, "delivered message from %s: %.*s%s",
+		c->api->log(c->host, MP2P_LOG_INFO, "delivered message from %s: %.*s%s",
 		             sender, shown, text, (size_t)shown < length ? "..." : "");
 	}
-	cv1_inbox_push(&c->inbox, kind, sender, id, text, length, hops, wall_clock());
+	cv1_inbox_push(&c->inbox, kind, sender, id, text, length, hops, c->api->wall_now(c->host));
 
 	/* Subscribers get the whole text, NUL-terminated. A broadcast that a
 	 * subscriber starts from inside deliver() is not published back to it:
@@ -104,9 +95,9 @@ void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
 	m.text = copy;
 	m.text_length = length;
 	m.hops = hops;
-	m.at = cv1_api->now(c->host);
+	m.at = c->api->now(c->host);
 	c->publishing = 1;
-	cv1_api->publish(c->host, MP2P_CLASSICV1_TOPIC, &m, sizeof(m));
+	c->api->publish(c->host, MP2P_CLASSICV1_TOPIC, &m, sizeof(m));
 	c->publishing = 0;
 	free(copy);
 }

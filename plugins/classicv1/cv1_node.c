@@ -93,7 +93,7 @@ static int send_oneshot(struct cv1 *c, const char *hostport, const char *pid,
 {
 	mp2p_conn_id conn = 0;
 
-	if (cv1_api->send_to(c->host, hostport, NULL, type, payload, length,
+	if (c->api->send_to(c->host, hostport, NULL, type, payload, length,
 	                     MP2P_SEND_ONESHOT, &conn) < 0) {
 		(*c->n.send_failed)++;
 		return -1;
@@ -121,7 +121,7 @@ static int send_peer_on(struct cv1 *c, struct cv1_peer *p, const char *type,
 		return send_oneshot(c, p->hostport, p->pid, type, payload, length,
 		                    CV1_CONN_PLAIN, conn_out);
 	if (p->reuse_conn != 0 &&
-	    cv1_api->send(c->host, p->reuse_conn, NULL, type, payload, length) == 0) {
+	    c->api->send(c->host, p->reuse_conn, NULL, type, payload, length) == 0) {
 		(*c->n.frames_sent)++;
 		if (conn_out != NULL)
 			*conn_out = p->reuse_conn;
@@ -134,14 +134,14 @@ static int send_peer_on(struct cv1 *c, struct cv1_peer *p, const char *type,
 		char capa[160];
 		int n = capa_payload(c, capa, sizeof(capa), CV1_REQ);
 
-		if (n < 0 || cv1_api->send_to(c->host, p->hostport, NULL, "CAPA", capa,
+		if (n < 0 || c->api->send_to(c->host, p->hostport, NULL, "CAPA", capa,
 		                              (size_t)n, MP2P_SEND_REUSE, &conn) < 0) {
 			(*c->n.send_failed)++;
 			return -1;
 		}
 		(*c->n.frames_sent)++;
 	}
-	if (cv1_api->send_to(c->host, p->hostport, NULL, type, payload, length,
+	if (c->api->send_to(c->host, p->hostport, NULL, type, payload, length,
 	                     MP2P_SEND_REUSE, &conn) < 0) {
 		(*c->n.send_failed)++;
 		return -1;
@@ -229,7 +229,7 @@ static void tell_ours(struct cv1 *c, const char *type, const char *payload,
 
 static void heard(struct cv1 *c, struct cv1_peer *p)
 {
-	p->last_heard = cv1_api->now(c->host);
+	p->last_heard = c->api->now(c->host);
 	p->fails = 0;
 	p->suspect = 0;
 	p->answered = 1;
@@ -244,7 +244,7 @@ static int conn_is_at(struct cv1 *c, mp2p_conn_id conn, const char *addr)
 
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	if (cv1_api->conn_info(c->host, conn, &info) < 0)
+	if (c->api->conn_info(c->host, conn, &info) < 0)
 		return 0;
 	return cv1_same_ip(info.peer, addr);
 }
@@ -274,7 +274,7 @@ static int claim_believed(struct cv1 *c, mp2p_conn_id conn, const struct cv1_pee
 	if (p == NULL || (conn_is_at(c, conn, p->addr) && cv1_same_ip(p->addr, pa->addr)))
 		return 1;
 	(*c->n.claims_refused)++;
-	cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored a claim of %s at %s on conn %llu: "
+	c->api->log(c->host, MP2P_LOG_DEBUG, "ignored a claim of %s at %s on conn %llu: "
 	             "not from that peer's IP", pa->pid, pa->addr, (unsigned long long)conn);
 	return 0;
 }
@@ -290,7 +290,7 @@ static struct cv1_peer *conn_peer(struct cv1 *c, mp2p_conn_id conn)
  * checked its address (claim_greet) already asked. */
 static void new_peer(struct cv1 *c, struct cv1_peer *p, const char *how, int asked)
 {
-	cv1_api->log(c->host, MP2P_LOG_INFO, "peer %s at %s added (%s)", p->pid,
+	c->api->log(c->host, MP2P_LOG_INFO, "peer %s at %s added (%s)", p->pid,
 	             p->hostport, how);
 	if (p->kind == CV1_KIND_UNKNOWN && !asked)
 		send_capa_req(c, p);
@@ -317,7 +317,7 @@ static int claim_greet(struct cv1 *c, mp2p_conn_id conn, const struct cv1_peer_a
 
 	if (cv1_hostport(hp, sizeof(hp), pa->addr, pa->port) <= 0)
 		return -1;
-	if (cv1_api->send_claimed(c->host, conn, hp, NULL, type, payload, length, flags,
+	if (c->api->send_claimed(c->host, conn, hp, NULL, type, payload, length, flags,
 	                          &sent) < 0) {
 		(*c->n.claims_refused)++;
 		return -1;
@@ -350,10 +350,10 @@ static void remove_dead(struct cv1 *c, struct cv1_peer *p, const char *why)
 	int n;
 
 	snprintf(pid, sizeof(pid), "%s", p->pid);
-	cv1_api->log(c->host, MP2P_LOG_INFO, "peer %s at %s removed: %s", pid,
+	c->api->log(c->host, MP2P_LOG_INFO, "peer %s at %s removed: %s", pid,
 	             p->hostport, why);
 	(*c->n.peers_dead)++;
-	cv1_peers_remove(&c->peers, p, cv1_api->now(c->host), tomb_seconds(c));
+	cv1_peers_remove(&c->peers, p, c->api->now(c->host), tomb_seconds(c));
 	/* The others check for themselves before they believe it. */
 	n = cv1_encode_gone(buf, sizeof(buf), pid);
 	if (n > 0)
@@ -374,7 +374,7 @@ static void probe(struct cv1 *c, struct cv1_peer *p, double now)
 static void drop(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f, int error)
 {
 	(*c->n.malformed)++;
-	cv1_api->log(c->host, MP2P_LOG_DEBUG, "dropped %.4s (%u bytes) on conn %llu: %s",
+	c->api->log(c->host, MP2P_LOG_DEBUG, "dropped %.4s (%u bytes) on conn %llu: %s",
 	             f->type, (unsigned)f->length, (unsigned long long)conn,
 	             cv1_wire_strerror(error));
 }
@@ -413,7 +413,7 @@ static void on_join(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 			return;
 		}
 	}
-	added = cv1_peers_add(&c->peers, &pa, cv1_api->now(c->host), 1, &p);
+	added = cv1_peers_add(&c->peers, &pa, c->api->now(c->host), 1, &p);
 	if (added == CV1_ADD_FULL || added == CV1_ADD_CROWDED)
 		(*c->n.peers_refused)++;
 	if (p != NULL)
@@ -428,7 +428,7 @@ static void shuffle(struct cv1 *c, struct cv1_peer_addr *e, size_t n)
 		uint32_t r;
 		struct cv1_peer_addr t;
 
-		cv1_api->random_bytes(c->host, &r, sizeof(r));
+		c->api->random_bytes(c->host, &r, sizeof(r));
 		size_t j = r % i;
 		t = e[i - 1];
 		e[i - 1] = e[j];
@@ -438,10 +438,10 @@ static void shuffle(struct cv1 *c, struct cv1_peer_addr *e, size_t n)
 
 static void on_list(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
 {
-	static struct cv1_peer_addr entries[CV1_LIST_MAX];
+	struct cv1_peer_addr *entries = c->list_scratch;
 	struct cv1_peer *from;
 	size_t count;
-	double now = cv1_api->now(c->host);
+	double now = c->api->now(c->host);
 	int dir, rc;
 
 	if ((rc = cv1_decode_list(f->payload, f->length, &dir, entries, CV1_LIST_MAX,
@@ -475,7 +475,7 @@ static void on_list(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		 * peers and a few hosts would become hubs with full tables. */
 		shuffle(c, entries, n);
 		len = cv1_encode_list_res(buf, cap, entries, n);
-		if (len > 0 && cv1_api->send(c->host, conn, NULL, "LIST", buf, (size_t)len) == 0)
+		if (len > 0 && c->api->send(c->host, conn, NULL, "LIST", buf, (size_t)len) == 0)
 			(*c->n.frames_sent)++;
 		free(buf);
 		return;
@@ -487,7 +487,7 @@ static void on_list(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		struct cv1_conn *k = conn_find(c, conn);
 		if (k == NULL || !k->list_asked) {
 			(*c->n.unasked_list)++;
-			cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored a LIST RES nobody asked for "
+			c->api->log(c->host, MP2P_LOG_DEBUG, "ignored a LIST RES nobody asked for "
 			             "on conn %llu", (unsigned long long)conn);
 			return;
 		}
@@ -524,13 +524,13 @@ static void on_quit(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 	/* Only the peer itself may say it is leaving. */
 	if (!conn_speaks_for(c, conn, p)) {
 		(*c->n.quit_refused)++;
-		cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored QUIT %s on conn %llu: not that "
+		c->api->log(c->host, MP2P_LOG_DEBUG, "ignored QUIT %s on conn %llu: not that "
 		             "peer's connection", pid, (unsigned long long)conn);
 		return;
 	}
-	cv1_api->log(c->host, MP2P_LOG_INFO, "peer %s at %s quit", pid, p->hostport);
+	c->api->log(c->host, MP2P_LOG_INFO, "peer %s at %s quit", pid, p->hostport);
 	(*c->n.peers_quit)++;
-	cv1_peers_remove(&c->peers, p, cv1_api->now(c->host), tomb_seconds(c));
+	cv1_peers_remove(&c->peers, p, c->api->now(c->host), tomb_seconds(c));
 }
 
 /* The sender of a direct message: the pid whose connection this is, or
@@ -546,7 +546,7 @@ static void sender_of(struct cv1 *c, mp2p_conn_id conn, char *out, size_t cap)
 	}
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	if (cv1_api->conn_info(c->host, conn, &info) == 0)
+	if (c->api->conn_info(c->host, conn, &info) == 0)
 		snprintf(out, cap, "%.*s", (int)sizeof(info.peer), info.peer);
 	else
 		snprintf(out, cap, "unknown");
@@ -572,7 +572,7 @@ static void forward(struct cv1 *c, uint64_t id, unsigned hops, const char *origi
 		if (f->conn == 0 || (from && strcmp(f->pid, from) == 0) ||
 		    strcmp(f->pid, origin) == 0 || cv1_peers_find(&c->peers, f->pid) != NULL)
 			continue;
-		if (cv1_api->send(c->host, f->conn, NULL, "MESG", buf, (size_t)n) == 0) {
+		if (c->api->send(c->host, f->conn, NULL, "MESG", buf, (size_t)n) == 0) {
 			(*c->n.frames_sent)++;
 			(*c->n.for_sent)++;
 		} else {
@@ -609,7 +609,7 @@ static void on_mesg(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		if (p->kind == CV1_KIND_UNKNOWN)
 			p->kind = CV1_KIND_OURS;
 	}
-	if (cv1_dedup_check_add(&c->dedup, m.id, cv1_api->now(c->host))) {
+	if (cv1_dedup_check_add(&c->dedup, m.id, c->api->now(c->host))) {
 		(*c->n.duplicate_broadcast)++;
 		return;
 	}
@@ -639,7 +639,7 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 			return;
 		asked = 1;
 	}
-	added = cv1_peers_add(&c->peers, &k.peer, cv1_api->now(c->host), 1, &p);
+	added = cv1_peers_add(&c->peers, &k.peer, c->api->now(c->host), 1, &p);
 	if (added == CV1_ADD_FULL || added == CV1_ADD_CROWDED)
 		(*c->n.peers_refused)++;
 	if (k.dir == CV1_REQ) {
@@ -648,7 +648,7 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 
 		/* The connection is now known to be this peer's. */
 		conn_note(c, conn, k.peer.pid, CV1_CONN_INBOUND);
-		if (n > 0 && cv1_api->send(c->host, conn, NULL, "CAPA", buf, (size_t)n) == 0)
+		if (n > 0 && c->api->send(c->host, conn, NULL, "CAPA", buf, (size_t)n) == 0)
 			(*c->n.frames_sent)++;
 	}
 	if (p == NULL) {
@@ -684,7 +684,7 @@ static void on_gone(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		return;
 	/* Believe it only if our own probe fails too. */
 	p->suspect = 1;
-	probe(c, p, cv1_api->now(c->host));
+	probe(c, p, c->api->now(c->host));
 }
 
 void cv1_node_frame(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
@@ -702,11 +702,11 @@ void cv1_node_frame(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 	else if (mp2p_type_is(f->type, "GONE"))
 		on_gone(c, conn, f);
 	else if (mp2p_type_is(f->type, "ERRO"))
-		cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored ERRO on conn %llu",
+		c->api->log(c->host, MP2P_LOG_DEBUG, "ignored ERRO on conn %llu",
 		             (unsigned long long)conn);
 	else {
 		(*c->n.unknown_type)++;
-		cv1_api->log(c->host, MP2P_LOG_DEBUG, "dropped unknown frame type %02x%02x%02x%02x",
+		c->api->log(c->host, MP2P_LOG_DEBUG, "dropped unknown frame type %02x%02x%02x%02x",
 		             (unsigned char)f->type[0], (unsigned char)f->type[1],
 		             (unsigned char)f->type[2], (unsigned char)f->type[3]);
 	}
@@ -739,7 +739,7 @@ void cv1_node_conn(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_conn_even
 			/* It read our CAPA and closed without a word: an original
 			 * peer, which drops frame types it does not know. */
 			p->kind = CV1_KIND_CLASSIC;
-			cv1_api->log(c->host, MP2P_LOG_DEBUG, "peer %s speaks the original protocol",
+			c->api->log(c->host, MP2P_LOG_DEBUG, "peer %s speaks the original protocol",
 			             p->pid);
 		}
 	}
@@ -765,7 +765,7 @@ static void ask_for_peers(struct cv1 *c, double now)
 void cv1_node_tick(void *arg)
 {
 	struct cv1 *c = arg;
-	double now = cv1_api->now(c->host);
+	double now = c->api->now(c->host);
 	double silent = c->peer_timeout / 3;
 
 	if (!c->running)
@@ -815,13 +815,13 @@ int cv1_seed_found(struct cv1 *c, const char *hostport)
 {
 	if (cv1_node_join(c, hostport) == 0)
 		return 0;
-	cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored seed record '%s'", hostport);
+	c->api->log(c->host, MP2P_LOG_DEBUG, "ignored seed record '%s'", hostport);
 	return -1;
 }
 
 void cv1_node_bootstrap(struct cv1 *c)
 {
-	c->last_bootstrap = cv1_api->now(c->host);
+	c->last_bootstrap = c->api->now(c->host);
 	for (size_t i = 0; i < c->nbootstrap; i++)
 		cv1_node_join(c, c->bootstrap[i]);
 	if (c->dns != NULL && c->dns_seed != NULL)
@@ -837,8 +837,8 @@ int cv1_node_broadcast(struct cv1 *c, const char *text, size_t length,
 
 	if (!cv1_text_ok(text, length))
 		return -1;
-	cv1_api->random_bytes(c->host, &id, sizeof(id));
-	cv1_dedup_check_add(&c->dedup, id, cv1_api->now(c->host));
+	c->api->random_bytes(c->host, &id, sizeof(id));
+	cv1_dedup_check_add(&c->dedup, id, c->api->now(c->host));
 	cv1_id_format(buf, id);
 	if (id_out)
 		memcpy(id_out, buf, sizeof(buf));

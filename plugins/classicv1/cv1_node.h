@@ -6,10 +6,10 @@
 
 #include <maybep2p/plugin.h>
 #include <maybep2p/classicv1.h>
+#include <maybep2p/util.h>
 
 #include "cv1.h"
 
-extern const struct mp2p_host_api *cv1_api;
 
 /* Connections we remember: who is at the other end and why we opened it. */
 #define CV1_CONNS 1024
@@ -77,6 +77,7 @@ struct cv1_counters {
 struct cv1_dns;
 
 struct cv1 {
+	const struct mp2p_host_api *api; /* the host's table, kept here: no globals */
 	mp2p_host *host;
 
 	/* Settings, from defaults and the operator's config. */
@@ -113,6 +114,7 @@ struct cv1 {
 	struct cv1_dns *dns;
 	int running;
 	int publishing;              /* inside publish(): see cv1_deliver() */
+	struct cv1_peer_addr list_scratch[CV1_LIST_MAX]; /* a LIST being decoded or built */
 };
 
 /* cv1_node.c */

@@ -100,21 +100,15 @@ int cv1_valid_pid(const char *pid, size_t length)
 	return 1;
 }
 
+/* An address peers announce, by the host's rule (<maybep2p/util.h>): one
+ * we could dial, so never an unspecified, link-local, multicast or
+ * broadcast one, however it is written. */
 int cv1_valid_addr(const char *addr, size_t length)
 {
-	char text[CV1_ADDR_MAX + 10];
 	struct mp2p_addr a;
 
-	if (length == 0 || length > CV1_ADDR_MAX || memchr(addr, '\0', length) != NULL)
-		return 0;
-	/* The one address rule of the host and both plugins (util.h), with a
-	 * port that plays no part: numeric, no leading zeros, and none of the
-	 * ranges no peer can be at, in any spelling. */
-	if (memchr(addr, ':', length) != NULL)
-		snprintf(text, sizeof(text), "[%.*s]:1", (int)length, addr);
-	else
-		snprintf(text, sizeof(text), "%.*s:1", (int)length, addr);
-	return mp2p_addr_check(text, &a, NULL) == 0;
+	return length <= CV1_ADDR_MAX && mp2p_addr_parse_ip(addr, length, &a) == 0 &&
+	       mp2p_addr_forbidden(&a) == NULL;
 }
 
 /* Strict decimal: 1 to 5 digits, no sign, no spaces, no leading zero,
@@ -448,32 +442,23 @@ int cv1_hostport(char *buf, size_t cap, const char *addr, uint16_t port)
 	return put(buf, cap, snprintf(buf, cap, "%s:%u", addr, (unsigned)port));
 }
 
-/* The 16-byte IPv6 form of a bare address or an ADDR:PORT, IPv4 mapped. */
+/* The 16-byte form of a bare address or an ADDR:PORT (the host writes a
+ * connection's peer so), IPv4 as its mapped IPv6 form. */
 static int ip16(const char *text, uint8_t out[16])
 {
-	char host[CV1_HOSTPORT_MAX];
-	const char *end;
-	size_t n;
+	struct mp2p_addr a;
 
-	if (text[0] == '[') {
-		if ((end = strchr(text, ']')) == NULL)
-			return -1;
-		text++;
-	} else if ((end = strrchr(text, ':')) == NULL || strchr(text, ':') != end) {
-		end = text + strlen(text);       /* bare IPv4, or bare IPv6 */
-		if (strchr(text, ':') != NULL)
-			return inet_pton(AF_INET6, text, out) == 1 ? 0 : -1;
-	}
-	n = (size_t)(end - text);
-	if (n >= sizeof(host))
+	if (mp2p_addr_parse(text, &a) < 0 &&
+	    mp2p_addr_parse_ip(text, strlen(text), &a) < 0)
 		return -1;
-	memcpy(host, text, n);
-	host[n] = '\0';
-	if (strchr(host, ':') != NULL)
-		return inet_pton(AF_INET6, host, out) == 1 ? 0 : -1;
-	memset(out, 0, 10);
-	out[10] = out[11] = 0xff;
-	return inet_pton(AF_INET, host, out + 12) == 1 ? 0 : -1;
+	if (a.family == AF_INET) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, a.ip, 4);
+	} else {
+		memcpy(out, a.ip, 16);
+	}
+	return 0;
 }
 
 int cv1_same_ip(const char *a, const char *b)
@@ -483,38 +468,16 @@ int cv1_same_ip(const char *a, const char *b)
 	return ip16(a, x) == 0 && ip16(b, y) == 0 && memcmp(x, y, 16) == 0;
 }
 
-/* The inverse, for the config, DNS seeds and `join`. */
+/* The inverse, for the config, DNS seeds and `join`: the host's rule, and
+ * the address written back in its canonical form. */
 int cv1_parse_hostport(const char *text, char addr_out[CV1_ADDR_MAX + 1],
                        uint16_t *port_out)
 {
-	const char *colon, *a = text;
-	size_t alen;
-	struct span port;
+	struct mp2p_addr a;
 
-	if (text == NULL || !printable((const uint8_t *)text, strlen(text)))
+	if (text == NULL || mp2p_addr_check(text, &a, NULL) < 0 ||
+	    mp2p_addr_format_ip(&a, addr_out, CV1_ADDR_MAX + 1) < 0)
 		return -1;
-	if (text[0] == '[') {
-		const char *close = strchr(text, ']');
-		if (close == NULL || close[1] != ':')
-			return -1;
-		a = text + 1;
-		alen = (size_t)(close - a);
-		colon = close + 1;
-		if (memchr(a, ':', alen) == NULL)
-			return -1;           /* brackets hold IPv6 only */
-	} else {
-		colon = strrchr(text, ':');
-		if (colon == NULL || memchr(text, ':', (size_t)(colon - text)) != NULL)
-			return -1;
-		alen = (size_t)(colon - text);
-	}
-	if (!cv1_valid_addr(a, alen))
-		return -1;
-	port.p = colon + 1;
-	port.n = strlen(colon + 1);
-	if (parse_port(&port, port_out) != CV1_OK)
-		return -1;
-	memcpy(addr_out, a, alen);
-	addr_out[alen] = '\0';
+	*port_out = a.port;
 	return 0;
 }

@@ -8,7 +8,6 @@
 
 #include "kad.h"
 
-extern const struct mp2p_host_api *kad_api;
 
 /* Limits that keep every structure bounded whatever peers send. */
 #define KAD_MAX_PENDING 4096     /* requests awaiting an answer */
@@ -96,11 +95,13 @@ struct kad_op {
 };
 
 struct kad {
+	const struct mp2p_host_api *api; /* the host's table, kept here: no globals */
 	mp2p_host *host;
 	struct kad_conf conf;
 	uint8_t self[KAD_ID_LEN];
 	char self_hex[2 * KAD_ID_LEN + 1];
 	char addr[KAD_ADDR_MAX + 1];
+	uint64_t last_seq;           /* the last put's sequence number */
 	int addr_ok;
 	int id_saved;            /* node_id in the state_dir holds self */
 	struct kad_table table;
@@ -159,7 +160,7 @@ void kad_join(struct kad *kd);
 void kad_verify_restored(struct kad *kd);
 int kad_put_start(struct kad *kd, const void *key, size_t klen, const void *value,
                   size_t vlen, uint32_t ttl, struct kad_op **op_out);
-uint64_t kad_wall_usec(void);
+uint64_t kad_wall_usec(struct kad *kd);
 double kad_jitter(struct kad *kd, double base);
 int kad_write_routes(struct kad *kd);
 

@@ -64,14 +64,14 @@ void kad_orphan(struct kad *kd, struct kad_op *op)
 
 void kad_schedule(struct kad *kd, double at)
 {
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 
 	if (!kd->running || kd->wake == NULL)
 		return;
 	if (kd->wake_at > 0 && kd->wake_at <= at)
 		return;
 	kd->wake_at = at;
-	kad_api->timer_start(kd->host, kd->wake, at > now ? at - now : 0, MP2P_TIMER_ONCE);
+	kd->api->timer_start(kd->host, kd->wake, at > now ? at - now : 0, MP2P_TIMER_ONCE);
 }
 
 static uint64_t new_reqid(struct kad *kd)
@@ -79,7 +79,7 @@ static uint64_t new_reqid(struct kad *kd)
 	uint64_t id = 0;
 
 	while (id == 0 || pend_find(kd, id) != NULL)
-		kad_api->random_bytes(kd->host, &id, sizeof(id));
+		kd->api->random_bytes(kd->host, &id, sizeof(id));
 	return id;
 }
 
@@ -89,7 +89,7 @@ static int send_request(struct kad *kd, int type, const struct kad_node *to, int
 {
 	struct kad_msg m;
 	struct kad_pend *p;
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	mp2p_conn_id conn = 0;
 	int len;
 
@@ -113,9 +113,9 @@ static int send_request(struct kad *kd, int type, const struct kad_node *to, int
 	 * is at that IP: the host checks (send_claimed), or any request could
 	 * point us at a third party. */
 	if ((claimed_on != 0 ?
-	     kad_api->send_claimed(kd->host, claimed_on, to->addr, NULL, kad_type_to_wire(type),
+	     kd->api->send_claimed(kd->host, claimed_on, to->addr, NULL, kad_type_to_wire(type),
 	                           kd->buf, (size_t)len, MP2P_SEND_REUSE, &conn) :
-	     kad_api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
+	     kd->api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
 	                      (size_t)len, MP2P_SEND_REUSE, &conn)) < 0) {
 		BUMP(kd, send_failures);
 		free(p);
@@ -166,7 +166,7 @@ void kad_node_seen(struct kad *kd, const struct kad_node *n)
 	struct kad_node lrs;
 	int need_ping = 0, r;
 
-	r = kad_table_seen(&kd->table, n, kad_api->now(kd->host), &lrs, &need_ping);
+	r = kad_table_seen(&kd->table, n, kd->api->now(kd->host), &lrs, &need_ping);
 	if (r == KAD_TB_ADDED)
 		kd->table_changes++;
 	else if (r == KAD_TB_LIMIT)
@@ -231,14 +231,14 @@ static void fail_matching(struct kad *kd, mp2p_conn_id conn, double now)
 
 void kad_on_closed(struct kad *kd, mp2p_conn_id conn)
 {
-	fail_matching(kd, conn, kad_api->now(kd->host));
+	fail_matching(kd, conn, kd->api->now(kd->host));
 }
 
 /* The wake timer: hard deadlines of requests, soft ones of lookups. */
 void kad_wake(void *arg)
 {
 	struct kad *kd = arg;
-	double now = kad_api->now(kd->host), next = -1;
+	double now = kd->api->now(kd->host), next = -1;
 
 	kd->wake_at = 0;
 	fail_matching(kd, 0, now);
@@ -290,7 +290,7 @@ static void learn_sender(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 			return;
 		memset(&info, 0, sizeof(info));
 		info.size = sizeof(info);
-		if (kad_api->conn_info(kd->host, conn, &info) == 0 && same_ip(info.peer, m->addr)) {
+		if (kd->api->conn_info(kd->host, conn, &info) == 0 && same_ip(info.peer, m->addr)) {
 			struct kad_node n = e->n;
 			kad_node_seen(kd, &n);
 		}
@@ -314,7 +314,7 @@ static void answer(struct kad *kd, mp2p_conn_id conn, struct kad_msg *a)
 	memcpy(a->id, kd->self, KAD_ID_LEN);
 	if ((len = kad_encode_answer(kd->buf, kd->bufcap, a)) < 0)
 		return;
-	if (kad_api->send(kd->host, conn, NULL, kad_type_to_wire(a->type), kd->buf,
+	if (kd->api->send(kd->host, conn, NULL, kad_type_to_wire(a->type), kd->buf,
 	                  (size_t)len) == 0)
 		BUMP(kd, messages_out);
 	else
@@ -343,7 +343,7 @@ static void answer_nodes(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 static void handle_store(struct kad *kd, mp2p_conn_id conn, const struct kad_msg *m,
                          struct kad_msg *a)
 {
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	double ttl = m->ttl < kd->conf.value_ttl_max ? m->ttl : kd->conf.value_ttl_max;
 	struct mp2p_conn_info info;
 	uint8_t source[KAD_ID_LEN];
@@ -351,7 +351,7 @@ static void handle_store(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	if (kad_api->conn_info(kd->host, conn, &info) < 0) {
+	if (kd->api->conn_info(kd->host, conn, &info) < 0) {
 		a->type = KAD_T_STOK;
 		a->status = KAD_STOK_REFUSED;
 		BUMP(kd, store_refused);
@@ -398,7 +398,7 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 {
 	struct kad_msg *a;
 	struct kad_value *v;
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 
 	if (memcmp(m->id, kd->self, KAD_ID_LEN) == 0) {
 		BUMP(kd, from_self);
@@ -444,7 +444,7 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_msg *m)
 {
 	struct kad_pend *p = pend_find(kd, m->reqid);
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	struct kad_node n;
 	struct kad_op *op;
 
@@ -545,7 +545,7 @@ void kad_on_frame(struct kad *kd, mp2p_conn_id conn, const struct mp2p_frame *f)
 	e = kad_decode(type, f->payload, f->length, (size_t)kd->conf.max_value_size, m);
 	if (e != KAD_E_OK) {
 		count_error(kd, e);
-		kad_api->log(kd->host, MP2P_LOG_DEBUG, "dropped a %.4s frame of %u bytes (error %d)",
+		kd->api->log(kd->host, MP2P_LOG_DEBUG, "dropped a %.4s frame of %u bytes (error %d)",
 		             f->type, f->length, e);
 	} else if (kad_is_request(type)) {
 		handle_request(kd, conn, m);

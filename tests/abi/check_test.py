@@ -128,7 +128,7 @@ SERVICE_CASES = [
 
 def strip_asserts(text):
     # Layout assertions span one line each in plugin.h.
-    return re.sub(r"^_Static_assert\(.*\);\n", "", text, flags=re.M)
+    return re.sub(r"^(_Static_assert|MP2P_STATIC_ASSERT_)\(.*\);\n", "", text, flags=re.M)
 
 
 def run_case(tmp, name, edit, expected, header="plugin.h", extra=None):

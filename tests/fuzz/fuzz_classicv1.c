@@ -20,7 +20,6 @@
 #include "../../plugins/classicv1/cv1_node.h"
 
 /* The state reader asks the host only for the time. */
-const struct mp2p_host_api *cv1_api;
 static struct mp2p_host_api fake_api;
 static double fake_now(mp2p_host *h)
 {
@@ -38,9 +37,9 @@ static void state(const uint8_t *p, size_t n)
 	char *err = NULL;
 
 	fake_api.now = fake_now;
-	cv1_api = &fake_api;
 	memset(&c1, 0, sizeof(c1));
 	memset(&c2, 0, sizeof(c2));
+	c1.api = c2.api = &fake_api;
 	c1.max_peers = c2.max_peers = 8;
 	/* init() gives every instance a pid before any state is read. */
 	strcpy(c1.pid, "fresh");
