@@ -65,6 +65,16 @@ static void tp_frame(void *self, mp2p_conn_id conn, const struct mp2p_frame *f)
 		t->asked++;
 		snprintf(buf, sizeof(buf), "%lld", t->answer);
 		api->send(t->host, conn, NULL, "ANSR", buf, strlen(buf));
+	} else if (mp2p_type_is(f->type, "DIAL") && f->length < 64) {
+		/* The most naive plugin there is: it dials whatever address a
+		 * peer names, so the tests see the host's dial guard alone. The
+		 * answer says whether the host agreed. */
+		char addr[64];
+		int rc;
+		memcpy(addr, f->payload, f->length);
+		addr[f->length] = '\0';
+		rc = api->send_to(t->host, addr, NULL, "HELO", "", 0, MP2P_SEND_ONESHOT, NULL);
+		api->send(t->host, conn, NULL, "DIAL", rc == 0 ? "ok" : "refused", rc == 0 ? 2 : 7);
 	}
 }
 
