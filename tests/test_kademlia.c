@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kad.h"
+#include "addr_rows.h"
 
 static uint32_t rng = 12345;
 
@@ -574,6 +575,18 @@ static void test_addr_valid(void)
 	CU_ASSERT(!kad_addr_valid("1.2.3.4:80x"));
 	CU_ASSERT(!kad_addr_valid("[::1:80"));
 	CU_ASSERT(!kad_addr_valid(""));
+}
+
+/* The shared address table: a node address follows the same rule as the
+ * host and the classicv1 plugin. */
+static void test_addr_rows(void)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int ok = kad_addr_valid(rows[i].text), want = addr_row_dialable(&rows[i]);
+		if (ok != want)
+			printf("\n  row %s: valid %d, want %d", rows[i].text, ok, want);
+		CU_ASSERT_EQUAL(ok, want);
+	}
 }
 
 /* --- lookup against a fake transport ----------------------------------- */
@@ -1315,6 +1328,7 @@ int main(void)
 	CU_add_test(s, "roundtrip", test_wire_roundtrip);
 	CU_add_test(s, "rejects", test_wire_rejects);
 	CU_add_test(s, "addresses", test_addr_valid);
+	CU_add_test(s, "the shared address rows", test_addr_rows);
 	s = CU_add_suite("kademlia_lookup", NULL, NULL);
 	CU_add_test(s, "converges to the k closest", test_lookup_converges);
 	CU_add_test(s, "silent nodes", test_lookup_silences);

@@ -83,8 +83,7 @@ int kad_addr_valid(const char *addr);
  * address, or an IPv6 /64, which one machine commonly owns whole) and
  * `prefix` its neighbourhood (IPv4 /24, IPv6 /48). IPv4-mapped IPv6 is
  * read as the IPv4 address it maps. Both are 16 bytes, comparable with
- * memcmp. Returns -1 if addr is not a valid address ("A.B.C.D:P",
- * "[X]:P", or a bare address without port). */
+ * memcmp. Returns -1 if addr does not parse ("A.B.C.D:P" or "[X]:P"). */
 #define KAD_GROUP_LEN 16
 struct kad_groups {
 	uint8_t ip[KAD_GROUP_LEN];

@@ -14,30 +14,11 @@ import time
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))), "tests", "lib"))
 
-from mp2ptest import Host, CtlError, frame  # noqa: E402
+from mp2ptest import Host, CtlError, frame, next_ip, spread_ip  # noqa: E402,F401
 
 NAME = "kad"
 # Short timers so a test sees refreshes and republication within seconds.
 TEST_CONFIG = "request_timeout = 1.0; refresh = 30.0; republish = 60.0;"
-
-
-_ip_base = random.randrange(16, 200)
-
-
-def spread_ip(i):
-    """The i-th host's own loopback address, each in its own /24
-    (127.X.Y.1), so the per-address limits see a network of many
-    addresses rather than one machine."""
-    return "127.%d.%d.1" % (_ip_base + i // 250, i % 250 + 1)
-
-
-_next_ip = [0]
-
-
-def next_ip():
-    ip = spread_ip(_next_ip[0])
-    _next_ip[0] += 1
-    return ip
 
 
 def kad_host(name, bootstrap=(), extra=TEST_CONFIG, log_level="info", host_settings="", ip=None):
