@@ -117,7 +117,9 @@ struct kad {
 
 	mp2p_timer *wake;        /* the next deadline */
 	double wake_at;
-	mp2p_timer *maint;       /* expiry, republish, refresh, bootstrap */
+	mp2p_timer *maint;       /* expiry, republish, refresh, bootstrap: one-shot,
+	                            rearmed by each run (kad_maintain) */
+	double maint_every;      /* the regular period of maint */
 	mp2p_timer *report;      /* zero-delay: completions */
 	uint8_t *buf;            /* one encoded payload */
 	size_t bufcap;

@@ -493,6 +493,25 @@ static void bootstrap(struct kad *kd, double now)
 	kd->boot_backoff = kd->boot_backoff * 2 > 60 ? 60 : kd->boot_backoff * 2;
 }
 
+/* When maintenance must run next: the regular tick, or sooner for a
+ * bootstrap retry that is due (the backoff is 1 s doubling to 60 s, which
+ * a 30 s tick could not keep) or a republication that is due. */
+static double next_maintenance(struct kad *kd, double now)
+{
+	double next = now + kd->maint_every;
+
+	if (kad_table_size(&kd->table) == 0 && kd->conf.nbootstrap > 0 && kd->next_boot < next)
+		next = kd->next_boot;
+	for (int i = 0; i < kd->store.n; i++) {
+		double at = kd->store.v[i]->republish_at;
+		if (kd->nrepublish >= KAD_MAX_REPUBLISH && at <= now)
+			at = now + 0.1;      /* wait for a running one to finish */
+		if (at < next)
+			next = at;
+	}
+	return next > now + 0.01 ? next : now + 0.01;
+}
+
 void kad_maintain(void *arg)
 {
 	struct kad *kd = arg;
@@ -504,9 +523,16 @@ void kad_maintain(void *arg)
 	if (kad_table_size(&kd->table) == 0) {
 		kd->joined = 0;
 		bootstrap(kd, now);
-	} else if (!kd->joined) {
-		kad_join(kd);
+	} else {
+		/* The next time the table empties, retries start at 1 s again. */
+		kd->boot_backoff = 1;
+		kd->next_boot = 0;
+		if (!kd->joined)
+			kad_join(kd);
 	}
 	if (kd->table_changes != kd->routes_written && now - kd->last_routes_write >= 10)
 		kad_write_routes(kd);
+	if (kd->running && kd->maint != NULL)
+		kd->api->timer_start(kd->host, kd->maint, next_maintenance(kd, now) - now,
+		                     MP2P_TIMER_ONCE);
 }

@@ -292,9 +292,10 @@ static int kad_start(void *self, char **error_text)
 	                           (uint32_t)MP2P_KADEMLIA_MAJOR << 16 | MP2P_KADEMLIA_MINOR,
 	                           &kad_service, kd) < 0)
 		kd->api->log(kd->host, MP2P_LOG_WARN, "another instance offers the kademlia service");
-	/* Idle cost stays tiny: one timer, at most every 30 seconds. */
-	every = every < 0.2 ? 0.2 : every > 30 ? 30 : every;
-	kd->api->timer_start(kd->host, kd->maint, every, MP2P_TIMER_REPEAT);
+	/* Idle cost stays tiny: one timer, at most every 30 seconds, sooner
+	 * only when a bootstrap retry or a republication is due (and
+	 * kad_maintain() below sets it going). */
+	kd->maint_every = every < 0.2 ? 0.2 : every > 30 ? 30 : every;
 	kd->api->log(kd->host, MP2P_LOG_INFO, "node %s at %s, %d known nodes", kd->self_hex,
 	             kd->addr, kad_table_size(&kd->table));
 	/* A table from saved state means we rejoin through it; the bootstrap
