@@ -22,6 +22,7 @@ enum cv1_conn_purpose {
 struct cv1_conn {
 	mp2p_conn_id id;             /* 0: free */
 	int purpose;
+	int list_asked;              /* we sent LIST REQ on it: a LIST RES is due */
 	char pid[CV1_PID_MAX + 1];
 };
 
@@ -69,6 +70,8 @@ struct cv1_counters {
 	uint64_t *peers_quit;
 	uint64_t *peers_refused;     /* refused because the table was full */
 	uint64_t *claims_refused;    /* named an address at another IP than its own */
+	uint64_t *quit_refused;      /* QUIT for a pid not on that pid's connection */
+	uint64_t *unasked_list;      /* LIST RES on a connection we did not ask on */
 };
 
 struct cv1_dns;

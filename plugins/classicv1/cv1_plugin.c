@@ -172,6 +172,8 @@ static int cv1_init(const struct mp2p_host_api *api, mp2p_host *host,
 	c->n.peers_quit = api->counter(host, "peers_quit");
 	c->n.peers_refused = api->counter(host, "peers_refused");
 	c->n.claims_refused = api->counter(host, "claims_refused");
+	c->n.quit_refused = api->counter(host, "quit_refused");
+	c->n.unasked_list = api->counter(host, "unasked_list");
 	uint64_t **all = (uint64_t **)&c->n;
 	for (size_t i = 0; i < sizeof(c->n) / sizeof(uint64_t *); i++)
 		if (all[i] == NULL)

@@ -111,12 +111,13 @@ int cv1_valid_addr(const char *addr, size_t length)
 	       mp2p_addr_forbidden(&a) == NULL;
 }
 
-/* Strict decimal: 1 to 5 digits, no sign, no spaces, 1..65535. */
+/* Strict decimal: 1 to 5 digits, no sign, no spaces, no leading zero,
+ * 1..65535 (the address rule of util.h). */
 static int parse_port(const struct span *s, uint16_t *out)
 {
 	unsigned long v = 0;
 
-	if (s->n == 0 || s->n > 5)
+	if (s->n == 0 || s->n > 5 || s->p[0] == '0')
 		return CV1_E_PORT;
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->p[i] < '0' || s->p[i] > '9')
@@ -439,6 +440,32 @@ int cv1_hostport(char *buf, size_t cap, const char *addr, uint16_t port)
 	if (strchr(addr, ':') != NULL)
 		return put(buf, cap, snprintf(buf, cap, "[%s]:%u", addr, (unsigned)port));
 	return put(buf, cap, snprintf(buf, cap, "%s:%u", addr, (unsigned)port));
+}
+
+/* The 16-byte form of a bare address or an ADDR:PORT (the host writes a
+ * connection's peer so), IPv4 as its mapped IPv6 form. */
+static int ip16(const char *text, uint8_t out[16])
+{
+	struct mp2p_addr a;
+
+	if (mp2p_addr_parse(text, &a) < 0 &&
+	    mp2p_addr_parse_ip(text, strlen(text), &a) < 0)
+		return -1;
+	if (a.family == AF_INET) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, a.ip, 4);
+	} else {
+		memcpy(out, a.ip, 16);
+	}
+	return 0;
+}
+
+int cv1_same_ip(const char *a, const char *b)
+{
+	uint8_t x[16], y[16];
+
+	return ip16(a, x) == 0 && ip16(b, y) == 0 && memcmp(x, y, 16) == 0;
 }
 
 /* The inverse, for the config, DNS seeds and `join`: the host's rule, and
