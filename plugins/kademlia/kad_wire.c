@@ -155,8 +155,12 @@ int kad_decode(int type, const uint8_t *p, size_t len, size_t max_value,
 	m->type = type;
 	if (type < KAD_T_PING || type > KAD_T_VALU)
 		return KAD_E_TYPE;
-	if (kad_get8(&r) != KAD_WIRE_VERSION)
+	m->version = kad_get8(&r);
+	if (m->version != KAD_WIRE_VERSION && m->version != KAD_WIRE_VERSION_1)
 		return r.bad ? KAD_E_SHORT : KAD_E_VERSION;
+	/* A version-2 value is a record: the value and what proves it. */
+	if (m->version == KAD_WIRE_VERSION)
+		max_value += KAD_REC_OVERHEAD;
 	m->reqid = kad_get64(&r);
 	get_bytes(&r, m->id, KAD_ID_LEN);
 	if (r.bad)
@@ -272,7 +276,7 @@ int kad_encode_request(uint8_t *out, size_t cap, const struct kad_msg *m)
 
 	if (!kad_is_request(m->type))
 		return -1;
-	put8(&w, KAD_WIRE_VERSION);
+	put8(&w, (uint8_t)(m->version ? m->version : KAD_WIRE_VERSION));
 	put64(&w, m->reqid);
 	put_bytes(&w, m->id, KAD_ID_LEN);
 	put_addr(&w, m->addr);
@@ -289,7 +293,7 @@ int kad_encode_answer(uint8_t *out, size_t cap, const struct kad_msg *m)
 
 	if (m->type < KAD_T_PONG || m->type > KAD_T_VALU)
 		return -1;
-	put8(&w, KAD_WIRE_VERSION);
+	put8(&w, (uint8_t)(m->version ? m->version : KAD_WIRE_VERSION));
 	put64(&w, m->reqid);
 	put_bytes(&w, m->id, KAD_ID_LEN);
 	switch (m->type) {
@@ -318,6 +322,6 @@ size_t kad_encoded_max(size_t max_value)
 {
 	size_t head = 1 + 8 + KAD_ID_LEN + 1 + KAD_ADDR_MAX;
 	size_t nods = head + 1 + (size_t)KAD_MAX_K * (KAD_ID_LEN + 1 + KAD_ADDR_MAX);
-	size_t stor = head + KAD_ID_LEN + 8 + 4 + 4 + max_value;
+	size_t stor = head + KAD_ID_LEN + 8 + 4 + 4 + max_value + KAD_REC_OVERHEAD;
 	return nods > stor ? nods : stor;
 }

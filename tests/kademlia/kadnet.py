@@ -3,6 +3,7 @@ loopback, and an independent encoder/decoder of the Kademlia payloads
 (written from PROTOCOL.md), for the multi-process tests and the benchmark."""
 
 import concurrent.futures
+import hashlib
 import os
 import random
 import socket
@@ -93,7 +94,9 @@ def random_id():
 
 # --- an independent codec of the payloads (PROTOCOL.md) ---------------------
 
-VERSION = 1
+VERSION = 2
+# Bytes a record may add to its value (kad.h KAD_REC_OVERHEAD).
+KAD_REC_OVERHEAD = 1 + 32 + 1 + 255 + 64
 
 
 def _addr(a):
@@ -122,7 +125,7 @@ def nodes_body(nodes):
 
 def decode_answer(mtype, p):
     """Parses an answer; raises ValueError on anything malformed."""
-    if len(p) < 41 or p[0] != VERSION:
+    if len(p) < 41 or p[0] not in (1, VERSION):
         raise ValueError("short or wrong version")
     reqid = struct.unpack("!Q", p[1:9])[0]
     responder = p[9:41]
@@ -282,3 +285,39 @@ def id_sharing(self_id, cpl):
     keep = ~((1 << (256 - cpl)) - 1) & ((1 << 256) - 1)
     v = (x & keep) | ((x ^ flip) & flip) | (r & (flip - 1))
     return v.to_bytes(32, "big")
+
+
+# --- version-2 records (PROTOCOL.md section 4.4) ------------------------------
+
+def immutable(value):
+    """An immutable record of value: (key, record). Its seq is 0."""
+    return hashlib.sha256(value).digest(), b"\x00" + value
+
+
+def record_value(rec):
+    """The value inside a record (immutable or mutable)."""
+    if rec[:1] == b"\x00":
+        return rec[1:]
+    if rec[:1] == b"\x01" and len(rec) >= 34:
+        n = rec[33]
+        return rec[34 + n + 64:]
+    raise ValueError("not a record")
+
+
+def record_writer(rec):
+    """A mutable record's writer key, in hex."""
+    return rec[1:33].hex()
+
+
+def fetch_record(h, key, ip=None):
+    """Asks host h for key with a raw FVAL: (seq, ttl, record) or None."""
+    from mp2ptest import FrameConn
+    c = FrameConn(h.port, h.ip, source=ip)
+    try:
+        c.send("Kademlia", "FVAL", request("FVAL", random.getrandbits(63) + 1, os.urandom(32),
+                                           "%s:1" % (ip or "127.0.0.1"), key))
+        _, t, p = c.recv(5)
+        m = decode_answer(t, p)
+        return (m["seq"], m["ttl"], m["value"]) if t == "VALU" else None
+    finally:
+        c.close()

@@ -258,7 +258,8 @@ def check_names(ok, inst):
            "two installed hosts know each other over kademlia")
         r = a.ctl("names", "register", "alice", "192.168.1.20:25565")
         ok(r.get("stored", 0) >= 1, "names on A registers through the kademlia service: %s" % r)
-        r = b.ctl("names", "lookup", "alice")
+        # Values are signed by the host that put them: B names A's by A's key.
+        r = b.ctl("names", "lookup", "%s/alice" % a.ctl("dht", "routes")["writer"])
         ok(r.get("addr") == "192.168.1.20:25565", "names on B looks it up (a deferred reply): %s" % r)
         status, out, err = b.ctl_raw(["names", "lookup", "bob"])
         ok(status == 1 and "bob: not registered" in out + err, "an unknown name fails: %s" % (out + err).strip())
