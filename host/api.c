@@ -284,7 +284,8 @@ static const char *api_config_list_string(const mp2p_config *c, const char *key,
 static int api_send_v2(mp2p_host *in, mp2p_conn_id conn, const char *protocol, const char *type,
                        const void *payload, size_t length, unsigned flags)
 {
-	if (flags & ~(unsigned)(MP2P_SEND_NOWAIT | MP2P_SEND_OWNED))
+	if ((flags & ~(unsigned)(MP2P_SEND_NOWAIT | MP2P_SEND_OWNED)) || type == NULL ||
+	    (payload == NULL && length > 0))
 		return MP2P_ERR_INVALID;
 	if (in->state != INST_RUNNING)
 		return MP2P_ERR_REFUSED;
@@ -295,7 +296,8 @@ static int api_send_to_v2(mp2p_host *in, const char *addr, const char *protocol,
                           const void *payload, size_t length, unsigned flags,
                           mp2p_conn_id *conn_out)
 {
-	if (addr == NULL || (flags & ~(unsigned)SEND_FLAGS))
+	if (addr == NULL || (flags & ~(unsigned)SEND_FLAGS) || type == NULL ||
+	    (payload == NULL && length > 0))
 		return MP2P_ERR_INVALID;
 	if (in->state != INST_RUNNING)
 		return MP2P_ERR_REFUSED;

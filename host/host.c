@@ -407,6 +407,10 @@ void host_request_stop(struct host *h)
 	host_save_states(h);
 	n = in_config_order(h, order);
 	host_stop_instances(h, order, n, MP2P_STOP_SHUTDOWN);
+	/* Replies still deferred will never be answered: say so while the
+	 * loop still runs to deliver it. */
+	for (int i = 0; i < n; i++)
+		reply_abandon_owner(order[i]);
 	/* Anything the config no longer names (cannot happen today) last. */
 	for (int i = 0; i < MAX_INSTANCES; i++)
 		if (h->slots[i] != NULL)

@@ -358,6 +358,39 @@ static void handle_store(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 		return;
 	}
 	kad_store_source(info.peer, source);
+	a->type = KAD_T_STOK;
+	/* Version 2 stores only records that prove themselves; a version-1
+	 * write is unsigned and is refused, with an answer. */
+	if (m->version != KAD_WIRE_VERSION) {
+		a->status = KAD_STOK_REFUSED;
+		BUMP(kd, v1_store_refused);
+		return;
+	}
+	switch (kad_record_check(m->key, m->seq, m->value, m->vlen)) {
+	case KAD_REC_OK:
+		break;
+	case KAD_REC_E_SIG:
+		a->status = KAD_STOK_REFUSED;
+		BUMP(kd, bad_signature);
+		return;
+	case KAD_REC_E_HASH:
+		a->status = KAD_STOK_REFUSED;
+		BUMP(kd, bad_key);
+		return;
+	default:
+		a->status = KAD_STOK_REFUSED;
+		BUMP(kd, bad_record);
+		return;
+	}
+	{
+		struct kad_record rec;
+		if (kad_record_parse(m->value, m->vlen, &rec) < 0 ||
+		    rec.vlen > (uint32_t)kd->conf.max_value_size) {
+			a->status = KAD_STOK_REFUSED;
+			BUMP(kd, value_too_big);
+			return;
+		}
+	}
 
 	a->type = KAD_T_STOK;
 	if (ttl <= 0) {
@@ -409,6 +442,9 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return;
 	a->reqid = m->reqid;
+	/* A version-1 node gets its answer in version 1: routing works with
+	 * it; values do not (see FVAL and STOR). */
+	a->version = m->version;
 	switch (m->type) {
 	case KAD_T_PING:
 		a->type = KAD_T_PONG;
@@ -418,7 +454,10 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 		answer_nodes(kd, conn, m, a);
 		break;
 	case KAD_T_FVAL:
-		if ((v = kad_store_get(&kd->store, m->key, now)) != NULL) {
+		/* A record has no version-1 form: a version-1 asker is told who
+		 * is closer, as if we held nothing. */
+		if (m->version == KAD_WIRE_VERSION &&
+		    (v = kad_store_get(&kd->store, m->key, now)) != NULL) {
 			a->type = KAD_T_VALU;
 			memcpy(a->key, v->key, KAD_ID_LEN);
 			a->seq = v->seq;
@@ -440,6 +479,25 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 }
 
 /* --- answers to our requests ------------------------------------------- */
+
+/* A VALU is adopted, returned and spread only if its record is valid for
+ * the key: a forged or altered version is a wrong answer, counted. */
+static int value_proves_itself(struct kad *kd, const struct kad_msg *m)
+{
+	switch (kad_record_check(m->key, m->seq, m->value, m->vlen)) {
+	case KAD_REC_OK:
+		return 1;
+	case KAD_REC_E_SIG:
+		BUMP(kd, bad_signature);
+		return 0;
+	case KAD_REC_E_HASH:
+		BUMP(kd, bad_key);
+		return 0;
+	default:
+		BUMP(kd, bad_record);
+		return 0;
+	}
+}
 
 static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_msg *m)
 {
@@ -477,7 +535,8 @@ static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_ms
 		if (m->type == KAD_T_NODS)
 			kad_lookup_on_nodes(&op->lk, p->reqid, m->id, m->nodes, m->nnodes, now);
 		else if (m->type == KAD_T_VALU && op->lk.kind == KAD_LK_VALUE &&
-		         memcmp(m->key, op->lk.target, KAD_ID_LEN) == 0)
+		         memcmp(m->key, op->lk.target, KAD_ID_LEN) == 0 &&
+		         m->version == KAD_WIRE_VERSION && value_proves_itself(kd, m))
 			kad_lookup_on_value(&op->lk, p->reqid, m->id, m->seq, m->ttl,
 			                    m->value, m->vlen, now);
 		else {

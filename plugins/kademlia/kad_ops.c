@@ -362,37 +362,46 @@ void kad_verify_restored(struct kad *kd)
 	}
 }
 
-int kad_put_start(struct kad *kd, const void *key, size_t klen, const void *value,
-                  size_t vlen, uint32_t ttl, struct kad_op **op_out)
+int kad_put_start(struct kad *kd, const void *name, size_t nlen, const void *value,
+                  size_t vlen, uint32_t ttl, int immutable, struct kad_op **op_out)
 {
 	double now = kd->api->now(kd->host);
-	uint8_t h[KAD_ID_LEN];
-	uint64_t seq = kad_wall_usec(kd);
+	uint8_t key[KAD_ID_LEN], *rec;
+	uint64_t seq = 0;
 	struct kad_op *op;
-	int r;
+	size_t cap = 1 + KAD_PUB_LEN + 1 + nlen + KAD_SIG_LEN + vlen;
+	int len, r;
 
-	if (klen == 0 || klen > MP2P_KAD_KEY_MAX || vlen > (size_t)kd->conf.max_value_size)
+	if (vlen > (size_t)kd->conf.max_value_size ||
+	    (!immutable && (nlen == 0 || nlen > KAD_NAME_MAX)) || !kd->key_ok)
 		return -1;
-	if (kad_key_hash(key, klen, h) < 0)
+	if (!immutable) {
+		/* Versions of a name order by the wall clock in microseconds,
+		 * strictly increasing even for two puts in one microsecond. */
+		seq = kad_wall_usec(kd);
+		if (seq <= kd->last_seq)
+			seq = kd->last_seq + 1;
+		kd->last_seq = seq;
+	}
+	if ((rec = malloc(cap)) == NULL)
 		return -1;
-	/* Two puts in one microsecond must still order. */
-	if (seq <= kd->last_seq)
-		seq = kd->last_seq + 1;
-	kd->last_seq = seq;
-	if (ttl == 0 || ttl > kd->conf.value_ttl_max)
-		ttl = (uint32_t)kd->conf.value_ttl_max;
-	r = kad_store_put(&kd->store, h, seq, value, (uint32_t)vlen, now + ttl,
-	                  now + kad_jitter(kd, kd->conf.republish), kad_own_source, 1, 1);
-	if (r != KAD_ST_STORED)
-		return -1;
-	if ((op = kad_op_start(kd, OP_PUT, h)) == NULL)
-		return -1;
-	if ((op->value = malloc(vlen ? vlen : 1)) == NULL) {
-		kad_op_complete(op, MP2P_KAD_FAILED);
+	len = immutable ? kad_record_immutable(rec, cap, value, (uint32_t)vlen, key)
+	                : kad_record_mutable(rec, cap, &kd->kp, name, nlen, seq, value,
+	                                     (uint32_t)vlen, key);
+	if (len < 0) {
+		free(rec);
 		return -1;
 	}
-	memcpy(op->value, value, vlen);
-	op->vlen = (uint32_t)vlen;
+	if (ttl == 0 || ttl > kd->conf.value_ttl_max)
+		ttl = (uint32_t)kd->conf.value_ttl_max;
+	r = kad_store_put(&kd->store, key, seq, rec, (uint32_t)len, now + ttl,
+	                  now + kad_jitter(kd, kd->conf.republish), kad_own_source, 1, 1);
+	if (r != KAD_ST_STORED || (op = kad_op_start(kd, OP_PUT, key)) == NULL) {
+		free(rec);
+		return -1;
+	}
+	op->value = rec;
+	op->vlen = (uint32_t)len;
 	op->seq = seq;
 	op->ttl = ttl;
 	*op_out = op;
@@ -477,6 +486,25 @@ static void bootstrap(struct kad *kd, double now)
 	kd->boot_backoff = kd->boot_backoff * 2 > 60 ? 60 : kd->boot_backoff * 2;
 }
 
+/* When maintenance must run next: the regular tick, or sooner for a
+ * bootstrap retry that is due (the backoff is 1 s doubling to 60 s, which
+ * a 30 s tick could not keep) or a republication that is due. */
+static double next_maintenance(struct kad *kd, double now)
+{
+	double next = now + kd->maint_every;
+
+	if (kad_table_size(&kd->table) == 0 && kd->conf.nbootstrap > 0 && kd->next_boot < next)
+		next = kd->next_boot;
+	for (int i = 0; i < kd->store.n; i++) {
+		double at = kd->store.v[i]->republish_at;
+		if (kd->nrepublish >= KAD_MAX_REPUBLISH && at <= now)
+			at = now + 0.1;      /* wait for a running one to finish */
+		if (at < next)
+			next = at;
+	}
+	return next > now + 0.01 ? next : now + 0.01;
+}
+
 void kad_maintain(void *arg)
 {
 	struct kad *kd = arg;
@@ -488,9 +516,16 @@ void kad_maintain(void *arg)
 	if (kad_table_size(&kd->table) == 0) {
 		kd->joined = 0;
 		bootstrap(kd, now);
-	} else if (!kd->joined) {
-		kad_join(kd);
+	} else {
+		/* The next time the table empties, retries start at 1 s again. */
+		kd->boot_backoff = 1;
+		kd->next_boot = 0;
+		if (!kd->joined)
+			kad_join(kd);
 	}
 	if (kd->table_changes != kd->routes_written && now - kd->last_routes_write >= 10)
 		kad_write_routes(kd);
+	if (kd->running && kd->maint != NULL)
+		kd->api->timer_start(kd->host, kd->maint, next_maintenance(kd, now) - now,
+		                     MP2P_TIMER_ONCE);
 }

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 
 /* The settings of the plugin's `config` group; anything else is an error.
@@ -137,6 +140,92 @@ static void load_node_id(struct kad *kd)
 	kad_id_hex(kd->self, kd->self_hex);
 }
 
+/* --- the writer key: signs this node's mutable values ------------------
+ *
+ * An Ed25519 key of the plugin's own, in state_dir/kad.key: 64 hex digits
+ * of the private seed and a newline, mode 0600. It is created once (the
+ * host creates state_dir only before start(), so a new key is written
+ * then) and read back on every later start. A file that is not a regular
+ * file of ours, is readable by others, or is damaged is not used: puts
+ * are refused and the log says why, since a key anyone could read signs
+ * nothing. */
+
+static void key_from_hex(struct kad *kd, const char *hex)
+{
+	uint8_t seed[KAD_PUB_LEN];
+
+	if (kad_id_parse(hex, seed) == 0 && kad_keypair_from_private(&kd->kp, seed) == 0) {
+		kd->key_ok = 1;
+		for (int i = 0; i < KAD_PUB_LEN; i++)
+			snprintf(kd->writer_hex + 2 * i, 3, "%02x", kd->kp.pub[i]);
+	}
+	memset(seed, 0, sizeof(seed));
+}
+
+static void load_key(struct kad *kd)
+{
+	char path[4096], line[2 * KAD_PUB_LEN + 8];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	path_in_state(kd, "kad.key", path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		uint8_t seed[KAD_PUB_LEN];
+		char hex[2 * KAD_PUB_LEN + 1];
+		if (errno != ENOENT) {
+			kd->api->log(kd->host, MP2P_LOG_ERROR, "%s: %s: signed puts are refused",
+			             path, strerror(errno));
+			return;
+		}
+		/* None yet: a new key, written in start(). */
+		kd->api->random_bytes(kd->host, seed, sizeof(seed));
+		kad_id_hex(seed, hex);
+		key_from_hex(kd, hex);
+		memset(seed, 0, sizeof(seed));
+		memset(hex, 0, sizeof(hex));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0) {
+		kd->api->log(kd->host, MP2P_LOG_ERROR, "%s is not a private file of ours (mode %o): "
+		             "signed puts are refused", path, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return;
+	}
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	line[n > 0 ? n : 0] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	key_from_hex(kd, line);
+	memset(line, 0, sizeof(line));
+	if (!kd->key_ok)
+		kd->api->log(kd->host, MP2P_LOG_ERROR, "%s is damaged: signed puts are refused", path);
+	else
+		kd->key_saved = 1;
+}
+
+static int write_key(struct kad *kd)
+{
+	char path[4096], tmp[4200], hex[2 * KAD_PUB_LEN + 2];
+	int fd, ok;
+
+	path_in_state(kd, "kad.key", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	kad_id_hex(kd->kp.priv, hex);
+	strcat(hex, "\n");
+	ok = write(fd, hex, strlen(hex)) == (ssize_t)strlen(hex) && fsync(fd) == 0;
+	memset(hex, 0, sizeof(hex));
+	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 /* The routes file, if a previous run left one: small (a few hundred
  * nodes), so reading it in init() is cheap. */
 static void load_routes(struct kad *kd)
@@ -173,6 +262,7 @@ static int kad_init(const struct mp2p_host_api *api, mp2p_host *host,
 	if (read_conf(api, config, &kd->conf, error_text) < 0)
 		goto fail;
 	load_node_id(kd);
+	load_key(kd);
 	snprintf(kd->addr, sizeof(kd->addr), "%s", api->advertise(host) ? api->advertise(host) : "");
 	kd->addr_ok = kad_addr_valid(kd->addr);
 	if (!kd->addr_ok)
@@ -182,7 +272,7 @@ static int kad_init(const struct mp2p_host_api *api, mp2p_host *host,
 		goto fail;
 	kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
 	                     (int)kd->conf.table_per_prefix);
-	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)kd->conf.max_value_size);
+	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)(kd->conf.max_value_size + KAD_REC_OVERHEAD));
 	kad_rtt_init(&kd->rtt, 0.05, kd->conf.request_timeout);
 	kd->bufcap = kad_encoded_max((size_t)kd->conf.max_value_size);
 	if ((kd->buf = malloc(kd->bufcap)) == NULL)
@@ -223,7 +313,7 @@ static int kad_restore(void *self, const void *data, size_t length, uint32_t for
 		return -1;
 	kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
 	                     (int)kd->conf.table_per_prefix);
-	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)kd->conf.max_value_size);
+	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)(kd->conf.max_value_size + KAD_REC_OVERHEAD));
 	if (kad_state_load(data, length, &kd->table, &kd->store, kd->api->now(kd->host),
 	                   kad_wall_usec(kd) / 1000000u, kd->conf.republish, &nodes, &values) < 0) {
 		kad_table_release(&kd->table);
@@ -232,7 +322,7 @@ static int kad_restore(void *self, const void *data, size_t length, uint32_t for
 		kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
 		                     (int)kd->conf.table_per_prefix);
 		kad_store_init(&kd->store, (int)kd->conf.max_values,
-		               (uint32_t)kd->conf.max_value_size);
+		               (uint32_t)(kd->conf.max_value_size + KAD_REC_OVERHEAD));
 		if (error_text)
 			*error_text = strdup("kademlia: saved state is damaged");
 		return -1;
@@ -259,6 +349,14 @@ static int kad_start(void *self, char **error_text)
 	}
 	if (!kd->id_saved && write_node_id(kd) == 0)
 		kd->id_saved = 1;
+	if (kd->key_ok && !kd->key_saved) {
+		if (write_key(kd) == 0)
+			kd->key_saved = 1;
+		else
+			kd->api->log(kd->host, MP2P_LOG_WARN, "cannot write kad.key in %s: this "
+			             "node's signed values get a new writer at the next start",
+			             kd->api->state_dir(kd->host));
+	}
 	if (!kd->id_saved)
 		kd->api->log(kd->host, MP2P_LOG_WARN, "cannot write node_id in %s: the node id "
 		             "will change at the next cold start", kd->api->state_dir(kd->host));
@@ -270,9 +368,10 @@ static int kad_start(void *self, char **error_text)
 	                           (uint32_t)MP2P_KADEMLIA_MAJOR << 16 | MP2P_KADEMLIA_MINOR,
 	                           &kad_service, kd) < 0)
 		kd->api->log(kd->host, MP2P_LOG_WARN, "another instance offers the kademlia service");
-	/* Idle cost stays tiny: one timer, at most every 30 seconds. */
-	every = every < 0.2 ? 0.2 : every > 30 ? 30 : every;
-	kd->api->timer_start(kd->host, kd->maint, every, MP2P_TIMER_REPEAT);
+	/* Idle cost stays tiny: one timer, at most every 30 seconds, sooner
+	 * only when a bootstrap retry or a republication is due (and
+	 * kad_maintain() below sets it going). */
+	kd->maint_every = every < 0.2 ? 0.2 : every > 30 ? 30 : every;
 	kd->api->log(kd->host, MP2P_LOG_INFO, "node %s at %s, %d known nodes", kd->self_hex,
 	             kd->addr, kad_table_size(&kd->table));
 	/* A table from saved state means we rejoin through it; the bootstrap

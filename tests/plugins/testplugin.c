@@ -12,6 +12,7 @@
 #define TP_NO_SYMBOL 4
 #define TP_INIT_FAILS 5
 #define TP_CLAIMS_ECHO 6
+#define TP_FLAGS 7
 
 #ifndef TP_KIND
 #define TP_KIND TP_GOOD
@@ -151,6 +152,11 @@ static const struct mp2p_plugin unexported __attribute__((used)) = {
 MP2P_PLUGIN_DEFINE = {
 	.magic = 0x12345678u, .abi_major = MP2P_ABI_MAJOR, .abi_minor = MP2P_ABI_MINOR,
 	.size = sizeof(struct mp2p_plugin),
+#elif TP_KIND == TP_FLAGS
+/* A bit of the reserved flags set, as a later minor might define one. */
+MP2P_PLUGIN_DEFINE = {
+	MP2P_PLUGIN_HEADER,
+	.flags = 0x4,
 #elif TP_KIND == TP_NEW_MINOR
 MP2P_PLUGIN_DEFINE = {
 	.magic = MP2P_PLUGIN_MAGIC, .abi_major = MP2P_ABI_MAJOR, .abi_minor = MP2P_ABI_MINOR + 1,

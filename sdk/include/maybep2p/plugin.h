@@ -173,7 +173,10 @@
  *
  * The header compiles as C99 or later and as C++11 or later (g++ and
  * clang++); MP2P_PLUGIN_DEFINE's designated initializers need C99 or
- * C++20. In C++, define callbacks with C linkage (inside extern "C").
+ * C++20, where members must be named in the order declared, and g++'s
+ * -Wextra then warns about the members left out (they are NULL, as in C:
+ * add -Wno-missing-field-initializers). In C++, define callbacks with C
+ * linkage (inside extern "C").
  *
  * A COMPLETE PLUGIN
  *
@@ -887,9 +890,16 @@ struct mp2p_plugin {
 
 /** Defines the exported descriptor; follow it with `= { ... };` and use
  *  designated initializers, so members you leave out are NULL. */
+#ifdef __cplusplus
+/* C++ wants the attribute after the name, and C linkage said outright. */
+#define MP2P_PLUGIN_DEFINE \
+	extern "C" const struct mp2p_plugin mp2p_plugin_v1 MP2P_EXPORT; \
+	extern "C" const struct mp2p_plugin mp2p_plugin_v1 MP2P_EXPORT
+#else
 #define MP2P_PLUGIN_DEFINE \
 	MP2P_EXPORT extern const struct mp2p_plugin mp2p_plugin_v1; \
 	MP2P_EXPORT const struct mp2p_plugin mp2p_plugin_v1
+#endif
 
 /* ---------------------------------------------------------------------
  * The layout is the promise: these fail to compile if it moves.
