@@ -104,6 +104,13 @@ static void conf_release(struct kad_conf *conf)
 	conf->nbootstrap = 0;
 }
 
+static void path_in_state(struct kad *kd, const char *name, char *out, size_t cap)
+{
+	const char *dir = kd->api->state_dir(kd->host);
+
+	snprintf(out, cap, "%s/%s", dir ? dir : ".", name);
+}
+
 static int write_node_id(struct kad *kd)
 {
 	const char *dir = kd->api->state_dir(kd->host);
@@ -170,7 +177,8 @@ static void load_key(struct kad *kd)
 	int fd;
 
 	path_in_state(kd, "kad.key", path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO planted here must not hang init(). */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		uint8_t seed[KAD_PUB_LEN];
 		char hex[2 * KAD_PUB_LEN + 1];
 		if (errno != ENOENT) {
