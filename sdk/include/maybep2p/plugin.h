@@ -372,7 +372,7 @@ enum mp2p_log_level {
 	MP2P_LOG_DEBUG = 3
 };
 
-/** send_to() flags. */
+/** Flags of send_to(), send_to_v2() and send_v2(). */
 enum mp2p_send_flags {
 	/** Default: reuse a live connection this host dialled to the same
 	 *  address, or dial one and keep it for later sends. */
@@ -410,9 +410,11 @@ enum mp2p_result {
 	/** A rule refused it: the protocol is not yours, the connection is
 	 *  owned by another instance, the address does not follow the address
 	 *  rule (<maybep2p/util.h>) or may not be dialled, a connection limit
-	 *  was reached, or this instance is not running. The log says which. */
+	 *  or host.limits.max_buffered was reached, or this instance is not
+	 *  running. The log says which. */
 	MP2P_ERR_REFUSED = -5,
-	/** A bad argument (a NULL type, a NULL payload with a length). */
+	/** A bad argument: a NULL type or address, a NULL payload with a
+	 *  length, a flag this host does not know. */
 	MP2P_ERR_INVALID = -6,
 	/** The host tried and failed (out of memory, a write to disk failed);
 	 *  the log says why. */
