@@ -18,13 +18,14 @@
 #include <unistd.h>
 
 #define PROBE_SECONDS 10
-#define PROBE_OK 0
-#define PROBE_INIT_FAILED 3      /* init() returned an error: the daemon reports it */
 
 int probe_child;                 /* set in the child: no probe of a probe */
 extern const char *loader_tag;
 
-static void child(struct host *h, const struct host_config *c, const struct plugin_conf *pc)
+/* The child says "init() returned" with one byte on `report` rather than
+ * with its exit status, which valgrind or a sanitizer may change. */
+static void child(struct host *h, const struct host_config *c, const struct plugin_conf *pc,
+                  int report)
 {
 	static char tag[48];
 	struct diag errs = { 0 };
@@ -41,9 +42,11 @@ static void child(struct host *h, const struct host_config *c, const struct plug
 		dup2(null, STDERR_FILENO);
 	}
 	in = instance_create(h, c, pc, &errs);
+	if (write(report, in != NULL ? "r" : "f", 1) != 1)
+		_exit(2);
 	instance_destroy(in);
 	diag_clear(&errs);
-	_exit(in != NULL ? PROBE_OK : PROBE_INIT_FAILED);
+	_exit(0);
 }
 
 /* A probe killed mid-init leaves its copy of the file behind. */
@@ -73,19 +76,25 @@ int probe_plugin(struct host *h, const struct host_config *c, const struct plugi
                  struct diag *errs)
 {
 	struct timespec tick = { 0, 10 * 1000 * 1000 };
-	int status = 0, waited = 0, hung = 0;
+	int status = 0, waited = 0, hung = 0, report[2];
+	char said = 0;
 	pid_t pid, r;
 
 	if (probe_child)
 		return 0;
 	fflush(NULL);
-	if ((pid = fork()) < 0) {
+	if (pipe(report) < 0 || (pid = fork()) < 0) {
 		log_msg(HLOG_WARN, "plugin '%s': cannot fork to probe its init(): %s; loading it "
 		        "unprobed", pc->name, strerror(errno));
 		return 0;
 	}
-	if (pid == 0)
-		child(h, c, pc);
+	if (pid == 0) {
+		close(report[0]);
+		child(h, c, pc, report[1]);
+	}
+	close(report[1]);
+	fcntl(report[0], F_SETFD, FD_CLOEXEC);
+	fcntl(report[0], F_SETFL, O_NONBLOCK);
 	while ((r = waitpid(pid, &status, WNOHANG)) == 0) {
 		if (waited++ >= PROBE_SECONDS * 100) {
 			hung = 1;
@@ -96,11 +105,11 @@ int probe_plugin(struct host *h, const struct host_config *c, const struct plugi
 		nanosleep(&tick, NULL);
 	}
 	remove_copies(h->scratch_dir, pid);
-	if (r < 0)
-		return 0;
-	if (!hung && WIFEXITED(status) &&
-	    (WEXITSTATUS(status) == PROBE_OK || WEXITSTATUS(status) == PROBE_INIT_FAILED))
-		return 0;
+	if (read(report[0], &said, 1) != 1)
+		said = 0;
+	close(report[0]);
+	if (r < 0 || said != 0)
+		return 0;   /* init() returned; the daemon's own init says how */
 	if (hung)
 		diag_add(errs, "%s:%d: plugin '%s': init() did not return within %d s (tried in a "
 		         "probe process): not loaded", c->path, pc->line, pc->name, PROBE_SECONDS);
@@ -110,6 +119,7 @@ int probe_plugin(struct host *h, const struct host_config *c, const struct plugi
 		         WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
 		diag_add(errs, "%s:%d: plugin '%s': %s crashed in init() (the probe process exited "
-		         "%d): not loaded", c->path, pc->line, pc->name, pc->file, WEXITSTATUS(status));
+		         "%d before init() returned): not loaded", c->path, pc->line, pc->name, pc->file,
+		         WEXITSTATUS(status));
 	return -1;
 }
