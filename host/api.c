@@ -27,6 +27,8 @@ static const char *api_instance_name(mp2p_host *in) { return in->name; }
 static const char *api_host_id(mp2p_host *in) { return in->host->id; }
 static const char *api_advertise(mp2p_host *in) { return in->host->advertise; }
 static const char *api_state_dir(mp2p_host *in) { return in->state_dir; }
+static const char *api_peer_id(mp2p_host *in) { return in->host->peer_id; }
+static int api_security(mp2p_host *in) { return in->host->cfg.security_mode; }
 
 double host_now(struct host *h)
 {
@@ -267,7 +269,17 @@ static int api_send_to(mp2p_host *in, const char *addr, const char *protocol, co
 {
 	if (in->state != INST_RUNNING || addr == NULL)
 		return -1;
-	return conn_send_to(in->host, in, addr, protocol, type, payload, length, flags, conn_out);
+	return conn_send_to(in->host, in, addr, protocol, type, payload, length, flags, NULL, conn_out);
+}
+
+static int api_send_to_peer(mp2p_host *in, const char *addr, const char *peer_id,
+                            const char *protocol, const char *type, const void *payload,
+                            size_t length, unsigned flags, mp2p_conn_id *conn_out)
+{
+	if (in->state != INST_RUNNING || addr == NULL)
+		return -1;
+	return conn_send_to(in->host, in, addr, protocol, type, payload, length, flags, peer_id,
+	                    conn_out);
 }
 
 static int api_conn_close(mp2p_host *in, mp2p_conn_id conn, int flush)
@@ -339,4 +351,7 @@ const struct mp2p_host_api host_api = {
 	.reply_usage = reply_usage,
 	.reply_defer = reply_defer,
 	.reply_finish = reply_finish,
+	.peer_id = api_peer_id,
+	.security = api_security,
+	.send_to_peer = api_send_to_peer,
 };

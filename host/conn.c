@@ -34,7 +34,10 @@ struct conn {
 	unsigned partial : 1;        /* part of a frame is waiting: the frame timeout runs */
 	unsigned dispatching : 1;    /* inside a plugin callback: free later */
 	unsigned dead : 1;
+	unsigned secure : 1;         /* TLS */
+	unsigned handshaken : 1;     /* TLS: the handshake is done, tls.verified is the peer */
 	char peer[56];
+	struct tls_check tls;
 };
 
 static void conn_read(struct bufferevent *bev, void *arg);
@@ -60,6 +63,13 @@ static void ip_count_add(struct host *h, uint64_t key, long delta)
 		idmap_put(&h->ip_counts, key, (void *)(uintptr_t)n);
 }
 
+/* An accepted socket not yet a connection (its first bytes are awaited)
+ * holds its place under the per-address limit. */
+void conn_ip_hold(struct host *h, const struct sockaddr *sa, long delta)
+{
+	ip_count_add(h, addr_ip_key(sa), delta);
+}
+
 /* May another connection from this address come in? Refusals are counted
  * and logged at most once a second, so a flood cannot flood the log. */
 int conn_admit(struct host *h, const struct sockaddr *sa)
@@ -71,7 +81,7 @@ int conn_admit(struct host *h, const struct sockaddr *sa)
 
 	if (h->stopping) {
 		why = "the host is stopping";
-	} else if (h->nconns >= h->cfg.max_connections) {
+	} else if (h->nconns + h->nsniffs >= h->cfg.max_connections) {
 		h->stats.refused_limit++;
 		why = "max_connections reached";
 		kind = 1;
@@ -95,13 +105,21 @@ int conn_admit(struct host *h, const struct sockaddr *sa)
 	return 0;
 }
 
-static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct sockaddr *sa)
+static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct sockaddr *sa,
+                             int secure, int inbound, const char *expect_peer)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
-	if (c == NULL)
+	if (c == NULL) {
+		if (fd >= 0)
+			evutil_closesocket(fd);
 		return NULL;
-	c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (expect_peer != NULL)
+		memcpy(c->tls.expected, expect_peer, sizeof(c->tls.expected));
+	c->secure = secure ? 1 : 0;
+	c->bev = secure ? tls_bev_new(h, fd, inbound, &c->tls)
+	                : bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->deadline = evtimer_new(h->base, conn_deadline, c);
 	if (c->bev == NULL || c->deadline == NULL) {
 		if (c->bev)
@@ -142,13 +160,14 @@ static void set_nodelay(evutil_socket_t fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+                         int secure)
 {
 	struct conn *c;
 
 	(void)salen;
 	set_nodelay(fd);
-	if ((c = conn_new(h, fd, sa)) == NULL) {
+	if ((c = conn_new(h, fd, sa, secure, 1, NULL)) == NULL) {
 		log_msg(HLOG_ERR, "out of memory accepting a connection");
 		return NULL;
 	}
@@ -157,7 +176,9 @@ struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockad
 	ip_count_add(h, c->ip_key, 1);   /* the per-IP cap is on what peers open */
 	h->stats.accepted++;
 	bufferevent_set_timeouts(c->bev, NULL, &h->tv_write);
-	event_add(c->deadline, h->tv_idle);
+	/* A handshake must finish within the connect timeout; then the idle
+	 * timeout runs as for any connection. */
+	event_add(c->deadline, secure ? &h->tv_connect : h->tv_idle);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	log_msg(HLOG_DEBUG, "%s: connection %llu accepted", c->peer, (unsigned long long)c->id);
 	return c;
@@ -239,6 +260,22 @@ static void conn_fail(struct conn *c, uint64_t *counter, const char *fmt, ...)
 	conn_close(c, reason);
 }
 
+/* A TLS handshake failed. Counted, and logged at most once a second: a
+ * stranger knocking at a private network must not fill the log. */
+static void tls_refused(struct conn *c, const char *reason)
+{
+	static double last_log;
+	struct host *h = c->h;
+
+	h->stats.tls_refused++;
+	if (host_now(h) - last_log >= 1.0) {
+		log_msg(HLOG_WARN, "%s: closing connection %llu: %s (%llu TLS refusals so far)", c->peer,
+		        (unsigned long long)c->id, reason, (unsigned long long)h->stats.tls_refused);
+		last_log = host_now(h);
+	}
+	conn_close(c, reason);
+}
+
 /* Writes what is queued, then closes. Reading stops at once. */
 static void conn_close_flush(struct conn *c, const char *reason)
 {
@@ -252,6 +289,10 @@ static void conn_close_flush(struct conn *c, const char *reason)
 	 * say): it connects, writes, then closes, or the connect timeout ends it. */
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
+	/* A TLS bufferevent stops writing when the peer ends its stream; what
+	 * is queued (the answer to a one-shot frame) must still leave. */
+	if (c->secure)
+		bufferevent_enable(c->bev, EV_WRITE);
 	event_del(c->deadline);
 }
 
@@ -358,8 +399,22 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (c->dead)
 		return;
+	if ((what & BEV_EVENT_CONNECTED) && c->inbound) {
+		/* An inbound TLS handshake is done: the key was checked. */
+		c->handshaken = 1;
+		h->stats.tls_handshakes++;
+		if (!c->closing && !c->partial)
+			event_add(c->deadline, h->tv_idle);
+		log_msg(HLOG_DEBUG, "%s: connection %llu is peer %s", c->peer,
+		        (unsigned long long)c->id, c->tls.verified);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		c->established = 1;
+		if (c->secure) {
+			c->handshaken = 1;
+			h->stats.tls_handshakes++;
+		}
 		set_nodelay(bufferevent_getfd(c->bev));
 		bufferevent_set_timeouts(c->bev, NULL, &h->tv_write);
 		if (!c->closing)
@@ -388,6 +443,17 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		} else {
 			conn_fail(c, &h->stats.timeouts_write, "write timeout: peer is not reading");
 		}
+	} else if ((what & BEV_EVENT_ERROR) && c->secure) {
+		/* A wrong key, no key, no TLS at all, or the far end refused
+		 * ours (in TLS 1.3 a dialler hears that just after its side of
+		 * the handshake is done, so the first second counts too). */
+		tls_failure(c->bev, &c->tls, reason, sizeof(reason));
+		if (!c->established)
+			h->stats.dial_failures++;
+		if (!c->handshaken || !c->established || c->bytes_in == 0)
+			tls_refused(c, reason);
+		else
+			conn_close(c, reason);
 	} else if (what & BEV_EVENT_ERROR) {
 		int err = EVUTIL_SOCKET_ERROR();
 		if (!c->established) {
@@ -407,11 +473,18 @@ static void conn_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->partial)
+	if (c->secure && !c->handshaken) {
+		if (!c->inbound) {
+			h->stats.timeouts_connect++;
+			h->stats.dial_failures++;
+		}
+		tls_refused(c, "TLS handshake not finished within the connect timeout");
+	} else if (c->partial) {
 		conn_fail(c, &h->stats.timeouts_frame, "frame timeout: a frame was not completed in %g s",
 		          h->cfg.t_frame);
-	else
+	} else {
 		conn_fail(c, &h->stats.timeouts_idle, "idle timeout: no frame in %g s", h->cfg.t_idle);
+	}
 }
 
 static int protocol_of(struct mp2p_host *in, const char *protocol, const char **out)
@@ -486,7 +559,8 @@ int conn_send(struct host *h, struct mp2p_host *in, uint64_t id, const char *pro
 	return queue_frame(c, in, protocol, type, payload, len);
 }
 
-static struct conn *dial(struct host *h, struct mp2p_host *in, const struct sockaddr *sa, int salen)
+static struct conn *dial(struct host *h, struct mp2p_host *in, const struct sockaddr *sa, int salen,
+                         int secure, const char *expect_peer)
 {
 	struct conn *c;
 
@@ -495,11 +569,14 @@ static struct conn *dial(struct host *h, struct mp2p_host *in, const struct sock
 		log_msg(HLOG_WARN, "%s: cannot dial: max_connections reached", in->name);
 		return NULL;
 	}
-	if ((c = conn_new(h, -1, sa)) == NULL)
+	if ((c = conn_new(h, -1, sa, secure, 0, expect_peer)) == NULL)
 		return NULL;
 	c->dialer = in->slot;
-	/* While connecting, libevent's write timeout is the connect timeout. */
+	/* While connecting, libevent's write timeout is the connect timeout;
+	 * a TLS handshake waits on reads, so the deadline bounds it too. */
 	bufferevent_set_timeouts(c->bev, NULL, &h->tv_connect);
+	if (secure)
+		event_add(c->deadline, &h->tv_connect);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(c->bev, sa, salen) < 0) {
 		/* libevent reports most failures through the event callback; one
@@ -511,9 +588,22 @@ static struct conn *dial(struct host *h, struct mp2p_host *in, const struct sock
 	return c;
 }
 
-int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const char *protocol,
-                 const char *type, const void *payload, size_t len, unsigned flags, uint64_t *id_out)
+/* May a connection dialled earlier carry frames meant for `expect_peer`? */
+static int reusable_for(const struct conn *c, const char *expect_peer)
 {
+	if (expect_peer == NULL)
+		return 1;
+	if (c->tls.verified[0] != '\0')
+		return strcmp(c->tls.verified, expect_peer) == 0;
+	return strcmp(c->tls.expected, expect_peer) == 0;
+}
+
+int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const char *protocol,
+                 const char *type, const void *payload, size_t len, unsigned flags,
+                 const char *expect_peer, uint64_t *id_out)
+{
+	int mode = h->cfg.security_mode;
+	int secure = mode == SEC_TLS || (mode == SEC_MIXED && !(flags & MP2P_SEND_PLAINTEXT));
 	struct sockaddr_storage ss;
 	char canon[64];
 	uint64_t key;
@@ -524,11 +614,22 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const c
 		log_msg(HLOG_DEBUG, "%s: cannot send to '%s': not a numeric ADDR:PORT", in->name, addr);
 		return -1;
 	}
+	if ((flags & MP2P_SEND_PLAINTEXT) && mode == SEC_TLS) {
+		log_msg(HLOG_DEBUG, "%s: cannot send to %s in plaintext: host.security.mode is \"tls\"",
+		        in->name, addr);
+		return -1;
+	}
+	if (expect_peer != NULL && (!secure || !peer_id_valid(expect_peer))) {
+		log_msg(HLOG_DEBUG, "%s: cannot send to %s expecting a peer id: %s", in->name, addr,
+		        secure ? "not a peer id" : "the connection would be plaintext");
+		return -1;
+	}
 	addr_format((struct sockaddr *)&ss, canon, sizeof(canon));
 	key = hash_bytes(canon, strlen(canon));
 	if (!(flags & MP2P_SEND_ONESHOT)) {
 		c = idmap_get(&h->conn_by_dial, key);
-		if (c != NULL && !c->dead && !c->closing && strcmp(c->peer, canon) == 0) {
+		if (c != NULL && !c->dead && !c->closing && strcmp(c->peer, canon) == 0 &&
+		    reusable_for(c, expect_peer)) {
 			if (queue_frame(c, in, protocol, type, payload, len) < 0)
 				return -1;
 			if (id_out)
@@ -536,7 +637,7 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const c
 			return 0;
 		}
 	}
-	if ((c = dial(h, in, (struct sockaddr *)&ss, salen)) == NULL)
+	if ((c = dial(h, in, (struct sockaddr *)&ss, salen, secure, expect_peer)) == NULL)
 		return -1;
 	if (flags & MP2P_SEND_ONESHOT) {
 		c->oneshot = 1;
@@ -581,6 +682,10 @@ int conn_info(struct host *h, uint64_t id, struct mp2p_conn_info *info)
 	full.bytes_in = c->bytes_in;
 	full.bytes_out = c->bytes_out;
 	full.opened = c->opened;
+	full.tls = c->secure;
+	full.authenticated = c->secure && c->handshaken && c->tls.verified[0] != '\0';
+	if (full.authenticated)
+		memcpy(full.peer_id, c->tls.verified, sizeof(full.peer_id));
 	memcpy(info, &full, full.size);
 	return 0;
 }
@@ -627,6 +732,8 @@ void conns_list(struct host *h, struct mp2p_reply *r)
 		reply_int(r, "id", (long long)c->id);
 		reply_str(r, "peer", c->peer);
 		reply_str(r, "direction", c->inbound ? "in" : "out");
+		reply_str(r, "tls", c->secure ? "yes" : "no");
+		reply_str(r, "peer_id", c->handshaken && c->tls.verified[0] ? c->tls.verified : "-");
 		reply_str(r, "state", c->closing ? "closing" : c->established ? "open" : "connecting");
 		reply_int(r, "bytes_in", (long long)c->bytes_in);
 		reply_int(r, "bytes_out", (long long)c->bytes_out);

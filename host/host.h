@@ -79,7 +79,17 @@ int frame_scan(const uint8_t *start, size_t have, uint32_t max_payload,
 int frame_protocol_valid(const char *name);
 void frame_header_write(uint8_t *hdr, const char *protocol, const char *type, uint32_t length);
 
+/* hostkey.c -- the host key and peer ids. */
+typedef struct evp_pkey_st EVP_PKEY;
+struct evp_pkey_st *hostkey_load(const char *state_dir, int create, char **error_text);
+void hostkey_free(struct evp_pkey_st *key);
+int peer_id_of_key(const struct evp_pkey_st *key, char out[MP2P_PEER_ID_LEN + 1]);
+int peer_id_valid(const char *text);
+
 /* config.c */
+/* host.security.mode */
+enum security_mode { SEC_PLAIN = MP2P_SECURITY_PLAIN, SEC_TLS = MP2P_SECURITY_TLS,
+                     SEC_MIXED = MP2P_SECURITY_MIXED };
 struct plugin_conf {
 	char *name;
 	char *file;                  /* as written: relative to plugin_dir or absolute */
@@ -103,6 +113,10 @@ struct host_config {
 	long max_connections, max_connections_per_ip;
 	long max_frame, max_output;
 	double t_connect, t_idle, t_frame, t_write;
+	int security_mode;           /* enum security_mode */
+	int allow_set;               /* allow or allow_file given: admit only `allow` */
+	char **allow;                /* sorted peer ids, from allow and allow_file */
+	int nallow;
 	struct plugin_conf *plugins;
 	int nplugins;
 };
@@ -110,6 +124,9 @@ int config_load(struct host_config *c, const char *path, struct diag *errs);
 void config_release(struct host_config *c);
 char *config_where(const config_setting_t *s);
 char *config_dump(const config_setting_t *s);
+int config_allows(const struct host_config *c, const char *peer_id);
+const char *security_mode_name(int mode);
+int allow_file_read(const char *path, char ***ids, int *n, struct diag *errs);
 
 /* loader.c -- a plugin file opened and checked, before any of its code runs. */
 struct module {
@@ -195,13 +212,14 @@ void services_release(struct host *h, mp2p_host *in);
 void services_free(struct host *h);
 
 /* conn.c */
-struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen);
+struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+                         int secure);
 struct conn *conn_find(struct host *h, uint64_t id);
 int conn_send(struct host *h, mp2p_host *in, uint64_t id, const char *protocol,
               const char *type, const void *payload, size_t len);
 int conn_send_to(struct host *h, mp2p_host *in, const char *addr, const char *protocol,
                  const char *type, const void *payload, size_t len, unsigned flags,
-                 uint64_t *id_out);
+                 const char *expect_peer, uint64_t *id_out);
 int conn_close_id(struct host *h, uint64_t id, int flush, const char *reason);
 int conn_info(struct host *h, uint64_t id, struct mp2p_conn_info *info);
 void conn_forget_slot(struct host *h, int slot);
@@ -209,6 +227,25 @@ void conns_close_all(struct host *h, const char *reason);
 void conns_drop_all(struct host *h);
 void conns_list(struct host *h, struct mp2p_reply *r);
 int conn_admit(struct host *h, const struct sockaddr *sa);
+void conn_ip_hold(struct host *h, const struct sockaddr *sa, long delta);
+
+/* tls.c -- TLS 1.3 contexts, the handshake's key check, first-byte sniffing. */
+/* What one connection's handshake checks and learns. Lives in struct conn;
+ * the verify callback reaches it through the SSL object. */
+struct tls_check {
+	char expected[MP2P_PEER_ID_LEN + 1];  /* a dial's expected peer id, or "" */
+	char verified[MP2P_PEER_ID_LEN + 1];  /* the peer id the peer proved, or "" */
+	char refusal[160];                     /* why the key was refused, or "" */
+};
+enum sniff_result { SNIFF_NEED_MORE = 0, SNIFF_TLS = 1, SNIFF_PLAIN = 2, SNIFF_BAD = -1 };
+int tls_init(struct host *h, struct diag *errs);
+void tls_free(struct host *h);
+struct bufferevent *tls_bev_new(struct host *h, evutil_socket_t fd, int inbound,
+                                struct tls_check *check);
+void tls_failure(struct bufferevent *bev, const struct tls_check *check, char *buf, size_t size);
+int tls_sniff(const uint8_t *p, size_t n, const char **why);
+void sniff_start(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen);
+void sniffs_free(struct host *h);
 
 /* listener.c */
 int listeners_open(struct host *h, struct diag *errs);
@@ -259,6 +296,7 @@ struct host_stats {
 	uint64_t bad_frames, unknown_protocol, oversize, timeouts_idle, timeouts_frame;
 	uint64_t timeouts_write, timeouts_connect, output_overflow, dial_failures;
 	uint64_t reloads, reload_failures;
+	uint64_t tls_handshakes, tls_refused;
 };
 struct host {
 	struct event_base *base;
@@ -266,6 +304,11 @@ struct host {
 	char *config_path;
 	char *id;
 	char *advertise;
+	struct evp_pkey_st *key;     /* the Ed25519 host key */
+	char peer_id[MP2P_PEER_ID_LEN + 1];
+	struct ssl_ctx_st *tls_ctx;  /* one context for both roles */
+	struct sniff *sniffs;        /* inbound connections whose first byte is awaited */
+	long nsniffs;
 	char *scratch_dir;           /* per-generation plugin copies */
 	double started;
 

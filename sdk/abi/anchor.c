@@ -42,6 +42,14 @@ void mp2p_abi_anchor(const struct mp2p_host_api *api, const struct mp2p_plugin *
 	(void)reason; (void)level; (void)send_flags; (void)watch_events; (void)timer_flags;
 }
 
+/* Types ABI 1.1 added for peer identity. */
+MP2P_EXPORT void mp2p_abi_anchor_security(enum mp2p_security security);
+
+void mp2p_abi_anchor_security(enum mp2p_security security)
+{
+	(void)security;
+}
+
 /* Service headers are compiled in when present, so the check also runs on
  * a tree that has only plugin.h. */
 #if defined(__has_include)

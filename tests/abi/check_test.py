@@ -18,12 +18,15 @@ SRCDIR = os.environ.get("top_srcdir") or os.path.join(os.path.dirname(os.path.ab
 CHECK = os.path.join(SRCDIR, "sdk", "abi", "check.sh")
 HEADERS = os.path.join(SRCDIR, "sdk", "include")
 
-API_LAST = "\tvoid (*reply_finish)(mp2p_reply *r);\n"
+# The end of struct mp2p_host_api, whatever its last member is now.
+API_END = "};\n\n/** True if the host's table has `member`"
 PLUGIN_LAST = "\tvoid (*control)(void *self, mp2p_reply *reply, int argc, const char *const *argv);\n"
 
 
-def minor(text, n=1):
-    return text.replace("#define MP2P_ABI_MINOR 0", "#define MP2P_ABI_MINOR %d" % n)
+def minor(text):
+    """Raises MP2P_ABI_MINOR by one, whatever it is now."""
+    return re.sub(r"#define MP2P_ABI_MINOR (\d+)",
+                  lambda m: "#define MP2P_ABI_MINOR %d" % (int(m.group(1)) + 1), text, count=1)
 
 
 def major(text, n=2):
@@ -59,7 +62,7 @@ def chain(*edits):
     return edit
 
 
-APPEND_API = after(API_LAST, "\tint (*peers_count)(mp2p_host *h);\n")
+APPEND_API = before(API_END, "\tint (*peers_count)(mp2p_host *h);\n")
 SEND_LINE = "\tint (*send)(mp2p_host *h, mp2p_conn_id conn, const char *protocol,\n"
 
 # (name, edit of plugin.h, expected exit status of check.sh)

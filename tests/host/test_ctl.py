@@ -12,6 +12,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from mp2ptest import Check, FrameConn, Host, builddir  # noqa: E402
+# host.security.mode = "plain": a Python client here speaks plaintext frames to the host.
+Host.default_security = "plain"
 
 ok = Check("test_ctl")
 ctl = os.path.join(builddir, "maybep2pctl")
@@ -33,14 +35,14 @@ def commands():
         ok(mode == 0o600, "the control socket is mode 0600 (%o)" % mode)
 
         st = h.ctl("status")
-        ok(st["id"] == "ctl" and st["abi"] == "1.0" and st["listen"] == h.addr and st["connections"] == 1
+        ok(st["id"] == "ctl" and st["abi"] == "1.1" and st["listen"] == h.addr and st["connections"] == 1
            and st["uptime"] >= 0 and st["version"], "status --json: %s" % st)
         code, out, err = run("-s", h.control, "status")
         ok(code == 0 and out.startswith("id ") and "listen       %s" % h.addr in out, "status as text")
 
         pl = h.ctl("plugins")["rows"]
         ok([p["name"] for p in pl] == ["echo", "tp"] and pl[0]["protocols"] == "echo"
-           and pl[1]["version"] == "0.0.1" and pl[0]["abi"] == "1.0" and pl[0]["state"] == "running",
+           and pl[1]["version"] == "0.0.1" and pl[0]["abi"] == "1.1" and pl[0]["state"] == "running",
            "plugins --json lists instance, version, ABI, protocols, state")
         code, out, err = run("-s", h.control, "plugins")
         ok(code == 0 and out.split("\n")[0].split() == ["name", "file", "plugin", "version", "abi", "protocols", "state"],

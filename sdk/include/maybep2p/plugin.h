@@ -147,7 +147,7 @@ extern "C" {
 /** The ABI these headers describe. A host speaks exactly one major and
  *  every minor up to its own. */
 #define MP2P_ABI_MAJOR 1
-#define MP2P_ABI_MINOR 0
+#define MP2P_ABI_MINOR 1
 
 /** First member of every descriptor: "MP2P" in ASCII. A file whose entry
  *  symbol does not start with it is not a MaybeP2P plugin. */
@@ -161,6 +161,11 @@ extern "C" {
 #define MP2P_FRAME_HEADER 20
 #define MP2P_PROTOCOL_MAX 12
 #define MP2P_TYPE_LEN 4
+
+/** Characters in a peer id (ABI 1.1): the SHA-256 digest of a host's
+ *  Ed25519 public key, written as 64 lowercase hex digits. A host's peer id
+ *  names it for as long as it keeps its key (state_dir/host.key). */
+#define MP2P_PEER_ID_LEN 64
 
 #if defined(__GNUC__) || defined(__clang__)
 #define MP2P_EXPORT __attribute__((visibility("default")))
@@ -246,6 +251,19 @@ struct mp2p_conn_info {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	double opened;               /**< the host clock (now()) at open */
+	/* ABI 1.1. Filled only if the caller's size covers them. */
+	/** 1 once the peer has proved, in a TLS 1.3 handshake, that it holds
+	 *  the private key behind peer_id; then every frame on the connection
+	 *  is that peer's. 0 on a plaintext connection (host.security.mode
+	 *  "plain", or a plaintext peer in "mixed") and while a dial's
+	 *  handshake is still running: trust nothing a peer says about itself
+	 *  there. */
+	uint32_t authenticated;
+	/** 1 if the connection is encrypted (TLS), even before its handshake
+	 *  has finished. */
+	uint32_t tls;
+	/** The remote peer id, NUL-terminated, when authenticated; else "". */
+	char peer_id[MP2P_PEER_ID_LEN + 1];
 };
 
 /** Why stop() is called. */
@@ -278,7 +296,25 @@ enum mp2p_send_flags {
 	 *  answer on it, and the host closes it when the peer does (or at the
 	 *  idle timeout). This is how peers that read one frame per connection
 	 *  want to be spoken to. The connection is never reused. */
-	MP2P_SEND_ONESHOT = 1u << 0
+	MP2P_SEND_ONESHOT = 1u << 0,
+	/** ABI 1.1: dial this connection without TLS, for a peer that cannot
+	 *  speak it (an original Python peer). Honoured only when the host's
+	 *  mode is MP2P_SECURITY_MIXED (send_to() fails otherwise) and never
+	 *  combined with an expected peer id. Ignored when a live connection
+	 *  is reused. In mode "plain" every connection is plaintext anyway. */
+	MP2P_SEND_PLAINTEXT = 1u << 1
+};
+
+/** ABI 1.1: how the host's connections are secured (`host.security.mode`,
+ *  see security()). */
+enum mp2p_security {
+	/** No TLS: no connection is authenticated (the original behaviour). */
+	MP2P_SECURITY_PLAIN = 0,
+	/** Every connection, in and out, is TLS 1.3 with both keys checked. */
+	MP2P_SECURITY_TLS = 1,
+	/** TLS as in MP2P_SECURITY_TLS, but plaintext peers are let in (told
+	 *  apart by their first bytes) and dialled with MP2P_SEND_PLAINTEXT. */
+	MP2P_SECURITY_MIXED = 2
 };
 
 /** watch_new() and its ready callback's event bits. */
@@ -495,6 +531,33 @@ struct mp2p_host_api {
 	void (*reply_defer)(mp2p_reply *r);
 	/** Sends a deferred reply; the handle is dead afterwards. */
 	void (*reply_finish)(mp2p_reply *r);
+
+	/* --- ABI 1.1: peers named by their keys ------------------------- */
+
+	/** This host's peer id (MP2P_PEER_ID_LEN lowercase hex digits), the
+	 *  one other hosts see in conn_info().peer_id. Host-owned, valid until
+	 *  destroy(); the same across restarts and reloads while state_dir
+	 *  keeps host.key. Given in every mode, though in "plain" no peer can
+	 *  check it. */
+	const char *(*peer_id)(mp2p_host *h);
+
+	/** The host's enum mp2p_security, as `host.security.mode` says now (a
+	 *  reload may change it; ask when you decide, do not cache). */
+	int (*security)(mp2p_host *h);
+
+	/** send_to() towards a known key: the frame goes only to the host whose
+	 *  peer id is `peer_id` (MP2P_PEER_ID_LEN lowercase hex digits). A
+	 *  reused connection must already be verified as that peer, or have
+	 *  been dialled expecting it; otherwise a new one is dialled. If the
+	 *  host at `addr` presents another key, the handshake fails and the
+	 *  connection closes before any frame is delivered either way:
+	 *  on_conn(MP2P_CONN_CLOSED) with established = 0 and a reason naming
+	 *  both ids. `peer_id` NULL behaves exactly as send_to(). Fails (-1) if
+	 *  peer_id is not a peer id, or the host cannot check it (mode "plain",
+	 *  or MP2P_SEND_PLAINTEXT in `flags`). */
+	int (*send_to_peer)(mp2p_host *h, const char *addr, const char *peer_id,
+	                    const char *protocol, const char *type, const void *payload,
+	                    size_t length, unsigned flags, mp2p_conn_id *conn_out);
 };
 
 /** True if the host's table has `member` (it may be older than the
@@ -601,7 +664,9 @@ _Static_assert(sizeof(struct mp2p_conn_event) == 16 + 2 * MP2P_P_, "mp2p_conn_ev
 _Static_assert(offsetof(struct mp2p_conn_info, peer) == 16, "mp2p_conn_info layout");
 _Static_assert(offsetof(struct mp2p_conn_info, bytes_in) == 80, "mp2p_conn_info layout");
 _Static_assert(offsetof(struct mp2p_conn_info, opened) == 96, "mp2p_conn_info layout");
-_Static_assert(sizeof(struct mp2p_conn_info) == 104, "mp2p_conn_info size");
+_Static_assert(offsetof(struct mp2p_conn_info, authenticated) == 104, "mp2p_conn_info layout");
+_Static_assert(offsetof(struct mp2p_conn_info, peer_id) == 112, "mp2p_conn_info layout");
+_Static_assert(sizeof(struct mp2p_conn_info) == 184, "mp2p_conn_info size (1.1)");
 
 _Static_assert(offsetof(struct mp2p_host_api, log) == 8, "mp2p_host_api layout");
 _Static_assert(offsetof(struct mp2p_host_api, config_check_keys) == 8 + 8 * MP2P_P_, "mp2p_host_api layout");
@@ -609,7 +674,8 @@ _Static_assert(offsetof(struct mp2p_host_api, send) == 8 + 16 * MP2P_P_, "mp2p_h
 _Static_assert(offsetof(struct mp2p_host_api, timer_new) == 8 + 20 * MP2P_P_, "mp2p_host_api layout");
 _Static_assert(offsetof(struct mp2p_host_api, service_offer) == 8 + 27 * MP2P_P_, "mp2p_host_api layout");
 _Static_assert(offsetof(struct mp2p_host_api, reply_str) == 8 + 33 * MP2P_P_, "mp2p_host_api layout");
-_Static_assert(sizeof(struct mp2p_host_api) == 8 + 41 * MP2P_P_, "mp2p_host_api size (1.0)");
+_Static_assert(offsetof(struct mp2p_host_api, peer_id) == 8 + 41 * MP2P_P_, "mp2p_host_api layout (1.1)");
+_Static_assert(sizeof(struct mp2p_host_api) == 8 + 44 * MP2P_P_, "mp2p_host_api size (1.1)");
 
 _Static_assert(offsetof(struct mp2p_plugin, name) == 16, "mp2p_plugin layout");
 _Static_assert(offsetof(struct mp2p_plugin, init) == 16 + 4 * MP2P_P_, "mp2p_plugin layout");
