@@ -96,6 +96,13 @@ void counters_list(struct host *h, struct mp2p_reply *r)
 	}
 }
 
+void counters_each(struct host *h, void (*fn)(void *, const char *, const char *, uint64_t),
+                   void *arg)
+{
+	for (struct counter_set *c = h->counters; c != NULL; c = c->next)
+		fn(arg, c->instance, c->name, c->value);
+}
+
 void counters_free(struct host *h)
 {
 	while (h->counters != NULL) {
@@ -269,7 +276,19 @@ static int api_send_to(mp2p_host *in, const char *addr, const char *protocol, co
 {
 	if (in->state != INST_RUNNING || addr == NULL)
 		return -1;
-	return conn_send_to(in->host, in, addr, protocol, type, payload, length, flags, NULL, conn_out);
+	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, NULL,
+	                    conn_out);
+}
+
+static int api_send_claimed(mp2p_host *in, mp2p_conn_id claimed_on, const char *addr,
+                            const char *protocol, const char *type, const void *payload,
+                            size_t length, unsigned flags, mp2p_conn_id *conn_out)
+{
+	/* 0 is never a connection: a claim with no connection is no claim. */
+	if (in->state != INST_RUNNING || addr == NULL || claimed_on == 0)
+		return -1;
+	return conn_send_to(in->host, in, addr, claimed_on, protocol, type, payload, length,
+	                    flags, NULL, conn_out);
 }
 
 static int api_send_to_peer(mp2p_host *in, const char *addr, const char *peer_id,
@@ -278,7 +297,7 @@ static int api_send_to_peer(mp2p_host *in, const char *addr, const char *peer_id
 {
 	if (in->state != INST_RUNNING || addr == NULL)
 		return -1;
-	return conn_send_to(in->host, in, addr, protocol, type, payload, length, flags, peer_id,
+	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, peer_id,
 	                    conn_out);
 }
 
@@ -351,6 +370,7 @@ const struct mp2p_host_api host_api = {
 	.reply_usage = reply_usage,
 	.reply_defer = reply_defer,
 	.reply_finish = reply_finish,
+	.send_claimed = api_send_claimed,
 	.peer_id = api_peer_id,
 	.security = api_security,
 	.send_to_peer = api_send_to_peer,

@@ -193,6 +193,82 @@ static void load_listen(struct host_config *c, const config_setting_t *host, str
 	}
 }
 
+static void get_bool(const config_setting_t *group, const char *key, int *out, struct diag *errs)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, key) : NULL;
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		bad(errs, s, "must be true or false");
+		return;
+	}
+	*out = config_setting_get_bool(s);
+}
+
+static void get_rate(const config_setting_t *group, const char *key, double *out,
+                     struct diag *errs)
+{
+	const config_setting_t *s = group ? config_setting_get_member(group, key) : NULL;
+	double v;
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = (double)config_setting_get_int64(s);
+	else
+		v = -1;
+	if (!(v > 0.0 && v <= 1e6)) {
+		bad(errs, s, "must be a number per second, more than 0 and at most 1000000");
+		return;
+	}
+	*out = v;
+}
+
+/* host.dial: the guard on what plugins may make the host dial. */
+static void load_dial(struct host_config *c, const config_setting_t *dial, struct diag *errs)
+{
+	static const char *const dial_keys[] = {
+		"trust_claims", "deny", "rate", "max_pending_per_ip", NULL
+	};
+	const config_setting_t *deny = dial ? config_setting_get_member(dial, "deny") : NULL;
+	const char *const *def = dial_deny_default;
+	int n = 0;
+
+	c->dial_trust_claims = 0;
+	c->dial_rate = 200;
+	c->dial_pending_per_ip = 16;
+	if (dial != NULL) {
+		check_keys(dial, dial_keys, errs);
+		get_bool(dial, "trust_claims", &c->dial_trust_claims, errs);
+		get_long(dial, "max_pending_per_ip", 1, 1000000, &c->dial_pending_per_ip, errs);
+		get_rate(dial, "rate", &c->dial_rate, errs);
+	}
+	if (deny != NULL && (!config_setting_is_aggregate(deny) ||
+	                     config_setting_type(deny) == CONFIG_TYPE_GROUP)) {
+		bad(errs, deny, "must be a list of CIDR strings [ \"169.254.0.0/16\", ... ]");
+		deny = NULL;
+	}
+	if (deny != NULL)
+		n = config_setting_length(deny);
+	else
+		while (def[n] != NULL)
+			n++;
+	c->dial_deny = calloc((size_t)n + 1, sizeof(*c->dial_deny));
+	for (int i = 0; i < n && c->dial_deny != NULL; i++) {
+		const config_setting_t *e = deny ? config_setting_get_elem(deny, (unsigned)i) : NULL;
+		const char *v = deny ? config_setting_get_string(e) : def[i];
+		if (v == NULL || dial_rule_parse(v, &c->dial_deny[c->ndial_deny]) < 0) {
+			bad(errs, e, "element %d: '%s' is not an address or CIDR (\"10.0.0.0/8\", \"fe80::/10\")",
+			    i, v ? v : "(not a string)");
+			continue;
+		}
+		c->ndial_deny++;
+	}
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -343,13 +419,17 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 {
 	static const char *const host_keys[] = {
 		"id", "listen", "advertise", "state_dir", "control", "plugin_dir",
-		"log_level", "limits", "timeouts", "security", NULL
+		"log_level", "limits", "timeouts", "dial", "log", "metrics_listen", "security", NULL
 	};
 	static const char *const limit_keys[] = {
-		"max_connections", "max_connections_per_ip", "max_frame", "max_output", NULL
+		"max_connections", "max_inbound", "max_outbound", "max_connections_per_ip",
+		"ipv6_prefix", "max_frame", "max_output", "max_buffered", NULL
 	};
-	static const char *const timeout_keys[] = { "connect", "idle", "frame", "write", NULL };
-	const config_setting_t *limits = NULL, *timeouts = NULL, *security = NULL;
+	static const char *const timeout_keys[] = {
+		"connect", "idle", "frame", "write", "first_frame", NULL
+	};
+	const config_setting_t *limits = NULL, *timeouts = NULL, *dial = NULL;
+	const config_setting_t *security = NULL;
 	struct sockaddr_storage ss;
 	char *level;
 	int len;
@@ -358,6 +438,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		check_keys(host, host_keys, errs);
 		limits = get_group(host, "limits", errs);
 		timeouts = get_group(host, "timeouts", errs);
+		dial = get_group(host, "dial", errs);
 		security = get_group(host, "security", errs);
 	}
 	c->id = get_string(host, "id", NULL, errs);
@@ -380,34 +461,65 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		c->log_level = HLOG_INFO;
 	}
 	free(level);
+	level = get_string(host, "log", "stderr", errs);
+	c->log_target = level ? log_target_parse(level) : LOG_TO_STDERR;
+	if (c->log_target < 0) {
+		bad(errs, config_setting_get_member(host, "log"),
+		    "must be \"stderr\" or \"syslog\" (got '%s')", level);
+		c->log_target = LOG_TO_STDERR;
+	}
+	free(level);
+	c->metrics_listen = get_string(host, "metrics_listen", NULL, errs);
+	if (c->metrics_listen != NULL && addr_parse(c->metrics_listen, &ss, &len) < 0)
+		bad(errs, config_setting_get_member(host, "metrics_listen"),
+		    "'%s' is not a numeric ADDR:PORT (IPv6 as [ADDR]:PORT)", c->metrics_listen);
 
-	c->max_connections = 10000;
+	c->max_inbound = 10000;
+	c->max_outbound = 1024;
 	c->max_connections_per_ip = 1000;
+	c->ipv6_prefix = 64;
 	c->max_frame = 1048576;
 	c->max_output = 4194304;
+	c->max_buffered = 256L << 20;
 	if (limits != NULL) {
+		const config_setting_t *old = config_setting_get_member(limits, "max_connections");
 		check_keys(limits, limit_keys, errs);
-		get_long(limits, "max_connections", 1, 1000000, &c->max_connections, errs);
+		/* max_connections is the old name of max_inbound. */
+		if (old != NULL && config_setting_get_member(limits, "max_inbound") != NULL)
+			bad(errs, old, "is the old name of max_inbound; set only max_inbound");
+		get_long(limits, "max_connections", 1, 1000000, &c->max_inbound, errs);
+		get_long(limits, "max_inbound", 1, 1000000, &c->max_inbound, errs);
+		get_long(limits, "max_outbound", 1, 1000000, &c->max_outbound, errs);
 		get_long(limits, "max_connections_per_ip", 1, 1000000, &c->max_connections_per_ip, errs);
+		get_long(limits, "ipv6_prefix", 16, 128, &c->ipv6_prefix, errs);
 		get_long(limits, "max_frame", 0, 1L << 30, &c->max_frame, errs);
 		get_long(limits, "max_output", 64, 1L << 31, &c->max_output, errs);
+		get_long(limits, "max_buffered", 65536, 1L << 40, &c->max_buffered, errs);
 		if (c->max_output < c->max_frame + MP2P_FRAME_HEADER)
 			bad(errs, config_setting_get_member(limits, "max_output") ?
 			    config_setting_get_member(limits, "max_output") : limits,
 			    "must be at least max_frame + 20 (%ld), or no frame could be sent",
 			    c->max_frame + MP2P_FRAME_HEADER);
+		if (c->max_buffered < 2 * (c->max_frame + MP2P_FRAME_HEADER))
+			bad(errs, config_setting_get_member(limits, "max_buffered") ?
+			    config_setting_get_member(limits, "max_buffered") : limits,
+			    "must be at least twice max_frame + 20 (%ld), or one frame in and one out "
+			    "would not fit", 2 * (c->max_frame + MP2P_FRAME_HEADER));
 	}
 	c->t_connect = 5.0;
 	c->t_idle = 300.0;
 	c->t_frame = 10.0;
 	c->t_write = 10.0;
+	c->t_first_frame = 5.0;
 	if (timeouts != NULL) {
 		check_keys(timeouts, timeout_keys, errs);
 		get_seconds(timeouts, "connect", &c->t_connect, errs);
 		get_seconds(timeouts, "idle", &c->t_idle, errs);
 		get_seconds(timeouts, "frame", &c->t_frame, errs);
 		get_seconds(timeouts, "write", &c->t_write, errs);
+		get_seconds(timeouts, "first_frame", &c->t_first_frame, errs);
 	}
+	load_dial(c, dial, errs);
 	load_security(c, security, errs);
 }
 
@@ -541,6 +653,8 @@ void config_release(struct host_config *c)
 	free(c->state_dir);
 	free(c->control);
 	free(c->plugin_dir);
+	free(c->dial_deny);
+	free(c->metrics_listen);
 	if (c->lc_live)
 		config_destroy(&c->lc);
 	memset(c, 0, sizeof(*c));

@@ -5,6 +5,9 @@
 #include "host.h"
 
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -13,6 +16,9 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+
+/* Which timeout a connection's one deadline timer stands for now. */
+enum deadline_kind { DL_IDLE = 0, DL_FRAME = 1, DL_FIRST = 2 };
 
 struct conn {
 	struct conn *next, *prev;
@@ -26,7 +32,16 @@ struct conn {
 	uint64_t bytes_in, bytes_out;
 	double opened;
 	int dialer;                  /* slot of the instance that dialled, or -1 */
+	struct sockaddr_storage sa;  /* the peer's address */
+	struct conn *snext, *sprev;  /* host->silent_head list, while in it */
+	uint64_t dest_key;           /* the IP a pending dial goes to */
+	size_t held;                 /* bytes in its input and output buffers */
+	struct evbuffer_cb_entry *in_cb, *out_cb;
 	unsigned inbound : 1;
+	unsigned framed : 1;         /* it has delivered a complete frame */
+	unsigned silent : 1;         /* in the list of inbound ones that have not */
+	unsigned dialling : 1;       /* counted in host->dial_pending */
+	unsigned deadline_kind : 2;  /* enum deadline_kind: what the deadline timer is */
 	unsigned established : 1;
 	unsigned oneshot : 1;
 	unsigned half_closed : 1;
@@ -67,42 +82,165 @@ static void ip_count_add(struct host *h, uint64_t key, long delta)
  * holds its place under the per-address limit. */
 void conn_ip_hold(struct host *h, const struct sockaddr *sa, long delta)
 {
-	ip_count_add(h, addr_ip_key(sa), delta);
+	ip_count_add(h, addr_ip_key(sa, h->cfg.ipv6_prefix), delta);
 }
 
-/* May another connection from this address come in? Refusals are counted
- * and logged at most once a second, so a flood cannot flood the log. */
+static void silent_unlink(struct conn *c)
+{
+	struct host *h = c->h;
+
+	if (!c->silent)
+		return;
+	if (c->sprev)
+		c->sprev->snext = c->snext;
+	else
+		h->silent_head = c->snext;
+	if (c->snext)
+		c->snext->sprev = c->sprev;
+	else
+		h->silent_tail = c->sprev;
+	c->snext = c->sprev = NULL;
+	c->silent = 0;
+}
+
+static void silent_append(struct conn *c)
+{
+	struct host *h = c->h;
+
+	c->sprev = h->silent_tail;
+	c->snext = NULL;
+	if (h->silent_tail)
+		h->silent_tail->snext = c;
+	else
+		h->silent_head = c;
+	h->silent_tail = c;
+	c->silent = 1;
+}
+
+/* May another connection from this address come in? When inbound is full,
+ * the oldest connection that has not yet sent a frame makes room: silent
+ * connections are the cheap way to hold a host, and they must not keep
+ * out peers that talk. Refusals are counted and logged at most once a
+ * second per reason, so a flood cannot flood the log. */
 int conn_admit(struct host *h, const struct sockaddr *sa)
 {
-	static double last_log[3];   /* per reason, so one flood hides no other */
+	static struct ratelog rl_stopping, rl_limit, rl_per_ip, rl_evict;
+	struct ratelog *rl = NULL;
 	const char *why = NULL;
-	int kind = 0;
+	char peer[64];
 	long per_ip;
 
+	per_ip = (long)(uintptr_t)idmap_get(&h->ip_counts, addr_ip_key(sa, h->cfg.ipv6_prefix));
 	if (h->stopping) {
 		why = "the host is stopping";
-	} else if (h->nconns + h->nsniffs >= h->cfg.max_connections) {
-		h->stats.refused_limit++;
-		why = "max_connections reached";
-		kind = 1;
-	} else {
-		per_ip = (long)(uintptr_t)idmap_get(&h->ip_counts, addr_ip_key(sa));
-		if (per_ip >= h->cfg.max_connections_per_ip) {
-			h->stats.refused_per_ip++;
-			why = "max_connections_per_ip reached";
-			kind = 2;
+		rl = &rl_stopping;
+	} else if (per_ip >= h->cfg.max_connections_per_ip) {
+		h->stats.refused_per_ip++;
+		why = "max_connections_per_ip reached";
+		rl = &rl_per_ip;
+	} else if (h->nin + h->nsniffs >= h->cfg.max_inbound) {
+		struct conn *victim = h->silent_head;
+		if (victim != NULL) {
+			h->stats.evicted_silent++;
+			log_rated(&rl_evict, HLOG_WARN,
+			          "%s: connection %llu evicted: max_inbound (%ld) reached and it has "
+			          "sent no frame in %.1f s (%llu evicted so far)", victim->peer,
+			          (unsigned long long)victim->id, h->cfg.max_inbound,
+			          host_now(h) - victim->opened, (unsigned long long)h->stats.evicted_silent);
+			conn_close(victim, "evicted: inbound full and no frame sent yet");
+			return 1;
 		}
+		h->stats.refused_limit++;
+		why = "max_inbound reached";
+		rl = &rl_limit;
 	}
 	if (why == NULL)
 		return 1;
-	if (host_now(h) - last_log[kind] >= 1.0) {
-		char peer[64];
-		addr_format(sa, peer, sizeof(peer));
-		log_msg(HLOG_WARN, "%s: connection refused: %s (%llu refused so far)", peer, why,
-		        (unsigned long long)(h->stats.refused_limit + h->stats.refused_per_ip));
-		last_log[kind] = host_now(h);
-	}
+	addr_format(sa, peer, sizeof(peer));
+	log_rated(rl, HLOG_WARN, "%s: connection refused: %s (%llu refused so far)", peer, why,
+	          (unsigned long long)(h->stats.refused_limit + h->stats.refused_per_ip));
 	return 0;
+}
+
+/* --- the memory budget ---------------------------------------------- */
+
+/* Every byte added to or drained from a connection's buffers, as libevent
+ * reports it: the host-wide total is then exact, with no walk. */
+static void held_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	struct host *h = c->h;
+
+	(void)buf;
+	c->held += info->n_added;
+	h->buffered += info->n_added;
+	c->held -= info->n_deleted;
+	h->buffered -= info->n_deleted;
+	if (h->buffered > h->buffered_high)
+		h->buffered_high = h->buffered;
+}
+
+/* Freed buffers go back to malloc, which keeps them: after an attack the
+ * memory would stay resident. Once the buffers have shrunk by a lot, hand
+ * the free pages back to the system, a second later so one trim covers a
+ * whole burst of closes. */
+static void trim_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct host *h = arg;
+
+	(void)fd;
+	(void)what;
+#if defined(__GLIBC__)
+	malloc_trim(0);
+#endif
+	h->buffered_high = h->buffered;
+}
+
+static void trim_maybe(struct host *h)
+{
+	const size_t slack = 32u << 20;
+	struct timeval second = { 1, 0 };
+
+	if (h->buffered_high - h->buffered < slack)
+		return;
+	if (h->trim_timer == NULL && (h->trim_timer = evtimer_new(h->base, trim_fire, h)) == NULL)
+		return;
+	if (!evtimer_pending(h->trim_timer, NULL))
+		evtimer_add(h->trim_timer, &second);
+}
+
+/* Over max_buffered: the connections holding the most are dropped until
+ * an eighth of the budget is free again, so the host does not come back
+ * here on the next read. `spare` (may be NULL) is not dropped: it is the
+ * connection a plugin is sending on. Returns 0 once under the budget, -1
+ * if only `spare` could have made room. The caller holds a dispatching
+ * reference on any connection it still uses. */
+static int budget_enforce(struct host *h, struct conn *spare)
+{
+	static struct ratelog rl;
+	size_t target = (size_t)h->cfg.max_buffered - (size_t)h->cfg.max_buffered / 8;
+
+	while (h->buffered > target) {
+		struct conn *worst = NULL;
+		for (struct conn *c = h->conns; c != NULL; c = c->next)
+			if (!c->dead && c != spare && (worst == NULL || c->held > worst->held))
+				worst = c;
+		if (worst == NULL || worst->held == 0)
+			break;
+		h->stats.dropped_buffered++;
+		log_rated(&rl, HLOG_WARN, "%s: closing connection %llu: it holds %zu bytes and "
+		          "max_buffered (%ld) is reached (%llu dropped so far)", worst->peer,
+		          (unsigned long long)worst->id, worst->held, h->cfg.max_buffered,
+		          (unsigned long long)h->stats.dropped_buffered);
+		/* Its bytes leave the total now, though libevent frees them later. */
+		h->buffered -= worst->held;
+		worst->held = 0;
+		evbuffer_remove_cb_entry(bufferevent_get_input(worst->bev), worst->in_cb);
+		evbuffer_remove_cb_entry(bufferevent_get_output(worst->bev), worst->out_cb);
+		worst->in_cb = worst->out_cb = NULL;
+		conn_close(worst, "max_buffered reached: it held the most");
+	}
+	return h->buffered > (size_t)h->cfg.max_buffered ? -1 : 0;
 }
 
 static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct sockaddr *sa,
@@ -135,7 +273,9 @@ static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct so
 	c->id = ++h->next_conn_id;
 	c->dialer = -1;
 	c->opened = host_now(h);
-	c->ip_key = addr_ip_key(sa);
+	c->ip_key = addr_ip_key(sa, h->cfg.ipv6_prefix);
+	memcpy(&c->sa, sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	                                             : sizeof(struct sockaddr_in));
 	addr_format(sa, c->peer, sizeof(c->peer));
 	if (idmap_put(&h->conn_by_id, c->id, c) < 0) {
 		bufferevent_free(c->bev);
@@ -143,6 +283,11 @@ static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct so
 		free(c);
 		return NULL;
 	}
+	c->in_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), held_changed, c);
+	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), held_changed, c);
+	/* Never more than one frame's worth waiting to be parsed: libevent
+	 * stops reading this socket until the frame is handed on. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)h->cfg.max_frame + MP2P_FRAME_HEADER);
 	h->nconns++;
 	c->next = h->conns;
 	if (c->next)
@@ -173,12 +318,20 @@ struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockad
 	}
 	c->inbound = 1;
 	c->established = 1;
+	h->nin++;
+	silent_append(c);
 	ip_count_add(h, c->ip_key, 1);   /* the per-IP cap is on what peers open */
 	h->stats.accepted++;
 	bufferevent_set_timeouts(c->bev, NULL, &h->tv_write);
-	/* A handshake must finish within the connect timeout; then the idle
-	 * timeout runs as for any connection. */
-	event_add(c->deadline, secure ? &h->tv_connect : h->tv_idle);
+	/* Its first frame is due within first_frame, or idle if that is shorter;
+	 * a TLS handshake comes first and must fit in the same time. */
+	if (h->cfg.t_first_frame <= h->cfg.t_idle) {
+		c->deadline_kind = DL_FIRST;
+		event_add(c->deadline, h->tv_first);
+	} else {
+		c->deadline_kind = DL_IDLE;
+		event_add(c->deadline, h->tv_idle);
+	}
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	log_msg(HLOG_DEBUG, "%s: connection %llu accepted", c->peer, (unsigned long long)c->id);
 	return c;
@@ -194,9 +347,16 @@ static void conn_free(struct conn *c)
 		h->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	/* libevent may free the buffers later: they stop counting now. */
+	h->buffered -= c->held;
+	if (c->in_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->in_cb);
+	if (c->out_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
 	bufferevent_free(c->bev);
 	event_free(c->deadline);
 	free(c);
+	trim_maybe(h);
 }
 
 static void notify(struct conn *c, struct mp2p_host *in, uint32_t kind, const char *reason)
@@ -224,8 +384,17 @@ static void conn_close(struct conn *c, const char *reason)
 	idmap_del(&h->conn_by_id, c->id);
 	if (c->dial_key && idmap_get(&h->conn_by_dial, c->dial_key) == c)
 		idmap_del(&h->conn_by_dial, c->dial_key);
-	if (c->inbound)
+	if (c->inbound) {
 		ip_count_add(h, c->ip_key, -1);
+		h->nin--;
+	} else {
+		h->nout--;
+	}
+	silent_unlink(c);
+	if (c->dialling) {
+		dial_finished(h, c->dest_key);
+		c->dialling = 0;
+	}
 	h->nconns--;
 	h->stats.closed++;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
@@ -244,9 +413,13 @@ static void conn_close(struct conn *c, const char *reason)
 		conn_free(c);
 }
 
-/* A peer broke a rule: one line naming it and why, then it is dropped. */
-static void conn_fail(struct conn *c, uint64_t *counter, const char *fmt, ...) MP2P_PRINTF(3, 4);
-static void conn_fail(struct conn *c, uint64_t *counter, const char *fmt, ...)
+/* A peer broke a rule: one line naming it and why, then it is dropped.
+ * The line is rate-limited per reason (`rl`): many peers breaking the same
+ * rule at once make one line a second, and the counter says how many. */
+static void conn_fail(struct conn *c, uint64_t *counter, struct ratelog *rl,
+                      const char *fmt, ...) MP2P_PRINTF(4, 5);
+static void conn_fail(struct conn *c, uint64_t *counter, struct ratelog *rl,
+                      const char *fmt, ...)
 {
 	char reason[256];
 	va_list ap;
@@ -256,7 +429,8 @@ static void conn_fail(struct conn *c, uint64_t *counter, const char *fmt, ...)
 	va_end(ap);
 	if (counter != NULL)
 		(*counter)++;
-	log_msg(HLOG_WARN, "%s: closing connection %llu: %s", c->peer, (unsigned long long)c->id, reason);
+	log_rated(rl, HLOG_WARN, "%s: closing connection %llu: %s", c->peer,
+	          (unsigned long long)c->id, reason);
 	conn_close(c, reason);
 }
 
@@ -264,15 +438,12 @@ static void conn_fail(struct conn *c, uint64_t *counter, const char *fmt, ...)
  * stranger knocking at a private network must not fill the log. */
 static void tls_refused(struct conn *c, const char *reason)
 {
-	static double last_log;
+	static struct ratelog rl;
 	struct host *h = c->h;
 
 	h->stats.tls_refused++;
-	if (host_now(h) - last_log >= 1.0) {
-		log_msg(HLOG_WARN, "%s: closing connection %llu: %s (%llu TLS refusals so far)", c->peer,
-		        (unsigned long long)c->id, reason, (unsigned long long)h->stats.tls_refused);
-		last_log = host_now(h);
-	}
+	log_rated(&rl, HLOG_WARN, "%s: closing connection %llu: %s (%llu TLS refusals so far)",
+	          c->peer, (unsigned long long)c->id, reason, (unsigned long long)h->stats.tls_refused);
 	conn_close(c, reason);
 }
 
@@ -307,7 +478,13 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	size_t len;
 	int consumed = 0;
 
+	static struct ratelog rl_oversize, rl_bad, rl_unknown, rl_nomem;
+
 	c->dispatching++;
+	/* The bytes are read already; past the budget the biggest holders go,
+	 * this connection too if it is one of them. */
+	if (h->buffered > (size_t)h->cfg.max_buffered)
+		budget_enforce(h, NULL);
 	while (!c->dead && !c->closing) {
 		struct mp2p_host *in;
 		uint8_t *p;
@@ -322,19 +499,20 @@ static void conn_read(struct bufferevent *bev, void *arg)
 			break;
 		if (rc == FRAME_BAD) {
 			if (strcmp(why, "payload over max_frame") == 0)
-				conn_fail(c, &h->stats.oversize, "frame of %u bytes is over max_frame (%ld)",
-				          fh.length, h->cfg.max_frame);
+				conn_fail(c, &h->stats.oversize, &rl_oversize,
+				          "frame of %u bytes is over max_frame (%ld)", fh.length, h->cfg.max_frame);
 			else
-				conn_fail(c, &h->stats.bad_frames, "not a frame: %s", why);
+				conn_fail(c, &h->stats.bad_frames, &rl_bad, "not a frame: %s", why);
 			break;
 		}
 		if ((in = route_protocol(h, fh.protocol)) == NULL) {
-			conn_fail(c, &h->stats.unknown_protocol, "frame for unknown protocol '%s'", fh.protocol);
+			conn_fail(c, &h->stats.unknown_protocol, &rl_unknown,
+			          "frame for unknown protocol '%s'", fh.protocol);
 			break;
 		}
 		p = evbuffer_pullup(input, (ev_ssize_t)(MP2P_FRAME_HEADER + fh.length));
 		if (p == NULL) {
-			conn_fail(c, NULL, "out of memory reading a frame");
+			conn_fail(c, NULL, &rl_nomem, "out of memory reading a frame");
 			break;
 		}
 		c->bytes_in += MP2P_FRAME_HEADER + fh.length;
@@ -351,6 +529,12 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(input, MP2P_FRAME_HEADER + fh.length);
 		c->partial = 0;
 		consumed = 1;
+		if (!c->framed) {
+			c->framed = 1;
+			silent_unlink(c);
+			if (c->deadline_kind == DL_FIRST)
+				c->deadline_kind = DL_IDLE;   /* re-armed below */
+		}
 	}
 	c->dispatching--;
 	if (c->dead) {
@@ -361,13 +545,20 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	if (c->closing)
 		return;
 	/* A frame that has started must finish within `frame`; a connection
-	 * with nothing pending must send a frame within `idle`. */
+	 * with nothing pending must send a frame within `idle`; a new inbound
+	 * one must complete its first within `first_frame`, started or not,
+	 * unless one of the others ends sooner. */
 	if (evbuffer_get_length(input) > 0) {
 		if (!c->partial) {
 			c->partial = 1;
-			event_add(c->deadline, h->tv_frame);
+			if (c->deadline_kind != DL_FIRST ||
+			    host_now(h) + h->cfg.t_frame < c->opened + h->cfg.t_first_frame) {
+				c->deadline_kind = DL_FRAME;
+				event_add(c->deadline, h->tv_frame);
+			}
 		}
 	} else if (consumed) {
+		c->deadline_kind = DL_IDLE;
 		event_add(c->deadline, h->tv_idle);
 	}
 }
@@ -400,11 +591,10 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 	if (c->dead)
 		return;
 	if ((what & BEV_EVENT_CONNECTED) && c->inbound) {
-		/* An inbound TLS handshake is done: the key was checked. */
+		/* An inbound TLS handshake is done: the key was checked. The
+		 * first-frame deadline set at accept still runs. */
 		c->handshaken = 1;
 		h->stats.tls_handshakes++;
-		if (!c->closing && !c->partial)
-			event_add(c->deadline, h->tv_idle);
 		log_msg(HLOG_DEBUG, "%s: connection %llu is peer %s", c->peer,
 		        (unsigned long long)c->id, c->tls.verified);
 		return;
@@ -415,10 +605,16 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 			c->handshaken = 1;
 			h->stats.tls_handshakes++;
 		}
+		if (c->dialling) {
+			dial_finished(h, c->dest_key);
+			c->dialling = 0;
+		}
 		set_nodelay(bufferevent_getfd(c->bev));
 		bufferevent_set_timeouts(c->bev, NULL, &h->tv_write);
-		if (!c->closing)
+		if (!c->closing) {
+			c->deadline_kind = DL_IDLE;
 			event_add(c->deadline, h->tv_idle);
+		}
 		if (c->dialer >= 0) {
 			c->dispatching++;
 			notify(c, h->slots[c->dialer], MP2P_CONN_OPENED, NULL);
@@ -441,16 +637,17 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 			h->stats.dial_failures++;
 			conn_close(c, "connect timeout");
 		} else {
-			conn_fail(c, &h->stats.timeouts_write, "write timeout: peer is not reading");
+			static struct ratelog rl_write;
+			conn_fail(c, &h->stats.timeouts_write, &rl_write, "write timeout: peer is not reading");
 		}
 	} else if ((what & BEV_EVENT_ERROR) && c->secure) {
 		/* A wrong key, no key, no TLS at all, or the far end refused
 		 * ours (in TLS 1.3 a dialler hears that just after its side of
-		 * the handshake is done, so the first second counts too). */
+		 * the handshake is done, before any frame came back). */
 		tls_failure(c->bev, &c->tls, reason, sizeof(reason));
 		if (!c->established)
 			h->stats.dial_failures++;
-		if (!c->handshaken || !c->established || c->bytes_in == 0)
+		if (!c->handshaken || c->bytes_in == 0)
 			tls_refused(c, reason);
 		else
 			conn_close(c, reason);
@@ -471,6 +668,8 @@ static void conn_deadline(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	struct host *h = c->h;
 
+	static struct ratelog rl_first, rl_frame, rl_idle;
+
 	(void)fd;
 	(void)what;
 	if (c->secure && !c->handshaken) {
@@ -478,13 +677,16 @@ static void conn_deadline(evutil_socket_t fd, short what, void *arg)
 			h->stats.timeouts_connect++;
 			h->stats.dial_failures++;
 		}
-		tls_refused(c, "TLS handshake not finished within the connect timeout");
-	} else if (c->partial) {
-		conn_fail(c, &h->stats.timeouts_frame, "frame timeout: a frame was not completed in %g s",
-		          h->cfg.t_frame);
-	} else {
-		conn_fail(c, &h->stats.timeouts_idle, "idle timeout: no frame in %g s", h->cfg.t_idle);
-	}
+		tls_refused(c, "TLS handshake not finished in time");
+	} else if (c->deadline_kind == DL_FIRST)
+		conn_fail(c, &h->stats.timeouts_first_frame, &rl_first,
+		          "first frame timeout: no complete frame in %g s", h->cfg.t_first_frame);
+	else if (c->deadline_kind == DL_FRAME)
+		conn_fail(c, &h->stats.timeouts_frame, &rl_frame,
+		          "frame timeout: a frame was not completed in %g s", h->cfg.t_frame);
+	else
+		conn_fail(c, &h->stats.timeouts_idle, &rl_idle, "idle timeout: no frame in %g s",
+		          h->cfg.t_idle);
 }
 
 static int protocol_of(struct mp2p_host *in, const char *protocol, const char **out)
@@ -524,9 +726,21 @@ static int queue_frame(struct conn *c, struct mp2p_host *in, const char *protoco
 		return -1;
 	}
 	if (evbuffer_get_length(out) + MP2P_FRAME_HEADER + len > (size_t)h->cfg.max_output) {
+		static struct ratelog rl_output;
 		h->stats.output_overflow++;
-		conn_fail(c, NULL, "output over max_output (%ld bytes): peer is not reading",
+		conn_fail(c, NULL, &rl_output, "output over max_output (%ld bytes): peer is not reading",
 		          h->cfg.max_output);
+		return -1;
+	}
+	/* Output counts against max_buffered as input does: past it the
+	 * biggest other holders go, and if that is not room enough the frame
+	 * is refused rather than allocated. */
+	if (h->buffered + MP2P_FRAME_HEADER + len > (size_t)h->cfg.max_buffered &&
+	    (budget_enforce(h, c) < 0 ||
+	     h->buffered + MP2P_FRAME_HEADER + len > (size_t)h->cfg.max_buffered)) {
+		static struct ratelog rl_full;
+		log_rated(&rl_full, HLOG_WARN, "%s: refused to queue a %zu-byte frame to %s: "
+		          "max_buffered (%ld) reached", in->name, len, c->peer, h->cfg.max_buffered);
 		return -1;
 	}
 	/* Header and payload go into one reserved run of the output buffer:
@@ -559,19 +773,54 @@ int conn_send(struct host *h, struct mp2p_host *in, uint64_t id, const char *pro
 	return queue_frame(c, in, protocol, type, payload, len);
 }
 
-static struct conn *dial(struct host *h, struct mp2p_host *in, const struct sockaddr *sa, int salen,
-                         int secure, const char *expect_peer)
+/* A socket bound to the IP this host advertises, when that IP is one of
+ * this machine's own: peers then see our connections come from the
+ * address we claim, which is what their claimed-address checks compare
+ * (and on a machine with several addresses, the one we told them). An
+ * advertised address the machine does not have (behind NAT, say) cannot
+ * be bound: -1, and the kernel chooses as usual. */
+static evutil_socket_t dial_socket(struct host *h, const struct sockaddr *sa)
+{
+	struct sockaddr_storage from;
+	int len, one = 1;
+	evutil_socket_t fd;
+
+	if (h->advertise == NULL || addr_parse(h->advertise, &from, &len) < 0 ||
+	    from.ss_family != sa->sa_family)
+		return -1;
+	if (from.ss_family == AF_INET)
+		((struct sockaddr_in *)&from)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&from)->sin6_port = 0;
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	/* The port is chosen at connect(), per destination: binding first
+	 * must not use up the ephemeral ports. */
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+	(void)one;
+	if (bind(fd, (struct sockaddr *)&from, (socklen_t)len) < 0) {
+		evutil_closesocket(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static struct conn *dial(struct host *h, struct mp2p_host *in, const char *addr,
+                         const struct sockaddr *sa, int salen, int secure, const char *expect_peer)
 {
 	struct conn *c;
 
-	if (h->nconns >= h->cfg.max_connections) {
-		h->stats.refused_limit++;
-		log_msg(HLOG_WARN, "%s: cannot dial: max_connections reached", in->name);
+	if (!dial_allowed(h, in, addr, sa))
 		return NULL;
-	}
-	if ((c = conn_new(h, -1, sa, secure, 0, expect_peer)) == NULL)
+	if ((c = conn_new(h, dial_socket(h, sa), sa, secure, 0, expect_peer)) == NULL)
 		return NULL;
+	h->nout++;
 	c->dialer = in->slot;
+	c->dest_key = addr_ip_key(sa, 128);
+	c->dialling = 1;
+	dial_started(h, c->dest_key);
 	/* While connecting, libevent's write timeout is the connect timeout;
 	 * a TLS handshake waits on reads, so the deadline bounds it too. */
 	bufferevent_set_timeouts(c->bev, NULL, &h->tv_connect);
@@ -593,14 +842,14 @@ static int reusable_for(const struct conn *c, const char *expect_peer)
 {
 	if (expect_peer == NULL)
 		return 1;
-	if (c->tls.verified[0] != '\0')
+	if (c->handshaken)
 		return strcmp(c->tls.verified, expect_peer) == 0;
 	return strcmp(c->tls.expected, expect_peer) == 0;
 }
 
-int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const char *protocol,
-                 const char *type, const void *payload, size_t len, unsigned flags,
-                 const char *expect_peer, uint64_t *id_out)
+int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, uint64_t claimed_on,
+                 const char *protocol, const char *type, const void *payload, size_t len,
+                 unsigned flags, const char *expect_peer, uint64_t *id_out)
 {
 	int mode = h->cfg.security_mode;
 	int secure = mode == SEC_TLS || (mode == SEC_MIXED && !(flags & MP2P_SEND_PLAINTEXT));
@@ -624,6 +873,8 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const c
 		        secure ? "not a peer id" : "the connection would be plaintext");
 		return -1;
 	}
+	if (claimed_on != 0 && !dial_claim_allowed(h, in, claimed_on, addr, (struct sockaddr *)&ss))
+		return -1;
 	addr_format((struct sockaddr *)&ss, canon, sizeof(canon));
 	key = hash_bytes(canon, strlen(canon));
 	if (!(flags & MP2P_SEND_ONESHOT)) {
@@ -637,7 +888,7 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const c
 			return 0;
 		}
 	}
-	if ((c = dial(h, in, (struct sockaddr *)&ss, salen, secure, expect_peer)) == NULL)
+	if ((c = dial(h, in, addr, (struct sockaddr *)&ss, salen, secure, expect_peer)) == NULL)
 		return -1;
 	if (flags & MP2P_SEND_ONESHOT) {
 		c->oneshot = 1;
@@ -651,6 +902,17 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, const c
 	}
 	if (id_out)
 		*id_out = c->id;
+	return 0;
+}
+
+/* The address a connection's peer is at, for the dial guard. */
+int conn_peer_addr(struct host *h, uint64_t id, struct sockaddr_storage *out)
+{
+	struct conn *c = conn_find(h, id);
+
+	if (c == NULL)
+		return -1;
+	*out = c->sa;
 	return 0;
 }
 
@@ -739,6 +1001,19 @@ void conns_list(struct host *h, struct mp2p_reply *r)
 		reply_int(r, "bytes_out", (long long)c->bytes_out);
 		reply_float(r, "age", now - c->opened);
 		reply_str(r, "plugins", users);
+	}
+}
+
+/* Bytes every connection holds: received but not yet a whole frame, and
+ * queued but not yet sent (for the metrics endpoint). */
+void conns_buffered(struct host *h, size_t *in, size_t *out)
+{
+	*in = *out = 0;
+	for (struct conn *c = h->conns; c != NULL; c = c->next) {
+		if (c->dead)
+			continue;
+		*in += evbuffer_get_length(bufferevent_get_input(c->bev));
+		*out += evbuffer_get_length(bufferevent_get_output(c->bev));
 	}
 }
 

@@ -214,9 +214,12 @@ static void cmd_stats(struct host *h, struct mp2p_reply *r)
 	const struct host_stats *s = &h->stats;
 
 	reply_int(r, "connections", h->nconns);
+	reply_int(r, "inbound", h->nin);
+	reply_int(r, "outbound", h->nout);
 	reply_int(r, "accepted", (long long)s->accepted);
 	reply_int(r, "closed", (long long)s->closed);
-	reply_int(r, "refused_max_connections", (long long)s->refused_limit);
+	reply_int(r, "refused_max_inbound", (long long)s->refused_limit);
+	reply_int(r, "evicted_silent", (long long)s->evicted_silent);
 	reply_int(r, "refused_per_ip", (long long)s->refused_per_ip);
 	reply_int(r, "frames_in", (long long)s->frames_in);
 	reply_int(r, "frames_out", (long long)s->frames_out);
@@ -227,10 +230,19 @@ static void cmd_stats(struct host *h, struct mp2p_reply *r)
 	reply_int(r, "oversize_frames", (long long)s->oversize);
 	reply_int(r, "timeouts_idle", (long long)s->timeouts_idle);
 	reply_int(r, "timeouts_frame", (long long)s->timeouts_frame);
+	reply_int(r, "timeouts_first_frame", (long long)s->timeouts_first_frame);
 	reply_int(r, "timeouts_write", (long long)s->timeouts_write);
 	reply_int(r, "timeouts_connect", (long long)s->timeouts_connect);
 	reply_int(r, "output_overflows", (long long)s->output_overflow);
+	reply_int(r, "buffered", (long long)h->buffered);
+	reply_int(r, "dropped_buffered", (long long)s->dropped_buffered);
 	reply_int(r, "dial_failures", (long long)s->dial_failures);
+	reply_int(r, "dial_refused_claim", (long long)s->dial_refused_claim);
+	reply_int(r, "dial_refused_deny", (long long)s->dial_refused_deny);
+	reply_int(r, "dial_refused_self", (long long)s->dial_refused_self);
+	reply_int(r, "dial_refused_rate", (long long)s->dial_refused_rate);
+	reply_int(r, "dial_refused_pending", (long long)s->dial_refused_pending);
+	reply_int(r, "dial_refused_outbound", (long long)s->dial_refused_outbound);
 	reply_int(r, "reloads", (long long)s->reloads);
 	reply_int(r, "reload_failures", (long long)s->reload_failures);
 	reply_int(r, "tls_handshakes", (long long)s->tls_handshakes);

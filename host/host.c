@@ -32,6 +32,8 @@ void host_apply_settings(struct host *h)
 	h->tv_idle = event_base_init_common_timeout(h->base, &tv);
 	timeval_of(h->cfg.t_frame, &tv);
 	h->tv_frame = event_base_init_common_timeout(h->base, &tv);
+	timeval_of(h->cfg.t_first_frame, &tv);
+	h->tv_first = event_base_init_common_timeout(h->base, &tv);
 	timeval_of(h->cfg.t_write, &h->tv_write);
 	timeval_of(h->cfg.t_connect, &h->tv_connect);
 }
@@ -233,6 +235,10 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	if (config_load(&h->cfg, config_path, errs) < 0)
 		return -1;
 	log_level = h->cfg.log_level;
+	/* From here on lines go where host.log says; a check (-t) and a
+	 * config that cannot be read stay on the terminal that asked. */
+	if (!check_only)
+		log_set_target(h->cfg.log_target);
 	if ((h->base = event_base_new()) == NULL) {
 		diag_add(errs, "cannot create the event loop");
 		return -1;
@@ -262,7 +268,7 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	if (check_only)
 		return 0;
 
-	if (listeners_open(h, errs) < 0)
+	if (listeners_open(h, errs) < 0 || metrics_open(h, errs) < 0)
 		return -1;
 	/* A listen port of 0 was chosen by the kernel: advertise the real one. */
 	if (h->cfg.advertise == NULL && h->nlisteners > 0) {
@@ -368,6 +374,7 @@ void host_free(struct host *h)
 	tls_free(h);           /* after the connections: they hold SSL objects */
 	hostkey_free(h->key);
 	control_close(h);
+	metrics_close(h);
 	listeners_close(h);
 	services_free(h);
 	counters_free(h);
@@ -375,6 +382,9 @@ void host_free(struct host *h)
 	idmap_free(&h->conn_by_id);
 	idmap_free(&h->conn_by_dial);
 	idmap_free(&h->ip_counts);
+	idmap_free(&h->dial_pending);
+	if (h->trim_timer)
+		event_free(h->trim_timer);
 	if (h->sig_int) event_free(h->sig_int);
 	if (h->sig_term) event_free(h->sig_term);
 	if (h->sig_hup) event_free(h->sig_hup);

@@ -29,10 +29,20 @@ struct conn;
 /* Named HLOG_ so that <syslog.h>'s LOG_ERR and friends can sit beside them. */
 enum { HLOG_ERR = 0, HLOG_WARN = 1, HLOG_INFO = 2, HLOG_DEBUG = 3 };
 extern int log_level;
+/* host.log: where lines go. */
+enum { LOG_TO_STDERR = 0, LOG_TO_SYSLOG = 1 };
+void log_set_target(int target);
+int log_target_parse(const char *name);
 void log_msg(int level, const char *fmt, ...) MP2P_PRINTF(2, 3);
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
 int log_level_parse(const char *name);
 const char *log_level_name(int level);
+/* One per reason a peer can trigger: see log_rated(). Zero-initialised. */
+struct ratelog {
+	double last;
+	uint64_t held;
+};
+void log_rated(struct ratelog *rl, int level, const char *fmt, ...) MP2P_PRINTF(3, 4);
 
 /* diag.c -- a list of problems for a person, one line each. */
 struct diag {
@@ -50,7 +60,9 @@ char *str_vprintf(const char *fmt, va_list ap);
 /* addr.c */
 int addr_parse(const char *text, struct sockaddr_storage *ss, int *len_out);
 void addr_format(const struct sockaddr *sa, char *buf, size_t size);
-uint64_t addr_ip_key(const struct sockaddr *sa);
+uint64_t addr_ip_key(const struct sockaddr *sa, long ipv6_prefix);
+int addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
+int addr_is_any(const struct sockaddr *sa);
 
 /* idmap.c -- open-addressing map from nonzero uint64 keys to pointers. */
 struct idmap {
@@ -110,9 +122,16 @@ struct host_config {
 	char *control;
 	char *plugin_dir;
 	int log_level;
-	long max_connections, max_connections_per_ip;
-	long max_frame, max_output;
-	double t_connect, t_idle, t_frame, t_write;
+	int log_target;              /* LOG_TO_STDERR or LOG_TO_SYSLOG */
+	char *metrics_listen;        /* NULL: no metrics endpoint */
+	long max_inbound, max_outbound, max_connections_per_ip, ipv6_prefix;
+	long max_frame, max_output, max_buffered;
+	int dial_trust_claims;       /* host.dial.trust_claims */
+	double dial_rate;            /* new dials a second, host-wide */
+	long dial_pending_per_ip;    /* dials not yet connected, per destination IP */
+	struct dial_rule *dial_deny; /* host.dial.deny, parsed */
+	int ndial_deny;
+	double t_connect, t_idle, t_frame, t_write, t_first_frame;
 	int security_mode;           /* enum security_mode */
 	int allow_set;               /* allow or allow_file given: admit only `allow` */
 	char **allow;                /* sorted peer ids, from allow and allow_file */
@@ -187,6 +206,8 @@ struct counter_set;
 uint64_t *counters_get(struct host *h, const char *instance, const char *name);
 void counters_list(struct host *h, struct mp2p_reply *r);
 void counters_free(struct host *h);
+void counters_each(struct host *h, void (*fn)(void *, const char *instance, const char *name,
+                                              uint64_t value), void *arg);
 
 /* timer.c */
 void timers_release(struct mp2p_host *in);
@@ -217,17 +238,34 @@ struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockad
 struct conn *conn_find(struct host *h, uint64_t id);
 int conn_send(struct host *h, mp2p_host *in, uint64_t id, const char *protocol,
               const char *type, const void *payload, size_t len);
-int conn_send_to(struct host *h, mp2p_host *in, const char *addr, const char *protocol,
-                 const char *type, const void *payload, size_t len, unsigned flags,
-                 const char *expect_peer, uint64_t *id_out);
+int conn_send_to(struct host *h, mp2p_host *in, const char *addr, uint64_t claimed_on,
+                 const char *protocol, const char *type, const void *payload, size_t len,
+                 unsigned flags, const char *expect_peer, uint64_t *id_out);
 int conn_close_id(struct host *h, uint64_t id, int flush, const char *reason);
 int conn_info(struct host *h, uint64_t id, struct mp2p_conn_info *info);
 void conn_forget_slot(struct host *h, int slot);
 void conns_close_all(struct host *h, const char *reason);
 void conns_drop_all(struct host *h);
 void conns_list(struct host *h, struct mp2p_reply *r);
+void conns_buffered(struct host *h, size_t *in, size_t *out);
 int conn_admit(struct host *h, const struct sockaddr *sa);
+int conn_peer_addr(struct host *h, uint64_t id, struct sockaddr_storage *out);
 void conn_ip_hold(struct host *h, const struct sockaddr *sa, long delta);
+
+/* dial.c -- what a plugin may make the host dial. */
+struct dial_rule {                 /* one CIDR of host.dial.deny */
+	int family;                  /* AF_INET or AF_INET6 */
+	uint8_t ip[16];
+	int bits;
+};
+int dial_rule_parse(const char *text, struct dial_rule *out);
+int dial_rule_match(const struct dial_rule *r, const struct sockaddr *sa);
+extern const char *const dial_deny_default[];
+int dial_allowed(struct host *h, struct mp2p_host *in, const char *addr, const struct sockaddr *sa);
+void dial_started(struct host *h, uint64_t dest_key);
+void dial_finished(struct host *h, uint64_t dest_key);
+int dial_claim_allowed(struct host *h, struct mp2p_host *in, uint64_t claimed_on,
+                       const char *addr, const struct sockaddr *sa);
 
 /* tls.c -- TLS 1.3 contexts, the handshake's key check, first-byte sniffing. */
 /* What one connection's handshake checks and learns. Lives in struct conn;
@@ -267,12 +305,18 @@ void reply_finish(struct mp2p_reply *r);
 void reply_set_done(struct mp2p_reply *r, void (*done)(struct mp2p_reply *, void *), void *arg);
 void reply_set_owner(struct mp2p_reply *r, struct mp2p_host *owner);
 int reply_is_deferred(const struct mp2p_reply *r);
+const char *reply_field(const struct mp2p_reply *r, int i, const char **value, int *number);
+const char *reply_lookup(const struct mp2p_reply *r, const char *key);
 void reply_abandon_owner(struct mp2p_host *in);
 
 /* control.c */
 int control_open(struct host *h, struct diag *errs);
 void control_close(struct host *h);
 void control_dispatch(struct host *h, struct mp2p_reply *r, int argc, const char *const *argv);
+
+/* metrics.c -- host.metrics_listen: GET /metrics for Prometheus. */
+int metrics_open(struct host *h, struct diag *errs);
+void metrics_close(struct host *h);
 
 /* state.c */
 int state_write(const char *dir, const char *name, uint32_t format,
@@ -296,6 +340,9 @@ struct host_stats {
 	uint64_t bad_frames, unknown_protocol, oversize, timeouts_idle, timeouts_frame;
 	uint64_t timeouts_write, timeouts_connect, output_overflow, dial_failures;
 	uint64_t reloads, reload_failures;
+	uint64_t dial_refused_claim, dial_refused_deny, dial_refused_self, dial_refused_rate;
+	uint64_t dial_refused_pending, dial_refused_outbound;
+	uint64_t evicted_silent, timeouts_first_frame, dropped_buffered;
 	uint64_t tls_handshakes, tls_refused;
 };
 struct host {
@@ -322,9 +369,15 @@ struct host {
 	struct idmap conn_by_id;
 	struct idmap conn_by_dial;
 	struct idmap ip_counts;
-	long nconns;
+	struct idmap dial_pending;   /* destination IP key -> dials still connecting */
+	long nconns, nin, nout;
+	struct conn *silent_head, *silent_tail; /* inbound, no frame yet, oldest first */
+	size_t buffered;             /* bytes in every connection's buffers */
+	size_t buffered_high;        /* the most since memory was last trimmed */
+	struct event *trim_timer;
+	double dial_tokens, dial_refill;
 	uint64_t next_conn_id;
-	const struct timeval *tv_idle, *tv_frame;
+	const struct timeval *tv_idle, *tv_frame, *tv_first;
 	struct timeval tv_write, tv_connect;
 
 	/* The running generation of plugin instances. */
@@ -339,6 +392,7 @@ struct host {
 	struct host_stats stats;
 	char *control_path;
 	struct evconnlistener *control_listener;
+	struct evhttp *metrics_http;     /* NULL unless host.metrics_listen is set */
 	struct client *control_clients;
 	struct event *sig_int, *sig_term, *sig_hup, *stop_timer;
 	int stopping;

@@ -3,20 +3,24 @@
 
 #include <errno.h>
 #include <libconfig.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_CONFIG SYSCONFDIR "/maybep2p/maybep2p.conf"
 #define DEFAULT_SOCKET RUNSTATEDIR "/maybep2p/control.sock"
+#define DEFAULT_TIMEOUT 30.0
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: maybep2pctl [-c CONFIG | -s SOCKET] [--json] COMMAND [ARG...]\n"
+	        "usage: maybep2pctl [-c CONFIG | -s SOCKET] [-T SECONDS] [--json] COMMAND [ARG...]\n"
+	        "  -T SECONDS  give up on an answer that takes longer (default 30)\n"
 	        "host commands: status, plugins, connections, stats, reload, stop\n"
 	        "plugin commands: maybep2pctl NAME COMMAND [ARG...] (NAME: a plugin instance)\n");
 }
@@ -58,13 +62,54 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+static double monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A plugin may defer its answer (a DHT lookup, say) and never send it:
+ * waits for readable data until the deadline. 1 ready, 0 timed out, -1 error. */
+static int wait_readable(int fd, double deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		double left = deadline - monotonic_now();
+		int rc;
+		if (left <= 0)
+			return 0;
+		rc = poll(&pfd, 1, left > 3600.0 ? 3600000 : (int)(left * 1000.0) + 1);
+		if (rc > 0)
+			return 1;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int parse_seconds(const char *text, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno != 0 || end == text || *end != '\0' || !(v > 0.0) || v > 86400.0 * 365)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = NULL, *sock = NULL;
 	char *sock_path = NULL, *req = NULL, buf[65536], status = 0;
 	struct sockaddr_un sun;
 	size_t reqlen = 0, off;
-	int json = 0, i, fd, first = 1;
+	int json = 0, i, fd, first = 1, ready;
+	double timeout = DEFAULT_TIMEOUT, deadline;
 	ssize_t n;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -74,6 +119,12 @@ int main(int argc, char **argv)
 			config = argv[++i];
 		} else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
 			sock = argv[++i];
+		} else if (strcmp(argv[i], "-T") == 0 && i + 1 < argc) {
+			if (parse_seconds(argv[++i], &timeout) < 0) {
+				fprintf(stderr, "maybep2pctl: -T wants a number of seconds above 0, "
+				        "at most a year (got '%s')\n", argv[i]);
+				return 2;
+			}
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -136,10 +187,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	free(req);
-	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+	deadline = monotonic_now() + timeout;
+	while ((ready = wait_readable(fd, deadline)) > 0) {
 		char *p = buf;
-		if (n <= 0)
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
 			continue;
+		if (n <= 0)
+			break;
 		if (first) {
 			status = buf[0];
 			p++;
@@ -149,6 +204,22 @@ int main(int argc, char **argv)
 		fwrite(p, 1, (size_t)n, status == '0' ? stdout : stderr);
 	}
 	close(fd);
+	if (ready == 0) {
+		fprintf(stderr, "maybep2pctl: '");
+		for (int k = i; k < argc; k++)
+			fprintf(stderr, "%s%s", k > i ? " " : "", argv[k]);
+		fprintf(stderr, "': no %sanswer from maybep2pd on %s within %g s (-T sets the "
+		        "limit); the command may still complete there\n", first ? "" : "complete ",
+		        sock_path, timeout);
+		free(sock_path);
+		return 1;
+	}
+	if (ready < 0) {
+		fprintf(stderr, "maybep2pctl: waiting for the answer on %s: %s\n", sock_path,
+		        strerror(errno));
+		free(sock_path);
+		return 1;
+	}
 	free(sock_path);
 	if (first) {
 		fprintf(stderr, "maybep2pctl: the daemon closed the connection without answering\n");

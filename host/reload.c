@@ -60,6 +60,7 @@ static void keep_fixed(struct host *h, struct host_config *nc)
 	KEEP(state_dir, "host.state_dir")
 	KEEP(id, "host.id")
 	KEEP(advertise, "host.advertise")
+	KEEP(metrics_listen, "host.metrics_listen")
 #undef KEEP
 }
 
@@ -177,6 +178,7 @@ int host_reload(struct host *h, char **error_text)
 	config_release(&h->cfg);
 	h->cfg = nc;
 	host_apply_settings(h);
+	log_set_target(h->cfg.log_target);
 	/* Restore added instances from disk with the new config's state_dir
 	 * (kept the same), then start every fresh instance. */
 	for (int s = 0; s < MAX_INSTANCES; s++) {

@@ -205,12 +205,79 @@ void reply_abandon_owner(struct mp2p_host *in)
 	}
 }
 
+/* --- reading -------------------------------------------------------- */
+
+/* The i-th top-level field, for code that reads a reply rather than
+ * renders it (the metrics endpoint): its key, or NULL past the last. */
+const char *reply_field(const struct mp2p_reply *r, int i, const char **value, int *number)
+{
+	if (i < 0 || i >= r->top.n)
+		return NULL;
+	*value = r->top.v[i].value;
+	*number = r->top.v[i].number;
+	return r->top.v[i].key;
+}
+
+/* The value of the top-level number named key, or NULL. */
+const char *reply_lookup(const struct mp2p_reply *r, const char *key)
+{
+	for (int i = 0; i < r->top.n; i++)
+		if (strcmp(r->top.v[i].key, key) == 0)
+			return r->top.v[i].number ? r->top.v[i].value : NULL;
+	return NULL;
+}
+
 /* --- rendering ------------------------------------------------------- */
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0. */
+static int utf8_length(const unsigned char *p)
+{
+	int n;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;          /* overlong */
+	else if (p[0] == 0xed)
+		hi = 0x9f;          /* surrogates */
+	else if (p[0] == 0xf0)
+		lo = 0x90;          /* overlong */
+	else if (p[0] == 0xf4)
+		hi = 0x8f;          /* past U+10FFFF */
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (int i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* JSON must be UTF-8, but plugin text often comes from peers and may be
+ * any bytes: a byte that does not start a well-formed sequence is written
+ * as the four characters \xHH, so the output stays valid and the byte
+ * stays visible. */
 static void json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x80) {
+			int n = utf8_length(p);
+			if (n == 0) {
+				fprintf(out, "\\\\x%02x", *p);
+			} else {
+				fwrite(p, 1, (size_t)n, out);
+				p += n - 1;
+			}
+			continue;
+		}
 		switch (*p) {
 		case '"': fputs("\\\"", out); break;
 		case '\\': fputs("\\\\", out); break;

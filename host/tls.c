@@ -251,16 +251,13 @@ static void sniff_unlink(struct sniff *s)
 static void sniff_refuse(struct host *h, evutil_socket_t fd, const struct sockaddr *sa,
                          const char *why)
 {
-	static double last_log;
+	static struct ratelog rl;
 	char peer[64];
 
 	h->stats.bad_frames++;
-	if (host_now(h) - last_log >= 1.0) {
-		addr_format(sa, peer, sizeof(peer));
-		log_msg(HLOG_WARN, "%s: connection refused: %s (%llu such so far)", peer, why,
-		        (unsigned long long)h->stats.bad_frames);
-		last_log = host_now(h);
-	}
+	addr_format(sa, peer, sizeof(peer));
+	log_rated(&rl, HLOG_WARN, "%s: connection refused: %s (%llu bad frames so far)", peer, why,
+	          (unsigned long long)h->stats.bad_frames);
 	evutil_closesocket(fd);
 }
 
@@ -298,7 +295,7 @@ static void sniff_ready(evutil_socket_t fd, short what, void *arg)
 
 	if (what & EV_TIMEOUT) {
 		sniff_unlink(s);
-		sniff_refuse(h, fd, (struct sockaddr *)&sa, "sent nothing within the connect timeout");
+		sniff_refuse(h, fd, (struct sockaddr *)&sa, "sent nothing within the first-frame timeout");
 		return;
 	}
 	/* Unlinked first: conn_accept() counts the address again itself. */
@@ -330,7 +327,7 @@ void sniff_start(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, 
 	h->sniffs = s;
 	h->nsniffs++;
 	conn_ip_hold(h, sa, 1);
-	event_add(s->ev, &h->tv_connect);
+	event_add(s->ev, h->tv_first);
 }
 
 void sniffs_free(struct host *h)

@@ -9,6 +9,14 @@ jobs=${JOBS:-2}
 
 step() { printf '\n=== %s\n' "$*"; }
 
+# The suite builds in _build/ and _build-san/. A configure run in the
+# source tree itself would make every such build refuse to start ("source
+# directory already configured"), so that build is cleaned away first.
+if [ -f config.status ]; then
+	step "the source tree was configured in place: make distclean there"
+	if [ -f Makefile ]; then make distclean >/dev/null; else rm -f config.status config.h config.log; fi
+fi
+
 step "autoreconf"
 autoreconf -fi >/dev/null
 

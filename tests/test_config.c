@@ -50,8 +50,14 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(c.nlisten, 1);
 	CU_ASSERT_STRING_EQUAL(c.listen[0], "127.0.0.1:25565");
 	CU_ASSERT_PTR_NULL(c.id);
-	CU_ASSERT_EQUAL(c.max_connections, 10000);
+	CU_ASSERT_EQUAL(c.max_inbound, 10000);
+	CU_ASSERT_EQUAL(c.max_outbound, 1024);
 	CU_ASSERT_EQUAL(c.max_connections_per_ip, 1000);
+	CU_ASSERT_EQUAL(c.ipv6_prefix, 64);
+	CU_ASSERT_EQUAL(c.max_buffered, 256L << 20);
+	CU_ASSERT_DOUBLE_EQUAL(c.t_first_frame, 5.0, 1e-9);
+	CU_ASSERT_FALSE(c.dial_trust_claims);
+	CU_ASSERT_EQUAL(c.ndial_deny, 7);
 	CU_ASSERT_EQUAL(c.max_frame, 1048576);
 	CU_ASSERT_EQUAL(c.max_output, 4194304);
 	CU_ASSERT_DOUBLE_EQUAL(c.t_connect, 5.0, 1e-9);
@@ -84,7 +90,7 @@ static void test_full(void)
 	CU_ASSERT_STRING_EQUAL(c.advertise, "10.0.0.1:3");
 	CU_ASSERT_STRING_EQUAL(c.plugin_dir, "/p");
 	CU_ASSERT_EQUAL(c.log_level, HLOG_DEBUG);
-	CU_ASSERT_EQUAL(c.max_connections, 5);
+	CU_ASSERT_EQUAL(c.max_inbound, 5);   /* max_connections is its old name */
 	CU_ASSERT_EQUAL(c.max_output, 200);
 	CU_ASSERT_DOUBLE_EQUAL(c.t_idle, 2.5, 1e-9);
 	CU_ASSERT_DOUBLE_EQUAL(c.t_connect, 1.0, 1e-9);
@@ -103,6 +109,18 @@ static void test_errors(void)
 	       "3: setting 'host.limits.max_frame': must be an integer");
 	expect("host: {\n limits: { max_connections = 0; };\n};\n",
 	       "2: setting 'host.limits.max_connections': must be between 1 and 1000000 (got 0)");
+	expect("host: {\n limits: { max_connections = 5; max_inbound = 6; };\n};\n",
+	       "2: setting 'host.limits.max_connections': is the old name of max_inbound; set only max_inbound");
+	expect("host: {\n limits: { ipv6_prefix = 8; };\n};\n",
+	       "2: setting 'host.limits.ipv6_prefix': must be between 16 and 128 (got 8)");
+	expect("host: {\n limits: { max_frame = 100000; max_buffered = 65536; };\n};\n",
+	       "2: setting 'host.limits.max_buffered': must be at least twice max_frame + 20 (200040), or one frame in and one out would not fit");
+	expect("host: {\n dial: { deny = [ \"10.0.0.0/33\" ]; };\n};\n",
+	       "2: setting 'host.dial.deny[0]': element 0: '10.0.0.0/33' is not an address or CIDR (\"10.0.0.0/8\", \"fe80::/10\")");
+	expect("host: {\n dial: { trust_claims = 1; };\n};\n",
+	       "2: setting 'host.dial.trust_claims': must be true or false");
+	expect("host: {\n dial: { rate = 0; };\n};\n",
+	       "2: setting 'host.dial.rate': must be a number per second, more than 0 and at most 1000000");
 	expect("host: {\n limits: { max_frame = 1000; max_output = 500; };\n};\n",
 	       "2: setting 'host.limits.max_output': must be at least max_frame + 20 (1020), or no frame could be sent");
 	expect("host: {\n timeouts: { idle = -1.0; };\n};\n",

@@ -204,7 +204,7 @@ static void test_ping_before_evict(void)
 		node_at(&near, self, 8, 3000);
 		kad_table_seen(&t, &near, 0.0, NULL, NULL);
 	}
-	CU_ASSERT_EQUAL(kad_table_has_room(&t, fresh.id), 0);
+	CU_ASSERT_EQUAL(kad_table_has_room(&t, fresh.id, fresh.addr), 0);
 	/* Full: the newcomer is cached and the least recently seen pinged. */
 	CU_ASSERT_EQUAL(kad_table_seen(&t, &fresh, 5.0, &ping, &need), KAD_TB_CACHED);
 	CU_ASSERT_EQUAL(need, 1);
@@ -270,7 +270,7 @@ static void test_table_closest(void)
 		make_node(&n, 1000 + i);
 		kad_table_seen(&t, &n, 1.0, NULL, NULL);
 	}
-	got = kad_table_closest(&t, target, out, 8);
+	got = kad_table_closest(&t, target, out, 8, 0);
 	CU_ASSERT_EQUAL(got, 8);
 	for (int i = 1; i < got; i++)
 		CU_ASSERT(kad_closer(target, out[i - 1].id, out[i].id) < 0);
@@ -284,6 +284,135 @@ static void test_table_closest(void)
 				CU_ASSERT(kad_closer(target, out[got - 1].id, t.b[bi].live[i].n.id) < 0);
 		}
 	kad_table_release(&t);
+}
+
+/* The outward walk returns exactly what sorting the whole table would, for
+ * tables of every shape: deep ones (many buckets) and targets anywhere. */
+static void test_table_closest_exact(void)
+{
+	uint32_t saved_rng = rng;    /* the later tests replay their own draws */
+	for (int round = 0; round < 40; round++) {
+		struct kad_table t;
+		uint8_t self[KAD_ID_LEN], target[KAD_ID_LEN];
+		struct kad_node n, out[KAD_MAX_K + 1], all[256 * 8];
+		int got, total = 0, want = 1 + round % (KAD_MAX_K + 1);
+
+		random_id(self);
+		kad_table_init(&t, self, 8);
+		for (int i = 0; i < 400; i++) {
+			node_at(&n, self, (int)(rand() % 40), 1000 + i);
+			kad_table_seen(&t, &n, 1.0, NULL, NULL);
+		}
+		if (round % 3 == 0)
+			random_id(target);
+		else    /* near self, so the walk starts deep in the table */
+			kad_id_in_range(self, (int)(rand() % 30), 0, target, target);
+		for (int bi = 0; bi < t.nbuckets; bi++)
+			for (int i = 0; i < t.b[bi].nlive; i++)
+				all[total++] = t.b[bi].live[i].n;
+		for (int i = 1; i < total; i++)         /* insertion sort: a reference */
+			for (int j = i; j > 0 && kad_closer(target, all[j].id, all[j - 1].id) < 0; j--) {
+				struct kad_node x = all[j];
+				all[j] = all[j - 1];
+				all[j - 1] = x;
+			}
+		got = kad_table_closest(&t, target, out, want, 0);
+		CU_ASSERT_EQUAL(got, want < total ? want : total);
+		for (int i = 0; i < got; i++)
+			CU_ASSERT_EQUAL(memcmp(out[i].id, all[i].id, KAD_ID_LEN), 0);
+		kad_table_release(&t);
+	}
+	rng = saved_rng;
+}
+
+/* One address gets at most per_ip entries in a bucket, one /24 at most
+ * per_prefix in the table; the replacement cache obeys the same. */
+static void test_table_address_limits(void)
+{
+	uint32_t saved_rng = rng;    /* the later tests replay their own draws */
+	struct kad_table t;
+	uint8_t self[KAD_ID_LEN];
+	struct kad_node n;
+	int added = 0, limited = 0;
+
+	random_id(self);
+	kad_table_init(&t, self, 8);
+	kad_table_set_limits(&t, 2, 10);
+	/* 200 ids at one address, all in bucket 0. */
+	for (int i = 0; i < 200; i++) {
+		int r;
+		node_at(&n, self, 0, 1000 + i);
+		r = kad_table_seen(&t, &n, 1.0, NULL, NULL);
+		added += r == KAD_TB_ADDED;
+		limited += r == KAD_TB_LIMIT;
+	}
+	CU_ASSERT_EQUAL(added, 2);
+	CU_ASSERT_EQUAL(limited, 198);
+	CU_ASSERT_EQUAL(kad_table_has_room(&t, n.id, "127.0.0.1:9"), 0);
+	/* Ids anywhere in the table from addresses of one /24. */
+	added = 0;
+	for (int i = 0; i < 2000; i++) {
+		node_at(&n, self, (int)(rand() % 64), 2000 + i);
+		snprintf(n.addr, sizeof(n.addr), "127.0.0.%d:%d", 2 + i % 250, 2000 + i);
+		added += kad_table_seen(&t, &n, 1.0, NULL, NULL) == KAD_TB_ADDED;
+	}
+	CU_ASSERT_EQUAL(kad_table_size(&t), 10);
+	/* Another /24 still gets in; an IPv4-mapped form of the first does not. */
+	node_at(&n, self, 1, 5000);
+	snprintf(n.addr, sizeof(n.addr), "[::ffff:127.0.0.77]:5000");
+	CU_ASSERT_EQUAL(kad_table_seen(&t, &n, 1.0, NULL, NULL), KAD_TB_LIMIT);
+	snprintf(n.addr, sizeof(n.addr), "127.0.1.1:5000");
+	CU_ASSERT_NOT_EQUAL(kad_table_seen(&t, &n, 1.0, NULL, NULL), KAD_TB_LIMIT);
+	/* Replacement caches: a full bucket 0 of distinct /24s, then one
+	 * address offering many ids keeps at most two in the cache. */
+	kad_table_release(&t);
+	kad_table_init(&t, self, 4);
+	kad_table_set_limits(&t, 2, 10);
+	node_at(&n, self, 9, 1);
+	snprintf(n.addr, sizeof(n.addr), "127.9.9.9:1");
+	kad_table_seen(&t, &n, 1.0, NULL, NULL);    /* so bucket 0 cannot split */
+	for (int i = 0; i < 4; i++) {
+		node_at(&n, self, 0, 1);
+		snprintf(n.addr, sizeof(n.addr), "127.%d.0.1:1", 20 + i);
+		kad_table_seen(&t, &n, 1.0, NULL, NULL);
+	}
+	CU_ASSERT_EQUAL(t.b[0].nlive, 4);
+	for (int i = 0; i < 50; i++) {
+		node_at(&n, self, 0, 3000 + i);
+		snprintf(n.addr, sizeof(n.addr), "127.50.0.1:%d", 3000 + i);
+		kad_table_seen(&t, &n, 1.0, NULL, NULL);
+	}
+	CU_ASSERT_EQUAL(t.b[0].nrepl, 2);
+	kad_table_release(&t);
+	rng = saved_rng;
+}
+
+/* Restored entries seed our lookups but are not named to others until
+ * they answer, and one failure removes them. */
+static void test_table_unverified(void)
+{
+	uint32_t saved_rng = rng;    /* the later tests replay their own draws */
+	struct kad_table t;
+	uint8_t self[KAD_ID_LEN], target[KAD_ID_LEN];
+	struct kad_node n[3], out[4];
+
+	random_id(self);
+	random_id(target);
+	kad_table_init(&t, self, 8);
+	for (int i = 0; i < 3; i++) {
+		node_at(&n[i], self, 0, 100 + i);
+		kad_table_seen(&t, &n[i], 1.0, NULL, NULL);
+	}
+	kad_table_mark_unverified(&t);
+	CU_ASSERT_EQUAL(kad_table_closest(&t, target, out, 4, 0), 3);
+	CU_ASSERT_EQUAL(kad_table_closest(&t, target, out, 4, 1), 0);
+	kad_table_seen(&t, &n[1], 2.0, NULL, NULL);
+	CU_ASSERT_EQUAL(kad_table_closest(&t, target, out, 4, 1), 1);
+	CU_ASSERT_EQUAL(memcmp(out[0].id, n[1].id, KAD_ID_LEN), 0);
+	CU_ASSERT_EQUAL(kad_table_failed(&t, n[0].id, 2), 1);
+	CU_ASSERT_EQUAL(kad_table_size(&t), 2);
+	kad_table_release(&t);
+	rng = saved_rng;
 }
 
 /* --- wire --------------------------------------------------------------- */
@@ -433,6 +562,14 @@ static void test_addr_valid(void)
 	CU_ASSERT(!kad_addr_valid("224.0.0.1:80"));
 	CU_ASSERT(!kad_addr_valid("[::]:80"));
 	CU_ASSERT(!kad_addr_valid("[ff02::1]:80"));
+	/* Forbidden ranges in their IPv4-mapped forms. */
+	CU_ASSERT(!kad_addr_valid("[::ffff:224.0.0.1]:80"));
+	CU_ASSERT(!kad_addr_valid("[::ffff:0.0.0.0]:80"));
+	CU_ASSERT(!kad_addr_valid("[::ffff:255.255.255.255]:80"));
+	CU_ASSERT(!kad_addr_valid("[::ffff:e000:1]:80"));
+	CU_ASSERT(kad_addr_valid("[::ffff:127.0.0.1]:80"));
+	CU_ASSERT(!kad_addr_valid("127.000.0.1:80"));
+	CU_ASSERT(!kad_addr_valid("[::1]:080"));
 	CU_ASSERT(!kad_addr_valid("example.com:80"));
 	CU_ASSERT(!kad_addr_valid("1.2.3.4:80x"));
 	CU_ASSERT(!kad_addr_valid("[::1:80"));
@@ -529,7 +666,7 @@ static int net_answer(struct kad_lookup *lk, double now, const uint8_t *value)
 			                                    7, 100, value, 5, now), 0);
 		} else {
 			struct kad_node near[FK];
-			int n = kad_table_closest(&net->table[i], lk->target, near, FK);
+			int n = kad_table_closest(&net->table[i], lk->target, near, FK, 0);
 			CU_ASSERT_EQUAL(kad_lookup_on_nodes(lk, net->sent[s].reqid, net->node[i].id,
 			                                    near, n, now), 0);
 		}
@@ -567,7 +704,7 @@ static void run_lookup(struct kad_lookup *lk, struct kad_rtt *rtt, int kind,
 	int n, rounds = 0;
 
 	kad_lookup_init(lk, net->node[from].id, target, kind, FK, 3, &fake_io, NULL, rtt, 5.0, now);
-	n = kad_table_closest(&net->table[from], target, seed, FK);
+	n = kad_table_closest(&net->table[from], target, seed, FK, 0);
 	kad_lookup_seed(lk, seed, n);
 	kad_lookup_step(lk, now);
 	while (!net->done && rounds++ < 1000) {
@@ -714,7 +851,7 @@ static void test_lookup_late_answer(void)
 	net->silent[want[0]] = 1;
 	kad_lookup_init(lk, net->node[want[FK - 1]].id, target, KAD_LK_NODE, FK, 3, &fake_io,
 	                NULL, &rtt, 5.0, now);
-	kad_lookup_seed(lk, seed, kad_table_closest(&net->table[want[FK - 1]], target, seed, FK));
+	kad_lookup_seed(lk, seed, kad_table_closest(&net->table[want[FK - 1]], target, seed, FK, 0));
 	kad_lookup_step(lk, now);
 	for (int i = 0; i < 100 && !net->done; i++) {
 		if (net_answer(lk, now, NULL) == 0) {
@@ -751,7 +888,7 @@ static void test_lookup_wrong_answers(void)
 	random_id(stranger);
 	kad_lookup_init(lk, net->node[0].id, target, KAD_LK_NODE, FK, 3, &fake_io, NULL, &rtt,
 	                5.0, 1.0);
-	kad_lookup_seed(lk, seed, kad_table_closest(&net->table[0], target, seed, FK));
+	kad_lookup_seed(lk, seed, kad_table_closest(&net->table[0], target, seed, FK, 0));
 	kad_lookup_step(lk, 1.0);
 	CU_ASSERT_EQUAL(net->nsent, 3);
 	CU_ASSERT_EQUAL(lk->inflight, 3);
@@ -852,7 +989,7 @@ static void test_lookup_value_versions(void)
 	kad_rtt_init(&rtt, 0.05, 2.0);
 	random_id(key);
 	kad_lookup_init(lk, net->node[0].id, key, KAD_LK_VALUE, FK, 3, &fake_io, NULL, &rtt, 5.0, 1.0);
-	n = kad_table_closest(&net->table[0], key, seed, FK);
+	n = kad_table_closest(&net->table[0], key, seed, FK, 0);
 	kad_lookup_seed(lk, seed, n);
 	kad_lookup_step(lk, 1.0);
 	CU_ASSERT_EQUAL_FATAL(net->nsent, 3);
@@ -943,7 +1080,7 @@ static void test_store_replace(void)
 	CU_ASSERT_EQUAL(kad_store_put(&s, key, 6, "six!", 4, 100, 50, w2, 0, 0), KAD_ST_STORED);
 	v = kad_store_get(&s, key, 1);
 	CU_ASSERT_EQUAL(v->seq, 6);
-	CU_ASSERT_EQUAL(memcmp(v->storer, w2, KAD_ID_LEN), 0);
+	CU_ASSERT_EQUAL(memcmp(v->source, w2, KAD_ID_LEN), 0);
 	/* Equal sequence numbers: the bytes decide, the same on every node. */
 	CU_ASSERT_EQUAL(kad_store_put(&s, key, 6, "aaaa", 4, 100, 50, w1, 0, 0), KAD_ST_OLDER);
 	CU_ASSERT_EQUAL(kad_store_put(&s, key, 6, "zzzz", 4, 100, 50, w1, 0, 0), KAD_ST_STORED);
@@ -988,14 +1125,18 @@ static void test_store_expiry(void)
 static void test_store_limits(void)
 {
 	struct kad_store s;
-	uint8_t key[KAD_ID_LEN], greedy[KAD_ID_LEN], other[KAD_ID_LEN];
+	uint8_t key[KAD_ID_LEN], greedy[KAD_ID_LEN], neighbour[KAD_ID_LEN];
+	uint8_t other[KAD_ID_LEN], own[KAD_ID_LEN];
 	int stored = 0, quota = 0;
 
-	random_id(greedy);
-	random_id(other);
+	kad_store_source("127.1.1.1:4000", greedy);
+	kad_store_source("127.1.1.2:4000", neighbour);    /* same /24 */
+	kad_store_source("127.2.2.2:4000", other);
+	memset(own, 0, sizeof(own));
 	kad_store_init(&s, 40, 16);
-	CU_ASSERT_EQUAL(s.share, 10);
-	/* One peer gets its share and no more. */
+	CU_ASSERT_EQUAL(s.ip_share, 5);
+	CU_ASSERT_EQUAL(s.prefix_share, 10);
+	/* One address gets its share and no more, whatever ids it claims. */
 	for (int i = 0; i < 30; i++) {
 		int r;
 		random_id(key);
@@ -1003,20 +1144,66 @@ static void test_store_limits(void)
 		stored += r == KAD_ST_STORED;
 		quota += r == KAD_ST_QUOTA;
 	}
-	CU_ASSERT_EQUAL(stored, 10);
-	CU_ASSERT_EQUAL(quota, 20);
-	/* Updating a key it already wrote is still allowed. */
+	CU_ASSERT_EQUAL(stored, 5);
+	CU_ASSERT_EQUAL(quota, 25);
+	/* Updating a key it already holds is still allowed. */
 	CU_ASSERT_EQUAL(kad_store_put(&s, s.v[0]->key, 2, "w", 1, 100, 50, greedy, 0, 0),
 	                KAD_ST_STORED);
-	/* Others, and our own writes (exempt), fill the store to max_values. */
-	for (int i = 0; i < 30; i++) {
+	/* Its neighbourhood shares the prefix quota. */
+	stored = 0;
+	for (int i = 0; i < 10; i++) {
 		random_id(key);
-		kad_store_put(&s, key, 1, "v", 1, 100, 50, other, 1, 0);
+		stored += kad_store_put(&s, key, 1, "v", 1, 100, 50, neighbour, 0, 0) == KAD_ST_STORED;
+	}
+	CU_ASSERT_EQUAL(stored, 5);
+	/* Our own puts fill the rest, and then push out others' values. */
+	for (int i = 0; i < 40; i++) {
+		random_id(key);
+		CU_ASSERT_EQUAL(kad_store_put(&s, key, 1, "v", 1, 100, 50, own, 1, 1), KAD_ST_STORED);
 	}
 	CU_ASSERT_EQUAL(s.n, 40);
+	for (int i = 0; i < s.n; i++)
+		CU_ASSERT(s.v[i]->origin);
+	/* Full of our own: another's value is refused, our own still fits. */
 	random_id(key);
-	CU_ASSERT_EQUAL(kad_store_put(&s, key, 1, "v", 1, 100, 50, other, 1, 0), KAD_ST_FULL);
+	CU_ASSERT_EQUAL(kad_store_put(&s, key, 1, "v", 1, 100, 50, other, 0, 0), KAD_ST_FULL);
+	CU_ASSERT_EQUAL(kad_store_put(&s, key, 1, "v", 1, 100, 50, own, 1, 1), KAD_ST_STORED);
+	CU_ASSERT_EQUAL(s.n, 41);
 	kad_store_release(&s);
+}
+
+/* A full store gives way to a source with few values: the one holding
+ * the most loses one. */
+static void test_store_fair_when_full(void)
+{
+	uint32_t saved_rng = rng;    /* the later tests replay their own draws */
+	struct kad_store s;
+	uint8_t key[KAD_ID_LEN], src[KAD_ID_LEN], honest[KAD_ID_LEN];
+	char addr[32];
+	int honest_ok = 0;
+
+	kad_store_init(&s, 64, 16);
+	/* Eight /24s of flooders, each at its quota, fill it. */
+	for (int a = 0; a < 8; a++) {
+		snprintf(addr, sizeof(addr), "127.%d.0.1:1", 10 + a);
+		kad_store_source(addr, src);
+		for (int i = 0; i < 8; i++) {
+			random_id(key);
+			kad_store_put(&s, key, 1, "v", 1, 100, 50, src, 0, 0);
+		}
+	}
+	CU_ASSERT_EQUAL(s.n, 64);
+	/* Twenty honest sources each store one value, and all get in. */
+	for (int h = 0; h < 20; h++) {
+		snprintf(addr, sizeof(addr), "127.99.%d.1:1", h);
+		kad_store_source(addr, honest);
+		random_id(key);
+		honest_ok += kad_store_put(&s, key, 1, "v", 1, 100, 50, honest, 0, 0) == KAD_ST_STORED;
+	}
+	CU_ASSERT_EQUAL(honest_ok, 20);
+	CU_ASSERT_EQUAL(s.n, 64);
+	kad_store_release(&s);
+	rng = saved_rng;
 }
 
 /* --- state -------------------------------------------------------------- */
@@ -1075,7 +1262,7 @@ static void test_state_roundtrip(void)
 		struct kad_value *x = s2.v[i], *o = kad_store_get(&s, x->key, 1000.0);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
 		CU_ASSERT_EQUAL(x->seq, o->seq);
-		CU_ASSERT_EQUAL(memcmp(x->storer, w, KAD_ID_LEN), 0);
+		CU_ASSERT_EQUAL(memcmp(x->source, w, KAD_ID_LEN), 0);
 		/* Seconds left shrank by the 150 s that passed. */
 		CU_ASSERT_DOUBLE_EQUAL(x->expires, 5.0 + (o->expires - 1000.0) - 150, 1.0);
 		/* Its republication was due meanwhile: due now. */
@@ -1121,6 +1308,9 @@ int main(void)
 	CU_add_test(s, "ping before evict", test_ping_before_evict);
 	CU_add_test(s, "failures without replacement", test_failed_without_replacement);
 	CU_add_test(s, "closest", test_table_closest);
+	CU_add_test(s, "closest equals a full sort", test_table_closest_exact);
+	CU_add_test(s, "limits by address", test_table_address_limits);
+	CU_add_test(s, "restored entries", test_table_unverified);
 	s = CU_add_suite("kademlia_wire", NULL, NULL);
 	CU_add_test(s, "roundtrip", test_wire_roundtrip);
 	CU_add_test(s, "rejects", test_wire_rejects);
@@ -1138,6 +1328,7 @@ int main(void)
 	CU_add_test(s, "replacement", test_store_replace);
 	CU_add_test(s, "expiry", test_store_expiry);
 	CU_add_test(s, "limits", test_store_limits);
+	CU_add_test(s, "fair when full", test_store_fair_when_full);
 	s = CU_add_suite("kademlia_state", NULL, NULL);
 	CU_add_test(s, "save and restore", test_state_roundtrip);
 

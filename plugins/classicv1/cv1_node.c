@@ -214,13 +214,56 @@ static struct cv1_peer *conn_peer(struct cv1 *c, mp2p_conn_id conn)
 	return k ? cv1_peers_find(&c->peers, k->pid) : NULL;
 }
 
-/* A peer entered the table: learn what it speaks. */
-static void new_peer(struct cv1 *c, struct cv1_peer *p, const char *how)
+/* A peer entered the table: learn what it speaks, unless the frame that
+ * checked its address (claim_greet) already asked. */
+static void new_peer(struct cv1 *c, struct cv1_peer *p, const char *how, int asked)
 {
 	cv1_api->log(c->host, MP2P_LOG_INFO, "peer %s at %s added (%s)", p->pid,
 	             p->hostport, how);
-	if (p->kind == CV1_KIND_UNKNOWN)
+	if (p->kind == CV1_KIND_UNKNOWN && !asked)
 		send_capa_req(c, p);
+}
+
+/* Does a peer's JOIN or CAPA name an address we have not reached it at? */
+static int claim_is_new(struct cv1 *c, const struct cv1_peer_addr *pa)
+{
+	struct cv1_peer *p = cv1_peers_find(&c->peers, pa->pid);
+
+	return p == NULL || p->port != pa->port || strcmp(p->addr, pa->addr) != 0;
+}
+
+/* A JOIN or CAPA could name anyone's address and have us dial it, once per
+ * frame. So the first frame to an address a peer claimed on `conn` goes
+ * through send_claimed(), which the host refuses unless the peer is at that
+ * IP, and the table learns the address only if that frame was accepted. */
+static int claim_greet(struct cv1 *c, mp2p_conn_id conn, const struct cv1_peer_addr *pa,
+                       const char *type, const char *payload, size_t length,
+                       unsigned flags, int purpose, mp2p_conn_id *out)
+{
+	char hp[CV1_HOSTPORT_MAX];
+	mp2p_conn_id sent = 0;
+
+	if (cv1_hostport(hp, sizeof(hp), pa->addr, pa->port) <= 0)
+		return -1;
+	if (cv1_api->send_claimed(c->host, conn, hp, NULL, type, payload, length, flags,
+	                          &sent) < 0) {
+		(*c->n.claims_refused)++;
+		return -1;
+	}
+	(*c->n.frames_sent)++;
+	conn_note(c, sent, pa->pid, purpose);
+	if (out != NULL)
+		*out = sent;
+	return 0;
+}
+
+static int claim_greet_capa(struct cv1 *c, mp2p_conn_id conn, const struct cv1_peer_addr *pa,
+                            unsigned flags, int purpose, mp2p_conn_id *out)
+{
+	char buf[160];
+	int n = capa_payload(c, buf, sizeof(buf), CV1_REQ);
+
+	return n < 0 ? -1 : claim_greet(c, conn, pa, "CAPA", buf, (size_t)n, flags, purpose, out);
 }
 
 static double tomb_seconds(struct cv1 *c)
@@ -281,20 +324,30 @@ static void on_join(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 	}
 	if (is_self(c, &pa))
 		return;
+	/* Answer a joiner at an address we did not know, even if the table is
+	 * full, so it knows of us and can ask us for other peers. The answer,
+	 * or for a JOIN RES a CAPA, is what checks the address is its own. */
+	if (claim_is_new(c, &pa)) {
+		char buf[160];
+		int n = cv1_encode_join(buf, sizeof(buf), CV1_RES, c->pid, c->addr, c->port);
+		if (dir == CV1_REQ ?
+		    n < 0 || claim_greet(c, conn, &pa, "JOIN", buf, (size_t)n, MP2P_SEND_ONESHOT,
+		                         CV1_CONN_PLAIN, NULL) < 0 :
+		    claim_greet_capa(c, conn, &pa, MP2P_SEND_ONESHOT, CV1_CONN_CAPA, NULL) < 0) {
+			/* Unanswered; had the table been full it would not have
+			 * entered either, and that is counted as before. */
+			if (c->peers.count >= c->peers.max && cv1_peers_find(&c->peers, pa.pid) == NULL)
+				(*c->n.peers_refused)++;
+			return;
+		}
+	}
 	added = cv1_peers_add(&c->peers, &pa, cv1_api->now(c->host), 1, &p);
 	if (added == CV1_ADD_FULL)
 		(*c->n.peers_refused)++;
 	if (p != NULL)
 		heard(c, p);
-	/* Answer a joiner we did not know, even if the table is full, so it
-	 * knows of us and can ask us for other peers. */
-	if (dir == CV1_REQ && added != CV1_ADD_KNOWN) {
-		char hp[CV1_HOSTPORT_MAX];
-		if (cv1_hostport(hp, sizeof(hp), pa.addr, pa.port) > 0)
-			send_join(c, hp, p, CV1_RES);
-	}
 	if (added == CV1_ADD_NEW)
-		new_peer(c, p, dir == CV1_REQ ? "joined us" : "answered our join");
+		new_peer(c, p, dir == CV1_REQ ? "joined us" : "answered our join", dir != CV1_REQ);
 }
 
 static void shuffle(struct cv1 *c, struct cv1_peer_addr *e, size_t n)
@@ -364,7 +417,7 @@ static void on_list(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 			continue;
 		/* Introduce ourselves, so the new peer knows us too. */
 		send_join(c, p->hostport, NULL, CV1_REQ);
-		new_peer(c, p, "from a peer list");
+		new_peer(c, p, "from a peer list", 0);
 	}
 }
 
@@ -473,7 +526,8 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 {
 	struct cv1_capa k;
 	struct cv1_peer *p = NULL;
-	int rc, added;
+	mp2p_conn_id greeted = 0;
+	int rc, added, asked = 0;
 
 	if ((rc = cv1_decode_capa(f->payload, f->length, &k)) != CV1_OK) {
 		drop(c, conn, f, rc);
@@ -481,6 +535,14 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 	}
 	if (is_self(c, &k.peer))
 		return;
+	/* An address we have not reached this peer at is checked by the
+	 * CAPA that opens our connection to it (see claim_greet). */
+	if (claim_is_new(c, &k.peer)) {
+		if (claim_greet_capa(c, conn, &k.peer, c->persistent ? MP2P_SEND_REUSE : MP2P_SEND_ONESHOT,
+		                     c->persistent ? CV1_CONN_REUSE : CV1_CONN_CAPA, &greeted) < 0)
+			return;
+		asked = 1;
+	}
 	added = cv1_peers_add(&c->peers, &k.peer, cv1_api->now(c->host), 1, &p);
 	if (added == CV1_ADD_FULL)
 		(*c->n.peers_refused)++;
@@ -498,6 +560,8 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 			follower_note(c, k.peer.pid, conn);
 		return;
 	}
+	if (asked && c->persistent)
+		p->reuse_conn = greeted;
 	if (p->kind != CV1_KIND_OURS) {
 		p->kind = CV1_KIND_OURS;
 		/* Open the persistent connection now: it is how a host whose
@@ -507,7 +571,7 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 	}
 	heard(c, p);
 	if (added == CV1_ADD_NEW)
-		new_peer(c, p, "announced itself");
+		new_peer(c, p, "announced itself", asked);
 }
 
 static void on_gone(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)

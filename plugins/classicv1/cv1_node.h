@@ -68,6 +68,7 @@ struct cv1_counters {
 	uint64_t *peers_dead;        /* removed by the liveness checks */
 	uint64_t *peers_quit;
 	uint64_t *peers_refused;     /* refused because the table was full */
+	uint64_t *claims_refused;    /* named an address at another IP than its own */
 };
 
 struct cv1_dns;

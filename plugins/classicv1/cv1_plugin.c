@@ -194,6 +194,7 @@ static int cv1_init(const struct mp2p_host_api *api, mp2p_host *host,
 	c->n.peers_dead = api->counter(host, "peers_dead");
 	c->n.peers_quit = api->counter(host, "peers_quit");
 	c->n.peers_refused = api->counter(host, "peers_refused");
+	c->n.claims_refused = api->counter(host, "claims_refused");
 	uint64_t **all = (uint64_t **)&c->n;
 	for (size_t i = 0; i < sizeof(c->n) / sizeof(uint64_t *); i++)
 		if (all[i] == NULL)

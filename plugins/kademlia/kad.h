@@ -78,6 +78,19 @@ int kad_type_from_wire(const char type[4]);
 const char *kad_type_to_wire(int type);
 int kad_is_request(int type);
 int kad_addr_valid(const char *addr);
+/* The parts of the network an address belongs to, for the limits that
+ * count by address rather than by claimed id: `ip` is the host (an IPv4
+ * address, or an IPv6 /64, which one machine commonly owns whole) and
+ * `prefix` its neighbourhood (IPv4 /24, IPv6 /48). IPv4-mapped IPv6 is
+ * read as the IPv4 address it maps. Both are 16 bytes, comparable with
+ * memcmp. Returns -1 if addr is not a valid address ("A.B.C.D:P",
+ * "[X]:P", or a bare address without port). */
+#define KAD_GROUP_LEN 16
+struct kad_groups {
+	uint8_t ip[KAD_GROUP_LEN];
+	uint8_t prefix[KAD_GROUP_LEN];
+};
+int kad_addr_groups(const char *addr, struct kad_groups *g);
 int kad_decode(int type, const uint8_t *p, size_t len, size_t max_value,
                struct kad_msg *m);
 /* Encoders write into out (cap bytes) and return the length, or -1. */
@@ -90,9 +103,12 @@ size_t kad_encoded_max(size_t max_value);
  * closest to self) and is the only one that splits. */
 struct kad_entry {
 	struct kad_node n;
+	struct kad_groups g;   /* of n.addr, for the per-address limits */
 	double last_seen;
 	int fails;
 	int pinging;       /* an eviction ping is out for this entry */
+	int unverified;    /* restored from saved state, not yet answered us:
+	                      used to seed our own lookups, never handed out */
 };
 struct kad_bucket {
 	struct kad_entry *live;    /* least recently seen first */
@@ -105,6 +121,10 @@ struct kad_table {
 	uint8_t self[KAD_ID_LEN];
 	int k;
 	int nbuckets;
+	/* Limits by address (0: none): entries per ip group in one bucket,
+	 * and per prefix group in the whole table. The replacement caches
+	 * obey the same limits among their own entries. */
+	int per_ip_bucket, per_prefix;
 	struct kad_bucket b[KAD_ID_BITS];
 };
 enum kad_table_result {
@@ -112,9 +132,13 @@ enum kad_table_result {
 	KAD_TB_UPDATED,    /* known: moved to the tail */
 	KAD_TB_ADDED,      /* new, in a live slot */
 	KAD_TB_CACHED,     /* bucket full: in the replacement cache */
-	KAD_TB_NOMEM
+	KAD_TB_NOMEM,
+	KAD_TB_LIMIT       /* its address (or neighbourhood) has its share */
 };
 int kad_table_init(struct kad_table *t, const uint8_t self[KAD_ID_LEN], int k);
+void kad_table_set_limits(struct kad_table *t, int per_ip_bucket, int per_prefix);
+/* Marks every entry unverified (after a restore): see kad_entry. */
+void kad_table_mark_unverified(struct kad_table *t);
 void kad_table_release(struct kad_table *t);
 int kad_table_bucket_of(const struct kad_table *t, const uint8_t id[KAD_ID_LEN]);
 /* A node answered us (a round trip): insert or refresh it. When the bucket
@@ -126,22 +150,35 @@ int kad_table_seen(struct kad_table *t, const struct kad_node *n, double now,
  * eviction or has failed `limit` times, promoting the newest replacement.
  * Returns 1 if removed. */
 int kad_table_failed(struct kad_table *t, const uint8_t id[KAD_ID_LEN], int limit);
-/* Would a node with this id get a live slot now (room, or a split)? */
-int kad_table_has_room(const struct kad_table *t, const uint8_t id[KAD_ID_LEN]);
+/* Would a node with this id and address get a live slot now (room, or a
+ * split, within the address limits)? */
+int kad_table_has_room(const struct kad_table *t, const uint8_t id[KAD_ID_LEN],
+                       const char *addr);
 const struct kad_entry *kad_table_find(const struct kad_table *t,
                                        const uint8_t id[KAD_ID_LEN]);
+/* The `max` live entries closest to target, nearest first, found bucket
+ * by bucket outward from target's without sorting the table: O(k) work
+ * for any table size. `verified_only` leaves out restored entries that
+ * have not answered us yet (for answers to others). */
 int kad_table_closest(const struct kad_table *t, const uint8_t target[KAD_ID_LEN],
-                      struct kad_node *out, int max);
+                      struct kad_node *out, int max, int verified_only);
 int kad_table_size(const struct kad_table *t);
 void kad_table_touch(struct kad_table *t, const uint8_t id[KAD_ID_LEN], double now);
 
-/* kad_store.c -- the values this node holds. */
+/* kad_store.c -- the values this node holds. Quotas count the address a
+ * value came from (the connection's, not an id the sender claims): one
+ * source ip group may hold an eighth of the store, one prefix group a
+ * quarter. A full store makes room for a source with few values by
+ * dropping one of a source with many, so a flood from few addresses
+ * cannot lock out the rest; this node's own puts always have room. */
 struct kad_value {
 	uint8_t key[KAD_ID_LEN];
 	uint64_t seq;
 	double expires;            /* host clock */
 	double republish_at;
-	uint8_t storer[KAD_ID_LEN];/* who wrote this version, for quotas */
+	uint8_t source[KAD_ID_LEN];/* ip group then prefix group (kad_groups) of
+	                              the connection that stored this version;
+	                              all zero for this node's own */
 	int origin;                /* put through this node */
 	uint32_t len;
 	uint8_t data[];
@@ -150,8 +187,10 @@ struct kad_store {
 	struct kad_value **v;      /* sorted by key */
 	int n, cap;
 	int max_values;
-	int share;                 /* most keys one storer may hold here */
+	int ip_share;              /* most values one ip group may hold here */
+	int prefix_share;          /* ... one prefix group */
 	uint32_t max_size;
+	uint64_t rng;              /* picks eviction candidates */
 };
 enum kad_store_result {
 	KAD_ST_STORED, KAD_ST_OLDER, KAD_ST_TOOBIG, KAD_ST_FULL, KAD_ST_QUOTA,
@@ -159,12 +198,17 @@ enum kad_store_result {
 };
 void kad_store_init(struct kad_store *s, int max_values, uint32_t max_size);
 void kad_store_release(struct kad_store *s);
+/* Fills source[KAD_ID_LEN] from an address's groups (zeros if none). */
+void kad_store_source(const char *addr, uint8_t source[KAD_ID_LEN]);
 /* Newer sequence numbers win; equal ones are broken by the bytes, so every
  * holder settles on the same version. Storing the same version again
- * extends its lifetime and postpones its republication. */
+ * extends its lifetime and postpones its republication. `own` (this
+ * node's puts, restored state, versions it adopted) skips the quotas and
+ * may push out others' values when the store is full; this node's own
+ * values carry an all-zero source and are never pushed out. */
 int kad_store_put(struct kad_store *s, const uint8_t key[KAD_ID_LEN], uint64_t seq,
                   const void *data, uint32_t len, double expires, double republish_at,
-                  const uint8_t storer[KAD_ID_LEN], int exempt, int origin);
+                  const uint8_t source[KAD_ID_LEN], int own, int origin);
 struct kad_value *kad_store_get(struct kad_store *s, const uint8_t key[KAD_ID_LEN],
                                 double now);
 int kad_store_expire(struct kad_store *s, double now);

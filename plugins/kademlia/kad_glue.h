@@ -26,6 +26,8 @@ struct kad_conf {
 	long max_value_size;
 	long max_values;
 	double republish, refresh;
+	long table_per_ip;       /* entries per ip group in one bucket, 0: no limit */
+	long table_per_prefix;   /* entries per prefix group in the table */
 };
 
 /* Counters shown by `maybep2pctl stats` and by the `stats` command. */
@@ -37,7 +39,7 @@ struct kad_conf {
 	X(from_self) X(store_refused) X(store_quota) X(store_full) X(stored) \
 	X(republished) X(refreshes) X(bootstrap_pings) X(join_pings) \
 	X(evict_pings) X(evicted) X(send_failures) X(busy) X(cached) X(refetched) \
-	X(healed)
+	X(healed) X(table_limited) X(restored_pings)
 
 struct kad_counters {
 #define KAD_DECL(name) uint64_t *name;
@@ -131,7 +133,10 @@ struct kad {
 int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id_known,
                      int kind, struct kad_op *op, const struct kad_msg *body,
                      uint64_t *reqid_out);
-int kad_send_ping(struct kad *kd, const char *addr, const uint8_t *id, int kind);
+/* claimed_on: the connection on which the node named `addr` as its own
+ * (a join ping), or 0 for an address we already trust. */
+int kad_send_ping(struct kad *kd, const char *addr, const uint8_t *id, int kind,
+                  mp2p_conn_id claimed_on);
 void kad_on_frame(struct kad *kd, mp2p_conn_id conn, const struct mp2p_frame *f);
 void kad_on_closed(struct kad *kd, mp2p_conn_id conn);
 void kad_wake(void *arg);
@@ -151,6 +156,7 @@ void kad_maintain(void *arg);
 void kad_ops_cancel_all(struct kad *kd);
 void kad_ops_free_all(struct kad *kd);
 void kad_join(struct kad *kd);
+void kad_verify_restored(struct kad *kd);
 int kad_put_start(struct kad *kd, const void *key, size_t klen, const void *value,
                   size_t vlen, uint32_t ttl, struct kad_op **op_out);
 uint64_t kad_wall_usec(void);

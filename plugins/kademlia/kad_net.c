@@ -83,9 +83,9 @@ static uint64_t new_reqid(struct kad *kd)
 	return id;
 }
 
-int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id_known,
-                     int kind, struct kad_op *op, const struct kad_msg *body,
-                     uint64_t *reqid_out)
+static int send_request(struct kad *kd, int type, const struct kad_node *to, int id_known,
+                        int kind, struct kad_op *op, const struct kad_msg *body,
+                        uint64_t *reqid_out, mp2p_conn_id claimed_on)
 {
 	struct kad_msg m;
 	struct kad_pend *p;
@@ -109,8 +109,14 @@ int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id
 		return -1;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -1;
-	if (kad_api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
-	                     (size_t)len, MP2P_SEND_REUSE, &conn) < 0) {
+	/* An address a node claimed for itself is dialled only if the node
+	 * is at that IP: the host checks (send_claimed), or any request could
+	 * point us at a third party. */
+	if ((claimed_on != 0 ?
+	     kad_api->send_claimed(kd->host, claimed_on, to->addr, NULL, kad_type_to_wire(type),
+	                           kd->buf, (size_t)len, MP2P_SEND_REUSE, &conn) :
+	     kad_api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
+	                      (size_t)len, MP2P_SEND_REUSE, &conn)) < 0) {
 		BUMP(kd, send_failures);
 		free(p);
 		return -1;
@@ -135,7 +141,15 @@ int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id
 	return 0;
 }
 
-int kad_send_ping(struct kad *kd, const char *addr, const uint8_t *id, int kind)
+int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id_known,
+                     int kind, struct kad_op *op, const struct kad_msg *body,
+                     uint64_t *reqid_out)
+{
+	return send_request(kd, type, to, id_known, kind, op, body, reqid_out, 0);
+}
+
+int kad_send_ping(struct kad *kd, const char *addr, const uint8_t *id, int kind,
+                  mp2p_conn_id claimed_on)
 {
 	struct kad_node to;
 
@@ -143,7 +157,7 @@ int kad_send_ping(struct kad *kd, const char *addr, const uint8_t *id, int kind)
 	snprintf(to.addr, sizeof(to.addr), "%s", addr);
 	if (id)
 		memcpy(to.id, id, KAD_ID_LEN);
-	return kad_send_request(kd, KAD_T_PING, &to, id != NULL, kind, NULL, NULL, NULL);
+	return send_request(kd, KAD_T_PING, &to, id != NULL, kind, NULL, NULL, NULL, claimed_on);
 }
 
 /* A node answered one of our requests from its advertised address. */
@@ -155,9 +169,11 @@ void kad_node_seen(struct kad *kd, const struct kad_node *n)
 	r = kad_table_seen(&kd->table, n, kad_api->now(kd->host), &lrs, &need_ping);
 	if (r == KAD_TB_ADDED)
 		kd->table_changes++;
+	else if (r == KAD_TB_LIMIT)
+		BUMP(kd, table_limited);
 	if (need_ping) {
 		BUMP(kd, evict_pings);
-		if (kad_send_ping(kd, lrs.addr, lrs.id, P_PING_EVICT) < 0 &&
+		if (kad_send_ping(kd, lrs.addr, lrs.id, P_PING_EVICT, 0) < 0 &&
 		    kad_table_failed(&kd->table, lrs.id, 1))
 			BUMP(kd, evicted);
 	}
@@ -280,14 +296,14 @@ static void learn_sender(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 		}
 		return;
 	}
-	if (!kad_table_has_room(&kd->table, m->id) || kd->njoin >= KAD_MAX_JOIN_PINGS ||
+	if (!kad_table_has_room(&kd->table, m->id, m->addr) || kd->njoin >= KAD_MAX_JOIN_PINGS ||
 	    strcmp(m->addr, kd->addr) == 0)
 		return;
 	for (int i = 0; i < KAD_PEND_BUCKETS; i++)
 		for (struct kad_pend *p = kd->pend[i]; p; p = p->next)
 			if (p->kind == P_PING_JOIN && memcmp(p->to.id, m->id, KAD_ID_LEN) == 0)
 				return;
-	if (kad_send_ping(kd, m->addr, m->id, P_PING_JOIN) == 0)
+	if (kad_send_ping(kd, m->addr, m->id, P_PING_JOIN, conn) == 0)
 		BUMP(kd, join_pings);
 }
 
@@ -309,22 +325,39 @@ static void answer_nodes(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
                          struct kad_msg *a)
 {
 	struct kad_node near[KAD_MAX_K + 1];
-	int n = kad_table_closest(&kd->table, m->key, near, kd->conf.k + 1);
+	int n = kad_table_closest(&kd->table, m->key, near, kd->conf.k + 1, 1);
 
 	a->type = KAD_T_NODS;
 	a->nnodes = 0;
-	/* The asker knows itself; its slot goes to the next closest. */
+	/* The asker knows itself; its slot goes to the next closest. Nodes
+	 * restored from saved state are named only once they have answered
+	 * us this run. */
 	for (int i = 0; i < n && a->nnodes < kd->conf.k; i++)
 		if (memcmp(near[i].id, m->id, KAD_ID_LEN) != 0)
 			a->nodes[a->nnodes++] = near[i];
 	answer(kd, conn, a);
 }
 
-static void handle_store(struct kad *kd, const struct kad_msg *m, struct kad_msg *a)
+/* The store's quotas count the address the STOR came from, which the
+ * sender cannot choose, and never the id it claims, which it can. */
+static void handle_store(struct kad *kd, mp2p_conn_id conn, const struct kad_msg *m,
+                         struct kad_msg *a)
 {
 	double now = kad_api->now(kd->host);
 	double ttl = m->ttl < kd->conf.value_ttl_max ? m->ttl : kd->conf.value_ttl_max;
+	struct mp2p_conn_info info;
+	uint8_t source[KAD_ID_LEN];
 	int r;
+
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	if (kad_api->conn_info(kd->host, conn, &info) < 0) {
+		a->type = KAD_T_STOK;
+		a->status = KAD_STOK_REFUSED;
+		BUMP(kd, store_refused);
+		return;
+	}
+	kad_store_source(info.peer, source);
 
 	a->type = KAD_T_STOK;
 	if (ttl <= 0) {
@@ -333,7 +366,7 @@ static void handle_store(struct kad *kd, const struct kad_msg *m, struct kad_msg
 		return;
 	}
 	r = kad_store_put(&kd->store, m->key, m->seq, m->value, m->vlen, now + ttl,
-	                  now + kad_jitter(kd, kd->conf.republish), m->id, 0, 0);
+	                  now + kad_jitter(kd, kd->conf.republish), source, 0, 0);
 	switch (r) {
 	case KAD_ST_STORED:
 		a->status = KAD_STOK_STORED;
@@ -398,7 +431,7 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 		}
 		break;
 	case KAD_T_STOR:
-		handle_store(kd, m, a);
+		handle_store(kd, conn, m, a);
 		answer(kd, conn, a);
 		break;
 	}

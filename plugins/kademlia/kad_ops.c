@@ -17,6 +17,9 @@
 
 #define BUMP(kd, name) do { if ((kd)->c.name) (*(kd)->c.name)++; } while (0)
 
+/* The store's source of this node's own values (kad_store_put). */
+static const uint8_t kad_own_source[KAD_ID_LEN];
+
 uint64_t kad_wall_usec(void)
 {
 	struct timespec ts;
@@ -134,7 +137,7 @@ static void adopt_if_newer(struct kad *kd, struct kad_op *op)
 		uint32_t ttl = lk->ttl < kd->conf.value_ttl_max ? lk->ttl
 		                                                : (uint32_t)kd->conf.value_ttl_max;
 		if (kad_store_put(&kd->store, lk->target, lk->seq, lk->value, lk->vlen, now + ttl,
-		                  now + kad_jitter(kd, kd->conf.republish), kd->self, 1, 0)
+		                  now + kad_jitter(kd, kd->conf.republish), kad_own_source, 1, 0)
 		    == KAD_ST_STORED)
 			BUMP(kd, refetched);
 	}
@@ -249,7 +252,7 @@ struct kad_op *kad_op_start(struct kad *kd, int kind, const uint8_t target[KAD_I
 void kad_op_run(struct kad_op *op)
 {
 	struct kad_node seed[KAD_MAX_K];
-	int n = kad_table_closest(&op->kd->table, op->key, seed, op->kd->conf.k);
+	int n = kad_table_closest(&op->kd->table, op->key, seed, op->kd->conf.k, 0);
 
 	kad_lookup_seed(&op->lk, seed, n);
 	kad_lookup_step(&op->lk, kad_api->now(op->kd->host));
@@ -343,6 +346,24 @@ void kad_join(struct kad *kd)
 	kad_op_run(op);
 }
 
+/* Entries from saved state may be anyone by now: each is pinged, and is
+ * handed to others only once it has answered (kad_table_closest). One that
+ * fails is dropped at once (kad_table_failed). */
+void kad_verify_restored(struct kad *kd)
+{
+	for (int bi = 0; bi < kd->table.nbuckets; bi++) {
+		struct kad_bucket *b = &kd->table.b[bi];
+		for (int i = 0; i < b->nlive; i++) {
+			struct kad_node n = b->live[i].n;
+			if (!b->live[i].unverified)
+				continue;
+			if (kad_send_ping(kd, n.addr, n.id, P_PING_EVICT, 0) < 0)
+				return;
+			BUMP(kd, restored_pings);
+		}
+	}
+}
+
 int kad_put_start(struct kad *kd, const void *key, size_t klen, const void *value,
                   size_t vlen, uint32_t ttl, struct kad_op **op_out)
 {
@@ -364,7 +385,7 @@ int kad_put_start(struct kad *kd, const void *key, size_t klen, const void *valu
 	if (ttl == 0 || ttl > kd->conf.value_ttl_max)
 		ttl = (uint32_t)kd->conf.value_ttl_max;
 	r = kad_store_put(&kd->store, h, seq, value, (uint32_t)vlen, now + ttl,
-	                  now + kad_jitter(kd, kd->conf.republish), kd->self, 1, 1);
+	                  now + kad_jitter(kd, kd->conf.republish), kad_own_source, 1, 1);
 	if (r != KAD_ST_STORED)
 		return -1;
 	if ((op = kad_op_start(kd, OP_PUT, h)) == NULL)
@@ -469,7 +490,7 @@ static void bootstrap(struct kad *kd, double now)
 	if (kd->conf.nbootstrap == 0 || now < kd->next_boot)
 		return;
 	for (int i = 0; i < kd->conf.nbootstrap; i++)
-		if (kad_send_ping(kd, kd->conf.bootstrap[i], NULL, P_PING_BOOT) == 0)
+		if (kad_send_ping(kd, kd->conf.bootstrap[i], NULL, P_PING_BOOT, 0) == 0)
 			BUMP(kd, bootstrap_pings);
 	kd->next_boot = now + kd->boot_backoff;
 	kd->boot_backoff = kd->boot_backoff * 2 > 60 ? 60 : kd->boot_backoff * 2;

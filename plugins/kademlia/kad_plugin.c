@@ -20,7 +20,8 @@ const struct mp2p_host_api *kad_api;
  * Defaults are in kad_defaults, bounds in read_conf(). */
 static const char *const kad_settings[] = {
 	"k", "alpha", "bootstrap", "request_timeout", "value_ttl_max",
-	"max_value_size", "max_values", "republish", "refresh", NULL
+	"max_value_size", "max_values", "republish", "refresh", "table_per_ip",
+	"table_per_prefix", NULL
 };
 
 static const struct kad_conf kad_defaults = {
@@ -32,6 +33,8 @@ static const struct kad_conf kad_defaults = {
 	.max_values = 10000,
 	.republish = 3600,
 	.refresh = 3600,
+	.table_per_ip = 2,
+	.table_per_prefix = 10,
 };
 
 static int get_int(const mp2p_config *c, const char *key, long lo, long hi, long *out,
@@ -77,6 +80,8 @@ static int read_conf(const mp2p_config *c, struct kad_conf *conf, char **error_t
 	    get_int(c, "alpha", 1, 16, &alpha, error_text) < 0 ||
 	    get_int(c, "max_value_size", 0, (1 << 20) - 1024, &conf->max_value_size, error_text) < 0 ||
 	    get_int(c, "max_values", 1, 10000000, &conf->max_values, error_text) < 0 ||
+	    get_int(c, "table_per_ip", 0, KAD_MAX_K, &conf->table_per_ip, error_text) < 0 ||
+	    get_int(c, "table_per_prefix", 0, 1000000, &conf->table_per_prefix, error_text) < 0 ||
 	    get_secs(c, "request_timeout", 0.01, 60, &conf->request_timeout, error_text) < 0 ||
 	    get_secs(c, "value_ttl_max", 1, 4e9, &conf->value_ttl_max, error_text) < 0 ||
 	    get_secs(c, "republish", 0.1, 1e7, &conf->republish, error_text) < 0 ||
@@ -187,8 +192,10 @@ static void load_routes(struct kad *kd)
 	if (got == (size_t)st.st_size && kad_state_peek_self(blob, got, self) == 0 &&
 	    memcmp(self, kd->self, KAD_ID_LEN) == 0 &&
 	    kad_state_load(blob, got, &kd->table, NULL, kad_api->now(kd->host),
-	                   kad_wall_usec() / 1000000u, kd->conf.republish, &nodes, NULL) == 0)
+	                   kad_wall_usec() / 1000000u, kd->conf.republish, &nodes, NULL) == 0) {
 		kd->restored_nodes = nodes;
+		kad_table_mark_unverified(&kd->table);
+	}
 	free(blob);
 }
 
@@ -214,6 +221,8 @@ static int kad_init(const struct mp2p_host_api *api, mp2p_host *host,
 		         "this node will only look things up", kd->addr);
 	if (kad_table_init(&kd->table, kd->self, kd->conf.k) < 0)
 		goto fail;
+	kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
+	                     (int)kd->conf.table_per_prefix);
 	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)kd->conf.max_value_size);
 	kad_rtt_init(&kd->rtt, 0.05, kd->conf.request_timeout);
 	kd->bufcap = kad_encoded_max((size_t)kd->conf.max_value_size);
@@ -253,12 +262,16 @@ static int kad_restore(void *self, const void *data, size_t length, uint32_t for
 	}
 	if (kad_table_init(&kd->table, kd->self, kd->conf.k) < 0)
 		return -1;
+	kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
+	                     (int)kd->conf.table_per_prefix);
 	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)kd->conf.max_value_size);
 	if (kad_state_load(data, length, &kd->table, &kd->store, kad_api->now(kd->host),
 	                   kad_wall_usec() / 1000000u, kd->conf.republish, &nodes, &values) < 0) {
 		kad_table_release(&kd->table);
 		kad_store_release(&kd->store);
 		kad_table_init(&kd->table, kd->self, kd->conf.k);
+		kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
+		                     (int)kd->conf.table_per_prefix);
 		kad_store_init(&kd->store, (int)kd->conf.max_values,
 		               (uint32_t)kd->conf.max_value_size);
 		if (error_text)
@@ -266,6 +279,7 @@ static int kad_restore(void *self, const void *data, size_t length, uint32_t for
 		return -1;
 	}
 	kd->restored_nodes = nodes;
+	kad_table_mark_unverified(&kd->table);
 	kad_api->log(kd->host, MP2P_LOG_INFO, "restored %d nodes and %d values", nodes, values);
 	return 0;
 }
@@ -304,6 +318,7 @@ static int kad_start(void *self, char **error_text)
 	             kd->addr, kad_table_size(&kd->table));
 	/* A table from saved state means we rejoin through it; the bootstrap
 	 * list is only for a node that knows nobody. */
+	kad_verify_restored(kd);
 	kad_maintain(kd);
 	return 0;
 }

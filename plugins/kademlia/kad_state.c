@@ -91,7 +91,7 @@ int kad_state_save(const struct kad_state_view *v, int with_values,
 		put64(&b, x->seq);
 		put32(&b, secs_left(x->expires, v->now));
 		put32(&b, secs_left(x->republish_at, v->now));
-		put(&b, x->storer, KAD_ID_LEN);
+		put(&b, x->source, KAD_ID_LEN);
 		put(&b, &origin, 1);
 		put32(&b, x->len);
 		put(&b, x->data, x->len);
@@ -146,10 +146,10 @@ static int walk(const uint8_t *p, size_t len, struct kad_table *t, struct kad_st
 	}
 	n = kad_get32(&r);
 	for (uint32_t i = 0; i < n && !r.bad; i++) {
-		const uint8_t *key = kad_take(&r, KAD_ID_LEN), *storer, *origin, *data;
+		const uint8_t *key = kad_take(&r, KAD_ID_LEN), *source, *origin, *data;
 		uint64_t seq = kad_get64(&r);
 		uint32_t ttl = kad_get32(&r), rep = kad_get32(&r), vl;
-		storer = kad_take(&r, KAD_ID_LEN);
+		source = kad_take(&r, KAD_ID_LEN);
 		origin = kad_take(&r, 1);
 		vl = kad_get32(&r);
 		if (r.bad || (data = kad_take(&r, vl)) == NULL)
@@ -160,7 +160,7 @@ static int walk(const uint8_t *p, size_t len, struct kad_table *t, struct kad_st
 		rep = rep > elapsed ? rep - (uint32_t)elapsed : 0;
 		if (rep > republish)
 			rep = (uint32_t)republish;
-		if (kad_store_put(s, key, seq, data, vl, now + ttl, now + rep, storer, 1,
+		if (kad_store_put(s, key, seq, data, vl, now + ttl, now + rep, source, 1,
 		                  *origin != 0) == KAD_ST_STORED)
 			values++;
 	}

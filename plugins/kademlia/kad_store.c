@@ -1,10 +1,12 @@
-/* kad_store.c -- the values this node holds: bounded, expiring, newest wins.
+/* kad_store.c -- the values this node holds: bounded, expiring, newest
+ * wins, shared fairly between the addresses that store them.
  *
  * A sorted array of pointers: lookups are a binary search, and inserting
  * moves at most max_values pointers, which is cheaper than it sounds and
  * simpler than a hash table that must also be walked in order. */
 #include "kad.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,11 +14,31 @@ void kad_store_init(struct kad_store *s, int max_values, uint32_t max_size)
 {
 	memset(s, 0, sizeof(*s));
 	s->max_values = max_values < 1 ? 1 : max_values;
-	/* One storer may fill a quarter of the store: enough for an honest
-	 * node that republishes for many writers, too little to crowd out
-	 * everyone else. */
-	s->share = s->max_values / 4 < 1 ? 1 : s->max_values / 4;
+	/* An honest node republishes for many writers, so one address may
+	 * hold a good part of the store; but it takes eight addresses, from
+	 * four neighbourhoods, to fill it, and even then the eviction below
+	 * keeps room for everyone else. */
+	s->ip_share = s->max_values / 8 < 1 ? 1 : s->max_values / 8;
+	s->prefix_share = s->max_values / 4 < 1 ? 1 : s->max_values / 4;
 	s->max_size = max_size;
+	s->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)s;
+}
+
+void kad_store_source(const char *addr, uint8_t source[KAD_ID_LEN])
+{
+	struct kad_groups g;
+
+	memset(source, 0, KAD_ID_LEN);
+	if (addr != NULL && kad_addr_groups(addr, &g) == 0) {
+		memcpy(source, g.ip, KAD_GROUP_LEN);
+		memcpy(source + KAD_GROUP_LEN, g.prefix, KAD_GROUP_LEN);
+	}
+}
+
+static int is_own(const uint8_t source[KAD_ID_LEN])
+{
+	static const uint8_t zero[KAD_ID_LEN];
+	return memcmp(source, zero, KAD_ID_LEN) == 0;
 }
 
 void kad_store_release(struct kad_store *s)
@@ -60,18 +82,68 @@ int kad_value_newer(uint64_t seq_a, const void *a, uint32_t la,
 	return la == lb ? 0 : la > lb ? 1 : -1;
 }
 
-static int count_storer(const struct kad_store *s, const uint8_t storer[KAD_ID_LEN])
+/* Values held from source's ip group and from its prefix group. */
+static void count_source(const struct kad_store *s, const uint8_t source[KAD_ID_LEN],
+                         int *ip, int *prefix)
 {
-	int n = 0;
+	*ip = *prefix = 0;
+	for (int i = 0; i < s->n; i++) {
+		if (memcmp(s->v[i]->source + KAD_GROUP_LEN, source + KAD_GROUP_LEN,
+		           KAD_GROUP_LEN) != 0)
+			continue;
+		(*prefix)++;
+		*ip += memcmp(s->v[i]->source, source, KAD_GROUP_LEN) == 0;
+	}
+}
 
-	for (int i = 0; i < s->n; i++)
-		n += memcmp(s->v[i]->storer, storer, KAD_ID_LEN) == 0;
-	return n;
+static uint64_t next_rand(struct kad_store *s)
+{
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	return s->rng;
+}
+
+static void remove_index(struct kad_store *s, int i)
+{
+	free(s->v[i]);
+	memmove(&s->v[i], &s->v[i + 1], (size_t)(s->n - i - 1) * sizeof(*s->v));
+	s->n--;
+}
+
+/* The store is full and a source holding `have` values in its prefix
+ * group wants one more. Among a few values drawn at random, the one whose
+ * prefix group holds the most is dropped, if that group holds more than
+ * have + 1 (for our own puts, any group at all). A source that floods
+ * holds most of the store, so the draw finds it at once. Returns 0 if a
+ * value was dropped. */
+static int evict_for(struct kad_store *s, int have, int own)
+{
+	int victim = -1, most = 0;
+
+	for (int tries = 0; tries < 16 && s->n > 0; tries++) {
+		int i = (int)(next_rand(s) % (uint64_t)s->n), ip, prefix;
+		if (is_own(s->v[i]->source))
+			continue;
+		count_source(s, s->v[i]->source, &ip, &prefix);
+		if (prefix > most) {
+			most = prefix;
+			victim = i;
+		}
+	}
+	/* Our own put must find room: any value not ours will do. */
+	for (int i = 0; victim < 0 && own && i < s->n; i++)
+		if (!is_own(s->v[i]->source))
+			victim = i;
+	if (victim < 0 || (!own && most <= have + 1))
+		return -1;
+	remove_index(s, victim);
+	return 0;
 }
 
 static struct kad_value *make(const uint8_t key[KAD_ID_LEN], uint64_t seq,
                               const void *data, uint32_t len, double expires,
-                              double republish_at, const uint8_t storer[KAD_ID_LEN],
+                              double republish_at, const uint8_t source[KAD_ID_LEN],
                               int origin)
 {
 	struct kad_value *v = malloc(sizeof(*v) + len);
@@ -82,7 +154,7 @@ static struct kad_value *make(const uint8_t key[KAD_ID_LEN], uint64_t seq,
 	v->seq = seq;
 	v->expires = expires;
 	v->republish_at = republish_at;
-	memcpy(v->storer, storer, KAD_ID_LEN);
+	memcpy(v->source, source, KAD_ID_LEN);
 	v->origin = origin;
 	v->len = len;
 	if (len)
@@ -92,9 +164,9 @@ static struct kad_value *make(const uint8_t key[KAD_ID_LEN], uint64_t seq,
 
 int kad_store_put(struct kad_store *s, const uint8_t key[KAD_ID_LEN], uint64_t seq,
                   const void *data, uint32_t len, double expires, double republish_at,
-                  const uint8_t storer[KAD_ID_LEN], int exempt, int origin)
+                  const uint8_t source[KAD_ID_LEN], int own, int origin)
 {
-	int i = find(s, key);
+	int i = find(s, key), ip = 0, prefix = 0;
 	struct kad_value *v;
 
 	if (len > s->max_size)
@@ -113,17 +185,24 @@ int kad_store_put(struct kad_store *s, const uint8_t key[KAD_ID_LEN], uint64_t s
 			old->origin |= origin;
 			return KAD_ST_STORED;
 		}
-		if ((v = make(key, seq, data, len, expires, republish_at, storer,
+		if ((v = make(key, seq, data, len, expires, republish_at, source,
 		              origin | old->origin)) == NULL)
 			return KAD_ST_NOMEM;
 		free(old);
 		s->v[i] = v;
 		return KAD_ST_STORED;
 	}
-	if (s->n >= s->max_values)
+	if (!own) {
+		count_source(s, source, &ip, &prefix);
+		if (ip >= s->ip_share || prefix >= s->prefix_share)
+			return KAD_ST_QUOTA;
+	}
+	/* Our own puts always find room: they push out another's value, or
+	 * if every value is ours, the store grows past max_values (by what
+	 * the operator alone put). */
+	if (s->n >= s->max_values && evict_for(s, prefix, own) < 0 && !own)
 		return KAD_ST_FULL;
-	if (!exempt && s->n >= s->share && count_storer(s, storer) >= s->share)
-		return KAD_ST_QUOTA;
+	i = find(s, key);
 	if (s->n == s->cap) {
 		int cap = s->cap ? 2 * s->cap : 16;
 		struct kad_value **nv = realloc(s->v, (size_t)cap * sizeof(*nv));
@@ -132,7 +211,7 @@ int kad_store_put(struct kad_store *s, const uint8_t key[KAD_ID_LEN], uint64_t s
 		s->v = nv;
 		s->cap = cap;
 	}
-	if ((v = make(key, seq, data, len, expires, republish_at, storer, origin)) == NULL)
+	if ((v = make(key, seq, data, len, expires, republish_at, source, origin)) == NULL)
 		return KAD_ST_NOMEM;
 	i = -i - 1;
 	memmove(&s->v[i + 1], &s->v[i], (size_t)(s->n - i) * sizeof(*s->v));

@@ -35,57 +35,99 @@ int kad_is_request(int type)
 	return type >= KAD_T_PING && type <= KAD_T_FVAL;
 }
 
-/* A node address must be something we could dial: numeric IPv4 "A.B.C.D:P"
- * or IPv6 "[X]:P", port 1-65535, and not an unspecified, multicast or
- * broadcast address, which no node can be reached at. */
-int kad_addr_valid(const char *addr)
+/* Splits "A.B.C.D:P" or "[X]:P" (port optional when need_port is 0) and
+ * reads the address as 16 bytes of IPv6, IPv4 as its mapped form
+ * ::ffff:A.B.C.D, so that every textual form of one address compares
+ * equal. Ports are 1-65535 without leading zeros. */
+static int parse_addr(const char *addr, int need_port, uint8_t out[16])
 {
 	char host[KAD_ADDR_MAX + 1];
-	const char *colon, *port;
+	const char *port = NULL;
 	size_t hl;
 	char *end;
 	long p;
 
 	if (strlen(addr) > KAD_ADDR_MAX)
-		return 0;
+		return -1;
 	if (addr[0] == '[') {
 		const char *close = strchr(addr, ']');
-		if (close == NULL || close[1] != ':')
-			return 0;
+		if (close == NULL || (close[1] != ':' && close[1] != '\0'))
+			return -1;
 		hl = (size_t)(close - addr - 1);
+		if (close[1] == ':')
+			port = close + 2;
 		memcpy(host, addr + 1, hl);
 		host[hl] = '\0';
-		port = close + 2;
 	} else {
-		colon = strrchr(addr, ':');
-		if (colon == NULL)
-			return 0;
-		hl = (size_t)(colon - addr);
+		const char *colon = strrchr(addr, ':');
+		hl = colon ? (size_t)(colon - addr) : strlen(addr);
+		if (colon)
+			port = colon + 1;
 		memcpy(host, addr, hl);
 		host[hl] = '\0';
-		port = colon + 1;
 	}
-	if (port[0] < '1' || port[0] > '9')
-		return 0;
-	p = strtol(port, &end, 10);
-	if (*end != '\0' || p < 1 || p > 65535)
-		return 0;
+	if (port == NULL && need_port)
+		return -1;
+	if (port != NULL) {
+		if (port[0] < '1' || port[0] > '9')
+			return -1;
+		p = strtol(port, &end, 10);
+		if (*end != '\0' || p < 1 || p > 65535)
+			return -1;
+	}
 	if (addr[0] == '[') {
-		struct in6_addr a6;
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return 0;
-		if (memcmp(&a6, &in6addr_any, sizeof(a6)) == 0 || a6.s6_addr[0] == 0xff)
-			return 0;
+		if (inet_pton(AF_INET6, host, out) != 1)
+			return -1;
 	} else {
-		struct in_addr a4;
-		uint32_t h;
-		if (inet_pton(AF_INET, host, &a4) != 1)
-			return 0;
-		h = ntohl(a4.s_addr);
-		if (h == 0 || h == 0xffffffffu || (h >> 28) == 0xe)
-			return 0;
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		if (inet_pton(AF_INET, host, out + 12) != 1)
+			return -1;
 	}
+	return 0;
+}
+
+static int is_mapped_v4(const uint8_t a[16])
+{
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	return memcmp(a, pfx, 12) == 0;
+}
+
+/* A node address must be something we could dial: numeric IPv4 "A.B.C.D:P"
+ * or IPv6 "[X]:P", port 1-65535, and not an unspecified, multicast or
+ * broadcast address, which no node can be reached at, in any of its
+ * textual forms (IPv4-mapped IPv6 included). */
+int kad_addr_valid(const char *addr)
+{
+	uint8_t a[16];
+
+	if (parse_addr(addr, 1, a) < 0)
+		return 0;
+	if (is_mapped_v4(a)) {
+		uint32_t h = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
+		             (uint32_t)a[14] << 8 | a[15];
+		return !(h == 0 || h == 0xffffffffu || (h >> 28) == 0xe);
+	}
+	if (memcmp(a, &in6addr_any, 16) == 0 || a[0] == 0xff)
+		return 0;
 	return 1;
+}
+
+int kad_addr_groups(const char *addr, struct kad_groups *g)
+{
+	uint8_t a[16];
+
+	if (parse_addr(addr, 0, a) < 0)
+		return -1;
+	memcpy(g->ip, a, 16);
+	memcpy(g->prefix, a, 16);
+	if (is_mapped_v4(a)) {
+		g->prefix[15] = 0;                           /* /24 */
+	} else {
+		memset(g->ip + 8, 0, 8);                     /* /64 */
+		memset(g->prefix + 6, 0, 10);                /* /48 */
+	}
+	return 0;
 }
 
 /* --- reading ----------------------------------------------------------- */

@@ -18,15 +18,22 @@ SRCDIR = os.environ.get("top_srcdir") or os.path.join(os.path.dirname(os.path.ab
 CHECK = os.path.join(SRCDIR, "sdk", "abi", "check.sh")
 HEADERS = os.path.join(SRCDIR, "sdk", "include")
 
-# The end of struct mp2p_host_api, whatever its last member is now.
-API_END = "};\n\n/** True if the host's table has `member`"
-PLUGIN_LAST = "\tvoid (*control)(void *self, mp2p_reply *reply, int argc, const char *const *argv);\n"
 
 
-def minor(text):
-    """Raises MP2P_ABI_MINOR by one, whatever it is now."""
+def minor(text, n=1):
+    """Raises MP2P_ABI_MINOR by n, whatever the baseline's minor is."""
     return re.sub(r"#define MP2P_ABI_MINOR (\d+)",
-                  lambda m: "#define MP2P_ABI_MINOR %d" % (int(m.group(1)) + 1), text, count=1)
+                  lambda m: "#define MP2P_ABI_MINOR %d" % (int(m.group(1)) + n), text, count=1)
+
+
+def append_to(struct, added):
+    """Appends a member at the end of `struct NAME { ... };`, after whatever
+    member is last today."""
+    def edit(text):
+        start = text.index("struct %s {\n" % struct)
+        end = text.index("\n};\n", start) + 1
+        return text[:end] + added + text[end:]
+    return edit
 
 
 def major(text, n=2):
@@ -62,7 +69,7 @@ def chain(*edits):
     return edit
 
 
-APPEND_API = before(API_END, "\tint (*peers_count)(mp2p_host *h);\n")
+APPEND_API = append_to("mp2p_host_api", "\tint (*peers_count)(mp2p_host *h);\n")
 SEND_LINE = "\tint (*send)(mp2p_host *h, mp2p_conn_id conn, const char *protocol,\n"
 
 # (name, edit of plugin.h, expected exit status of check.sh)
@@ -71,7 +78,7 @@ CASES = [
     ("append to the host API with a minor bump", chain(APPEND_API, minor), 0),
     ("append to the host API without a minor bump", APPEND_API, 1),
     ("append to the descriptor with a minor bump",
-     chain(after(PLUGIN_LAST, "\tvoid (*on_idle)(void *self);\n"), minor), 0),
+     chain(append_to("mp2p_plugin", "\tvoid (*on_idle)(void *self);\n"), minor), 0),
     ("append to a sized event struct with a minor bump",
      chain(after("\tconst char *reason;", " uint64_t bytes;"), minor), 0),
     ("new enumerator with a minor bump",

@@ -138,12 +138,13 @@ def limits():
             c.send("echo", "PING", b"2")
         ok(all(c.recv() == ("echo", "PONG", b"2") for c in others), "another IP is still admitted")
         over = FrameConn(h.port, source="127.0.0.3")
-        ok(over.closed_by_peer(3), "the 21st connection is refused (max_connections=20)")
+        ok(over.closed_by_peer(3), "the 21st connection is refused (max_connections=20, the old name "
+           "of max_inbound; none of the 20 is silent, so none is evicted)")
         conns[0].send("echo", "PING", b"still")
         ok(conns[0].recv() == ("echo", "PONG", b"still"), "the host still answers after refusing")
         st = h.ctl("stats")
-        ok(st["refused_max_connections"] == 1 and st["refused_per_ip"] == 1, "refusals are counted")
-        h.wait_log(r"connection refused: max_connections reached")
+        ok(st["refused_max_inbound"] == 1 and st["refused_per_ip"] == 1, "refusals are counted")
+        h.wait_log(r"connection refused: max_inbound reached")
         ok(h.stop() == 0, "exit 0")
     finally:
         h.cleanup()

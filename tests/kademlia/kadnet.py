@@ -21,12 +21,31 @@ NAME = "kad"
 TEST_CONFIG = "request_timeout = 1.0; refresh = 30.0; republish = 60.0;"
 
 
-def kad_host(name, bootstrap=(), extra=TEST_CONFIG, log_level="info", host_settings=""):
+_ip_base = random.randrange(16, 200)
+
+
+def spread_ip(i):
+    """The i-th host's own loopback address, each in its own /24
+    (127.X.Y.1), so the per-address limits see a network of many
+    addresses rather than one machine."""
+    return "127.%d.%d.1" % (_ip_base + i // 250, i % 250 + 1)
+
+
+_next_ip = [0]
+
+
+def next_ip():
+    ip = spread_ip(_next_ip[0])
+    _next_ip[0] += 1
+    return ip
+
+
+def kad_host(name, bootstrap=(), extra=TEST_CONFIG, log_level="info", host_settings="", ip=None):
     boot = ""
     if bootstrap:
         boot = "bootstrap = [ %s ]; " % ", ".join('"%s"' % b for b in bootstrap)
     return Host(name=name, plugins=[dict(name=NAME, file="kademlia.so", config=boot + extra)],
-                log_level=log_level, host_settings=host_settings)
+                log_level=log_level, host_settings=host_settings, ip=ip or next_ip())
 
 
 class Net:
@@ -163,14 +182,14 @@ class FakeNode(threading.Thread):
     """A listener that answers PING with PONG as node `nid`, so a host
     that pings it gets its round trip."""
 
-    def __init__(self, nid):
+    def __init__(self, nid, ip="127.0.0.1"):
         super().__init__(daemon=True)
         self.nid = nid
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((ip, 0))
         self.sock.listen(8)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.addr = "%s:%d" % (ip, self.sock.getsockname()[1])
         self.pings = 0
 
     def run(self):
@@ -201,3 +220,84 @@ class FakeNode(threading.Thread):
                     self.pings += 1
                     reqid = struct.unpack("!Q", payload[1:9])[0]
                     c.sendall(frame("Kademlia", "PONG", answer(reqid, self.nid)))
+
+
+class SybilFarm(threading.Thread):
+    """One machine (one IP) posing as many nodes: a listener per fake id,
+    each answering PING with PONG as that id, all served by one thread.
+    This is the cheapest Sybil attack: every id gets a real round trip."""
+
+    def __init__(self, ip, ids):
+        super().__init__(daemon=True)
+        import selectors
+        self.sel = selectors.DefaultSelector()
+        self.ids = list(ids)
+        self.addrs = []
+        self.pings = 0
+        self.stopped = False
+        for nid in self.ids:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((ip, 0))
+            s.listen(16)
+            s.setblocking(False)
+            self.sel.register(s, 1, ("listen", nid))
+            self.addrs.append("%s:%d" % (ip, s.getsockname()[1]))
+
+    def run(self):
+        while not self.stopped:
+            for key, _ in self.sel.select(0.2):
+                kind, data = key.data
+                if kind == "listen":
+                    try:
+                        c, _ = key.fileobj.accept()
+                    except OSError:
+                        continue
+                    c.setblocking(False)
+                    self.sel.register(c, 1, ("conn", [data, b""]))
+                    continue
+                state = data
+                try:
+                    got = key.fileobj.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    got = b""
+                if not got:
+                    self.sel.unregister(key.fileobj)
+                    key.fileobj.close()
+                    continue
+                state[1] += got
+                while len(state[1]) >= 20:
+                    n = struct.unpack("!I", state[1][16:20])[0]
+                    if len(state[1]) < 20 + n:
+                        break
+                    mtype, payload = state[1][12:16].decode(), state[1][20:20 + n]
+                    state[1] = state[1][20 + n:]
+                    if mtype == "PING" and len(payload) >= 9:
+                        self.pings += 1
+                        reqid = struct.unpack("!Q", payload[1:9])[0]
+                        try:
+                            key.fileobj.setblocking(True)
+                            key.fileobj.sendall(frame("Kademlia", "PONG", answer(reqid, state[0])))
+                            key.fileobj.setblocking(False)
+                        except OSError:
+                            pass
+
+    def stop(self):
+        """Every listener and connection closes: the farm vanishes."""
+        self.stopped = True
+        self.join(5)
+        for key in list(self.sel.get_map().values()):
+            key.fileobj.close()
+        self.sel.close()
+
+
+def id_sharing(self_id, cpl):
+    """A random id sharing exactly cpl leading bits with self_id."""
+    x = int.from_bytes(self_id, "big")
+    r = random.getrandbits(256)
+    flip = 1 << (255 - cpl)
+    keep = ~((1 << (256 - cpl)) - 1) & ((1 << 256) - 1)
+    v = (x & keep) | ((x ^ flip) & flip) | (r & (flip - 1))
+    return v.to_bytes(32, "big")

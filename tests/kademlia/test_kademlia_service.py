@@ -39,7 +39,7 @@ def befriend_silent_node(h):
     """Makes h's only known node one that answers PING and nothing else."""
     f = FakeNode(os.urandom(32))
     f.start()
-    c = FrameConn(h.port)
+    c = FrameConn(h.port, h.ip)
     c.send("Kademlia", "PING", request("PING", 7, f.nid, f.addr))
     c.recv(5)
     deadline = time.time() + 5

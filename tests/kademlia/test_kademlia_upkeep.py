@@ -69,7 +69,7 @@ def main():
         check(all(r.get("value") == "kept" for r in replies), "the other is still got everywhere")
 
         # The lifetime asked for is capped by value_ttl_max.
-        c = FrameConn(hosts[0].port)
+        c = FrameConn(hosts[0].port, hosts[0].ip)
         key = hashlib.sha256(b"capped").digest()
         c.send("Kademlia", "FVAL", request("FVAL", 9, os.urandom(32), "127.0.0.1:9", key))
         proto, mtype, payload = c.recv(5)

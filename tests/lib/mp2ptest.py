@@ -203,12 +203,15 @@ class Host:
     default_security = None
 
     def __init__(self, name="node", plugins=None, listen_port=None, host_settings="",
-                 log_level="debug", workdir=None, plugin_dir=None, security="default",
-                 allow=None):
+                 log_level="debug", workdir=None, plugin_dir=None, ip="127.0.0.1",
+                 security="default", allow=None):
         self.name = name
         self.dir = workdir or tempfile.mkdtemp(prefix="mp2p-%s-" % name)
-        self.port = listen_port or free_port()
-        self.addr = "127.0.0.1:%d" % self.port
+        # Any address of 127.0.0.0/8 is loopback on Linux: hosts of one
+        # test may each take their own, as on a real network.
+        self.ip = ip
+        self.port = listen_port or free_port(ip)
+        self.addr = "%s:%d" % (ip, self.port)
         self.plugins = plugins if plugins is not None else [dict(name="echo", file="echo.so")]
         self.host_settings = host_settings
         self.log_level = log_level

@@ -128,6 +128,16 @@ static void tp_control(void *self, mp2p_reply *reply, int argc, const char *cons
 
 	if (strcmp(argv[0], "asked") == 0 && argc == 1) {
 		api->reply_int(reply, "asked", (long long)t->asked);
+	} else if (strcmp(argv[0], "hang") == 0 && argc == 1) {
+		/* A deferred reply that never comes: the host answers it only
+		 * when this instance stops, so maybep2pctl -T must give up. */
+		api->reply_defer(reply);
+	} else if (strcmp(argv[0], "bytes") == 0 && argc == 1) {
+		/* Text that is not UTF-8, as a peer's message may be: a stray
+		 * byte, a truncated sequence, an overlong '/', a UTF-16
+		 * surrogate, a code point past U+10FFFF, and valid text between. */
+		api->reply_str(reply, "text", "ok \xff caf\xc3\xa9 \xe2\x82 \xc0\xaf \xed\xa0\x80 "
+		               "\xf4\x90\x80\x80 \xf0\x9f\x99\x82 \x01 end");
 	} else if (strcmp(argv[0], "ask") == 0 && (argc == 2 || argc == 3)) {
 		/* ask ADDR [PEERID]: an ASK over a fresh connection, to that
 		 * peer only if PEERID is given. */
@@ -145,7 +155,7 @@ static void tp_control(void *self, mp2p_reply *reply, int argc, const char *cons
 		api->reply_str(reply, "peer_id", t->last_info.peer_id);
 		api->reply_str(reply, "closed", t->last_closed);
 	} else {
-		api->reply_usage(reply, "usage: asked | ask ADDR [PEERID] | last");
+		api->reply_usage(reply, "usage: asked | hang | bytes | ask ADDR [PEERID] | last");
 	}
 }
 

@@ -83,6 +83,8 @@
  * reordering or retyping a member, changing a meaning) is a major bump, and
  * the entry symbol's name changes with it (mp2p_plugin_v2).
  *
+ * 1.1 appended to the host API: send_claimed().
+ *
  * A COMPLETE PLUGIN
  *
  *   #include <maybep2p/plugin.h>
@@ -532,7 +534,32 @@ struct mp2p_host_api {
 	/** Sends a deferred reply; the handle is dead afterwards. */
 	void (*reply_finish)(mp2p_reply *r);
 
-	/* --- ABI 1.1: peers named by their keys ------------------------- */
+	/* --- ABI 1.1 ----------------------------------------------------- */
+
+	/** send_to() for an address a peer told you about itself: the "my
+	 *  address is ..." of a join or a hello, received on connection
+	 *  `claimed_on`. A peer could name anyone's address and make this
+	 *  host dial it, so the host goes ahead only if the address's IP is
+	 *  the IP that `claimed_on` comes from (an IPv4-mapped IPv6 address
+	 *  counts as its IPv4 address), unless the operator set
+	 *  host.dial.trust_claims. The port may differ: a peer dials out from
+	 *  another port than the one it listens on.
+	 *
+	 *  Call it in the callback that received the claim, while
+	 *  `claimed_on` is open; once that connection has closed the host
+	 *  cannot tell who made the claim and refuses. An address that passed
+	 *  once may be kept and later used with send_to(): it was its owner
+	 *  who named it.
+	 *
+	 *  Returns what send_to() returns. A refusal (-1) is counted in
+	 *  `maybep2pctl stats` as dial_refused_claim and logged at most once
+	 *  a second; every other dial rule of send_to() applies too.
+	 *  Since 1.1. */
+	int (*send_claimed)(mp2p_host *h, mp2p_conn_id claimed_on, const char *addr,
+	                    const char *protocol, const char *type, const void *payload,
+	                    size_t length, unsigned flags, mp2p_conn_id *conn_out);
+
+	/* --- ABI 1.1: peers named by their keys ------------------------ */
 
 	/** This host's peer id (MP2P_PEER_ID_LEN lowercase hex digits), the
 	 *  one other hosts see in conn_info().peer_id. Host-owned, valid until
@@ -674,8 +701,9 @@ _Static_assert(offsetof(struct mp2p_host_api, send) == 8 + 16 * MP2P_P_, "mp2p_h
 _Static_assert(offsetof(struct mp2p_host_api, timer_new) == 8 + 20 * MP2P_P_, "mp2p_host_api layout");
 _Static_assert(offsetof(struct mp2p_host_api, service_offer) == 8 + 27 * MP2P_P_, "mp2p_host_api layout");
 _Static_assert(offsetof(struct mp2p_host_api, reply_str) == 8 + 33 * MP2P_P_, "mp2p_host_api layout");
-_Static_assert(offsetof(struct mp2p_host_api, peer_id) == 8 + 41 * MP2P_P_, "mp2p_host_api layout (1.1)");
-_Static_assert(sizeof(struct mp2p_host_api) == 8 + 44 * MP2P_P_, "mp2p_host_api size (1.1)");
+_Static_assert(offsetof(struct mp2p_host_api, send_claimed) == 8 + 41 * MP2P_P_, "mp2p_host_api layout");
+_Static_assert(offsetof(struct mp2p_host_api, peer_id) == 8 + 42 * MP2P_P_, "mp2p_host_api layout");
+_Static_assert(sizeof(struct mp2p_host_api) == 8 + 45 * MP2P_P_, "mp2p_host_api size (1.1)");
 
 _Static_assert(offsetof(struct mp2p_plugin, name) == 16, "mp2p_plugin layout");
 _Static_assert(offsetof(struct mp2p_plugin, init) == 16 + 4 * MP2P_P_, "mp2p_plugin layout");
