@@ -23,6 +23,13 @@ static void api_log(mp2p_host *in, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void api_vlog(mp2p_host *in, int level, const char *fmt, va_list ap)
+{
+	if (level > log_level)
+		return;
+	log_vmsg(level < 0 ? HLOG_ERR : level, in->name, fmt, ap);
+}
+
 static const char *api_instance_name(mp2p_host *in) { return in->name; }
 static const char *api_host_id(mp2p_host *in) { return in->host->id; }
 static const char *api_advertise(mp2p_host *in) { return in->host->advertise; }
@@ -40,6 +47,15 @@ double host_now(struct host *h)
 }
 
 static double api_now(mp2p_host *in) { return host_now(in->host); }
+
+static double api_wall_now(mp2p_host *in)
+{
+	struct timespec ts;
+
+	(void)in;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void api_random_bytes(mp2p_host *in, void *buf, size_t len)
 {
@@ -263,21 +279,48 @@ static const char *api_config_list_string(const mp2p_config *c, const char *key,
 
 /* --- frames and connections ----------------------------------------- */
 
+/* The flags a host of this minor knows; others are refused, not ignored,
+ * so a plugin never believes a request was honoured. */
+#define SEND_FLAGS (MP2P_SEND_ONESHOT | MP2P_SEND_NOWAIT | MP2P_SEND_OWNED | MP2P_SEND_PLAINTEXT)
+
+static int api_send_v2(mp2p_host *in, mp2p_conn_id conn, const char *protocol, const char *type,
+                       const void *payload, size_t length, unsigned flags)
+{
+	if ((flags & ~(unsigned)(MP2P_SEND_NOWAIT | MP2P_SEND_OWNED)) || type == NULL ||
+	    (payload == NULL && length > 0))
+		return MP2P_ERR_INVALID;
+	if (in->state != INST_RUNNING)
+		return MP2P_ERR_REFUSED;
+	return conn_send(in->host, in, conn, protocol, type, payload, length, flags);
+}
+
+static int api_send_to_v2(mp2p_host *in, const char *addr, const char *protocol, const char *type,
+                          const void *payload, size_t length, unsigned flags,
+                          mp2p_conn_id *conn_out)
+{
+	if (addr == NULL || (flags & ~(unsigned)SEND_FLAGS) || type == NULL ||
+	    (payload == NULL && length > 0))
+		return MP2P_ERR_INVALID;
+	if (in->state != INST_RUNNING)
+		return MP2P_ERR_REFUSED;
+	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, NULL,
+	                    conn_out);
+}
+
+/* The 1.0 entries: the same, with one -1 for every failure. */
 static int api_send(mp2p_host *in, mp2p_conn_id conn, const char *protocol, const char *type,
                     const void *payload, size_t length)
 {
-	if (in->state != INST_RUNNING)
-		return -1;
-	return conn_send(in->host, in, conn, protocol, type, payload, length);
+	return api_send_v2(in, conn, protocol, type, payload, length, 0) < 0 ? -1 : 0;
 }
 
 static int api_send_to(mp2p_host *in, const char *addr, const char *protocol, const char *type,
                        const void *payload, size_t length, unsigned flags, mp2p_conn_id *conn_out)
 {
-	if (in->state != INST_RUNNING || addr == NULL)
-		return -1;
-	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, NULL,
-	                    conn_out);
+	/* A 1.0 plugin knew one flag and 1.0 hosts ignored the other bits. */
+	if (in->mod->desc.abi_minor == 0)
+		flags &= MP2P_SEND_ONESHOT;
+	return api_send_to_v2(in, addr, protocol, type, payload, length, flags, conn_out) < 0 ? -1 : 0;
 }
 
 static int api_send_claimed(mp2p_host *in, mp2p_conn_id claimed_on, const char *addr,
@@ -285,25 +328,73 @@ static int api_send_claimed(mp2p_host *in, mp2p_conn_id claimed_on, const char *
                             size_t length, unsigned flags, mp2p_conn_id *conn_out)
 {
 	/* 0 is never a connection: a claim with no connection is no claim. */
-	if (in->state != INST_RUNNING || addr == NULL || claimed_on == 0)
+	if (in->state != INST_RUNNING || addr == NULL || claimed_on == 0 ||
+	    (flags & ~(unsigned)SEND_FLAGS))
 		return -1;
 	return conn_send_to(in->host, in, addr, claimed_on, protocol, type, payload, length,
-	                    flags, NULL, conn_out);
+	                    flags, NULL, conn_out) < 0 ? -1 : 0;
 }
 
 static int api_send_to_peer(mp2p_host *in, const char *addr, const char *peer_id,
                             const char *protocol, const char *type, const void *payload,
                             size_t length, unsigned flags, mp2p_conn_id *conn_out)
 {
-	if (in->state != INST_RUNNING || addr == NULL)
+	if (in->state != INST_RUNNING || addr == NULL || type == NULL ||
+	    (payload == NULL && length > 0) || (flags & ~(unsigned)SEND_FLAGS))
 		return -1;
 	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, peer_id,
-	                    conn_out);
+	                    conn_out) < 0 ? -1 : 0;
 }
 
 static int api_conn_close(mp2p_host *in, mp2p_conn_id conn, int flush)
 {
-	return conn_close_id(in->host, conn, flush, "closed by plugin");
+	return conn_close_id(in->host, in, conn, flush, "closed by plugin");
+}
+
+static int64_t api_conn_pending(mp2p_host *in, mp2p_conn_id conn)
+{
+	return conn_pending(in->host, conn);
+}
+
+static int api_conn_set_low_water(mp2p_host *in, mp2p_conn_id conn, size_t low_water)
+{
+	return conn_set_low_water(in->host, in, conn, low_water);
+}
+
+static int api_limits(mp2p_host *in, struct mp2p_limits *out)
+{
+	const struct host_config *c = &in->host->cfg;
+	struct mp2p_limits full;
+
+	if (out == NULL || out->size < offsetof(struct mp2p_limits, max_output))
+		return MP2P_ERR_INVALID;
+	memset(&full, 0, sizeof(full));
+	full.size = out->size < sizeof(full) ? out->size : (uint32_t)sizeof(full);
+	full.max_frame = (uint64_t)c->max_frame;
+	full.max_output = (uint64_t)c->max_output;
+	full.max_buffered = (uint64_t)c->max_buffered;
+	full.max_inbound = (uint64_t)c->max_inbound;
+	full.max_outbound = (uint64_t)c->max_outbound;
+	full.max_connections_per_ip = (uint64_t)c->max_connections_per_ip;
+	full.connect_timeout = c->t_connect;
+	full.idle_timeout = c->t_idle;
+	full.frame_timeout = c->t_frame;
+	full.write_timeout = c->t_write;
+	full.first_frame_timeout = c->t_first_frame;
+	full.checkpoint_interval = c->checkpoint_interval;
+	memcpy(out, &full, full.size);
+	return MP2P_OK;
+}
+
+/* --- state ---------------------------------------------------------- */
+
+static int api_origin(mp2p_host *in) { return in->origin; }
+
+static int api_checkpoint(mp2p_host *in)
+{
+	if (in->state != INST_RUNNING || in->mod->desc.save_state == NULL)
+		return MP2P_ERR_REFUSED;
+	return host_save_one(in->host, in) < 0 ? MP2P_ERR_FAILED : MP2P_OK;
 }
 
 static int api_conn_info(mp2p_host *in, mp2p_conn_id conn, struct mp2p_conn_info *info)
@@ -371,6 +462,17 @@ const struct mp2p_host_api host_api = {
 	.reply_defer = reply_defer,
 	.reply_finish = reply_finish,
 	.send_claimed = api_send_claimed,
+	.wall_now = api_wall_now,
+	.vlog = api_vlog,
+	.limits = api_limits,
+	.conn_pending = api_conn_pending,
+	.conn_set_low_water = api_conn_set_low_water,
+	.send_v2 = api_send_v2,
+	.send_to_v2 = api_send_to_v2,
+	.origin = api_origin,
+	.checkpoint = api_checkpoint,
+	.reply_handover = reply_handover,
+	.reply_adopt = reply_adopt,
 	.peer_id = api_peer_id,
 	.security = api_security,
 	.send_to_peer = api_send_to_peer,

@@ -20,6 +20,9 @@
 /* Which timeout a connection's one deadline timer stands for now. */
 enum deadline_kind { DL_IDLE = 0, DL_FRAME = 1, DL_FIRST = 2 };
 
+/* Bytes one connection may read, or write, in one turn of the loop. */
+#define CONN_IO_STEP (256 * 1024)
+
 struct conn {
 	struct conn *next, *prev;
 	struct host *h;
@@ -29,9 +32,12 @@ struct conn {
 	uint64_t users;              /* bit i: the instance in slot i used this connection */
 	uint64_t ip_key;
 	uint64_t dial_key;           /* nonzero while other sends may reuse it */
-	uint64_t bytes_in, bytes_out;
+	uint64_t bytes_in, bytes_out;   /* bytes_out counts what was queued */
+	uint64_t drain_users;        /* bit i: slot i wants on_drain() */
+	size_t low_water;            /* on_drain() when output falls to this */
 	double opened;
 	int dialer;                  /* slot of the instance that dialled, or -1 */
+	int owner;                   /* slot of the instance that owns it, or -1 */
 	struct sockaddr_storage sa;  /* the peer's address */
 	struct conn *snext, *sprev;  /* host->silent_head list, while in it */
 	uint64_t dest_key;           /* the IP a pending dial goes to */
@@ -51,6 +57,7 @@ struct conn {
 	unsigned dead : 1;
 	unsigned secure : 1;         /* TLS */
 	unsigned handshaken : 1;     /* TLS: the handshake is done, tls.verified is the peer */
+	unsigned above_low : 1;      /* output rose above low_water since the last drain */
 	char peer[56];
 	struct tls_check tls;
 };
@@ -272,6 +279,7 @@ static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct so
 	c->h = h;
 	c->id = ++h->next_conn_id;
 	c->dialer = -1;
+	c->owner = -1;
 	c->opened = host_now(h);
 	c->ip_key = addr_ip_key(sa, h->cfg.ipv6_prefix);
 	memcpy(&c->sa, sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -294,6 +302,11 @@ static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct so
 		c->next->prev = c;
 	h->conns = c;
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+	/* libevent reads and writes at most 16 KiB a time by default: a bulk
+	 * connection would then cost one callback per 16 KiB. A larger step
+	 * is still bounded, so one connection cannot hold the loop. */
+	bufferevent_set_max_single_read(c->bev, CONN_IO_STEP);
+	bufferevent_set_max_single_write(c->bev, CONN_IO_STEP);
 	return c;
 }
 
@@ -478,7 +491,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	size_t len;
 	int consumed = 0;
 
-	static struct ratelog rl_oversize, rl_bad, rl_unknown, rl_nomem;
+	static struct ratelog rl_oversize, rl_bad, rl_unknown, rl_nomem, rl_owned;
 
 	c->dispatching++;
 	/* The bytes are read already; past the budget the biggest holders go,
@@ -508,6 +521,12 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		if ((in = route_protocol(h, fh.protocol)) == NULL) {
 			conn_fail(c, &h->stats.unknown_protocol, &rl_unknown,
 			          "frame for unknown protocol '%s'", fh.protocol);
+			break;
+		}
+		if (c->owner >= 0 && in->slot != c->owner) {
+			conn_fail(c, &h->stats.bad_frames, &rl_owned, "frame for protocol '%s' on a connection "
+			          "owned by '%s'", fh.protocol,
+			          h->slots[c->owner] ? h->slots[c->owner]->name : "?");
 			break;
 		}
 		p = evbuffer_pullup(input, (ev_ssize_t)(MP2P_FRAME_HEADER + fh.length));
@@ -563,6 +582,35 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+static size_t pending(const struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* The output fell to its low-water mark: every instance that asked hears
+ * it, from the loop. One of them may close the connection meanwhile. */
+static void drained(struct conn *c)
+{
+	struct host *h = c->h;
+	uint64_t want = c->drain_users;
+
+	c->above_low = 0;
+	c->dispatching++;
+	for (int i = 0; i < MAX_INSTANCES && !c->dead; i++) {
+		struct mp2p_host *in = h->slots[i];
+		if (!(want & (1ull << i)) || in == NULL || in->state != INST_RUNNING ||
+		    in->mod->desc.on_drain == NULL)
+			continue;
+		in->mod->desc.on_drain(in->self, c->id, pending(c));
+	}
+	c->dispatching--;
+	if (c->dead && !c->dispatching)
+		conn_free(c);
+}
+
+/* libevent calls this whenever a write leaves the output at or below the
+ * write low-water mark, which is the connection's low_water (0 unless a
+ * plugin set one): so only an empty output means "all written". */
 static void conn_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
@@ -571,14 +619,17 @@ static void conn_write(struct bufferevent *bev, void *arg)
 	if (c->dead)
 		return;
 	if (c->closing) {
-		conn_close(c, "closed after flushing");
+		if (pending(c) == 0)
+			conn_close(c, "closed after flushing");
 		return;
 	}
-	if (c->oneshot && !c->half_closed && c->established) {
+	if (c->oneshot && !c->half_closed && c->established && pending(c) == 0) {
 		/* The peer reads one frame per connection: show it the end. */
 		c->half_closed = 1;
 		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 	}
+	if (c->above_low && c->drain_users != 0 && pending(c) <= c->low_water)
+		drained(c);
 }
 
 static void conn_event(struct bufferevent *bev, short what, void *arg)
@@ -706,31 +757,65 @@ static int protocol_of(struct mp2p_host *in, const char *protocol, const char **
 	return -1;
 }
 
+/* May this instance use the connection? An owned one is its owner's;
+ * MP2P_SEND_OWNED claims one nobody else has used. */
+static int may_use(struct conn *c, struct mp2p_host *in, unsigned flags)
+{
+	uint64_t me = 1ull << in->slot;
+
+	if (c->owner >= 0)
+		return c->owner == in->slot ? MP2P_OK : MP2P_ERR_REFUSED;
+	if (!(flags & MP2P_SEND_OWNED))
+		return MP2P_OK;
+	if ((c->users & ~me) != 0 || (c->dialer >= 0 && c->dialer != in->slot))
+		return MP2P_ERR_REFUSED;
+	c->owner = in->slot;
+	/* No plain send_to() may find it from now on. */
+	if (c->dial_key && idmap_get(&c->h->conn_by_dial, c->dial_key) == c)
+		idmap_del(&c->h->conn_by_dial, c->dial_key);
+	c->dial_key = 0;
+	return MP2P_OK;
+}
+
 static int queue_frame(struct conn *c, struct mp2p_host *in, const char *protocol,
-                       const char *type, const void *payload, size_t len)
+                       const char *type, const void *payload, size_t len, unsigned flags)
 {
 	struct host *h = c->h;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	uint8_t hdr[MP2P_FRAME_HEADER];
 	struct evbuffer_iovec v;
 	const char *proto;
+	int rc;
 
-	if (c->dead || c->closing || type == NULL || (payload == NULL && len > 0))
-		return -1;
+	if (type == NULL || (payload == NULL && len > 0))
+		return MP2P_ERR_INVALID;
+	if (c->dead || c->closing)
+		return MP2P_ERR_GONE;
 	if (protocol_of(in, protocol, &proto) < 0) {
 		log_msg(HLOG_WARN, "%s: cannot send for protocol '%s': not one of its own", in->name, protocol);
-		return -1;
+		return MP2P_ERR_REFUSED;
 	}
-	if (len > (size_t)h->cfg.max_frame) {
+	if ((rc = may_use(c, in, flags)) != MP2P_OK) {
+		log_msg(HLOG_DEBUG, "%s: cannot use connection %llu: owned by another instance",
+		        in->name, (unsigned long long)c->id);
+		return rc;
+	}
+	if (len > (size_t)h->cfg.max_frame || MP2P_FRAME_HEADER + len > (size_t)h->cfg.max_output) {
 		log_msg(HLOG_WARN, "%s: refused to send a %zu-byte frame: over max_frame", in->name, len);
-		return -1;
+		return MP2P_ERR_TOO_BIG;
 	}
 	if (evbuffer_get_length(out) + MP2P_FRAME_HEADER + len > (size_t)h->cfg.max_output) {
+		if (flags & MP2P_SEND_NOWAIT) {
+			/* Nothing queued, nothing closed: on_drain() says when. */
+			c->drain_users |= 1ull << in->slot;
+			c->above_low = 1;
+			return MP2P_ERR_WOULD_BLOCK;
+		}
 		static struct ratelog rl_output;
 		h->stats.output_overflow++;
 		conn_fail(c, NULL, &rl_output, "output over max_output (%ld bytes): peer is not reading",
 		          h->cfg.max_output);
-		return -1;
+		return MP2P_ERR_GONE;
 	}
 	/* Output counts against max_buffered as input does: past it the
 	 * biggest other holders go, and if that is not room enough the frame
@@ -741,36 +826,38 @@ static int queue_frame(struct conn *c, struct mp2p_host *in, const char *protoco
 		static struct ratelog rl_full;
 		log_rated(&rl_full, HLOG_WARN, "%s: refused to queue a %zu-byte frame to %s: "
 		          "max_buffered (%ld) reached", in->name, len, c->peer, h->cfg.max_buffered);
-		return -1;
+		return MP2P_ERR_REFUSED;
 	}
 	/* Header and payload go into one reserved run of the output buffer:
 	 * one copy each, no second buffer operation per frame. */
 	if (evbuffer_reserve_space(out, (ev_ssize_t)(sizeof(hdr) + len), &v, 1) < 1 ||
 	    v.iov_len < sizeof(hdr) + len)
-		return -1;
+		return MP2P_ERR_FAILED;
 	frame_header_write(v.iov_base, proto, type, (uint32_t)len);
 	if (len > 0)
 		memcpy((uint8_t *)v.iov_base + sizeof(hdr), payload, len);
 	v.iov_len = sizeof(hdr) + len;
 	if (evbuffer_commit_space(out, &v, 1) < 0)
-		return -1;
+		return MP2P_ERR_FAILED;
 	c->users |= 1ull << in->slot;
+	if (evbuffer_get_length(out) > c->low_water)
+		c->above_low = 1;
 	c->bytes_out += sizeof(hdr) + len;
 	h->stats.frames_out++;
 	h->stats.bytes_out += sizeof(hdr) + len;
 	in->frames_out++;
 	in->bytes_out += sizeof(hdr) + len;
-	return 0;
+	return MP2P_OK;
 }
 
 int conn_send(struct host *h, struct mp2p_host *in, uint64_t id, const char *protocol,
-              const char *type, const void *payload, size_t len)
+              const char *type, const void *payload, size_t len, unsigned flags)
 {
 	struct conn *c = conn_find(h, id);
 
 	if (c == NULL)
-		return -1;
-	return queue_frame(c, in, protocol, type, payload, len);
+		return MP2P_ERR_GONE;
+	return queue_frame(c, in, protocol, type, payload, len, flags);
 }
 
 /* A socket bound to the IP this host advertises, when that IP is one of
@@ -857,52 +944,57 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, uint64_
 	char canon[64];
 	uint64_t key;
 	struct conn *c;
-	int salen;
+	int salen, rc;
 
 	if (addr_parse(addr, &ss, &salen) < 0) {
 		log_msg(HLOG_DEBUG, "%s: cannot send to '%s': not a numeric ADDR:PORT", in->name, addr);
-		return -1;
+		return MP2P_ERR_REFUSED;
 	}
 	if ((flags & MP2P_SEND_PLAINTEXT) && mode == SEC_TLS) {
 		log_msg(HLOG_DEBUG, "%s: cannot send to %s in plaintext: host.security.mode is \"tls\"",
 		        in->name, addr);
-		return -1;
+		return MP2P_ERR_REFUSED;
 	}
 	if (expect_peer != NULL && (!secure || !peer_id_valid(expect_peer))) {
 		log_msg(HLOG_DEBUG, "%s: cannot send to %s expecting a peer id: %s", in->name, addr,
 		        secure ? "not a peer id" : "the connection would be plaintext");
-		return -1;
+		return MP2P_ERR_REFUSED;
 	}
 	if (claimed_on != 0 && !dial_claim_allowed(h, in, claimed_on, addr, (struct sockaddr *)&ss))
-		return -1;
+		return MP2P_ERR_REFUSED;
 	addr_format((struct sockaddr *)&ss, canon, sizeof(canon));
 	key = hash_bytes(canon, strlen(canon));
-	if (!(flags & MP2P_SEND_ONESHOT)) {
+	if (!(flags & (MP2P_SEND_ONESHOT | MP2P_SEND_OWNED))) {
 		c = idmap_get(&h->conn_by_dial, key);
 		if (c != NULL && !c->dead && !c->closing && strcmp(c->peer, canon) == 0 &&
 		    reusable_for(c, expect_peer)) {
-			if (queue_frame(c, in, protocol, type, payload, len) < 0)
-				return -1;
+			if ((rc = queue_frame(c, in, protocol, type, payload, len, flags)) < 0)
+				return rc;
 			if (id_out)
 				*id_out = c->id;
-			return 0;
+			return MP2P_OK;
 		}
 	}
 	if ((c = dial(h, in, addr, (struct sockaddr *)&ss, salen, secure, expect_peer)) == NULL)
-		return -1;
+		return MP2P_ERR_REFUSED;
 	if (flags & MP2P_SEND_ONESHOT) {
 		c->oneshot = 1;
+	} else if (flags & MP2P_SEND_OWNED) {
+		c->owner = in->slot;
 	} else {
 		c->dial_key = key;
 		idmap_put(&h->conn_by_dial, key, c);
 	}
-	if (queue_frame(c, in, protocol, type, payload, len) < 0) {
+	if ((rc = queue_frame(c, in, protocol, type, payload, len, flags)) < 0) {
+		/* Nobody has heard of it yet: close it without telling anyone. */
+		c->dialer = -1;
+		c->users = 0;
 		conn_close(c, "frame refused");
-		return -1;
+		return rc;
 	}
 	if (id_out)
 		*id_out = c->id;
-	return 0;
+	return MP2P_OK;
 }
 
 /* The address a connection's peer is at, for the dial guard. */
@@ -916,11 +1008,12 @@ int conn_peer_addr(struct host *h, uint64_t id, struct sockaddr_storage *out)
 	return 0;
 }
 
-int conn_close_id(struct host *h, uint64_t id, int flush, const char *reason)
+int conn_close_id(struct host *h, struct mp2p_host *in, uint64_t id, int flush,
+                  const char *reason)
 {
 	struct conn *c = conn_find(h, id);
 
-	if (c == NULL)
+	if (c == NULL || (in != NULL && c->owner >= 0 && c->owner != in->slot))
 		return -1;
 	if (flush)
 		conn_close_flush(c, reason);
@@ -942,7 +1035,7 @@ int conn_info(struct host *h, uint64_t id, struct mp2p_conn_info *info)
 	full.established = c->established;
 	snprintf(full.peer, sizeof(full.peer), "%s", c->peer);
 	full.bytes_in = c->bytes_in;
-	full.bytes_out = c->bytes_out;
+	full.bytes_out = c->bytes_out - pending(c);
 	full.opened = c->opened;
 	full.tls = c->secure;
 	full.authenticated = c->secure && c->handshaken && c->tls.verified[0] != '\0';
@@ -952,13 +1045,49 @@ int conn_info(struct host *h, uint64_t id, struct mp2p_conn_info *info)
 	return 0;
 }
 
+/* The instance in `slot` is gone for good: connections it owned go with
+ * it, the others forget it. */
 void conn_forget_slot(struct host *h, int slot)
 {
-	for (struct conn *c = h->conns; c != NULL; c = c->next) {
+	struct conn *c, *next;
+
+	for (c = h->conns; c != NULL; c = next) {
+		next = c->next;
 		c->users &= ~(1ull << slot);
+		c->drain_users &= ~(1ull << slot);
 		if (c->dialer == slot)
 			c->dialer = -1;
+		if (c->owner == slot && !c->dead)
+			conn_close(c, "its owner was removed");
 	}
+}
+
+int64_t conn_pending(struct host *h, uint64_t id)
+{
+	struct conn *c = conn_find(h, id);
+
+	return c == NULL ? MP2P_ERR_GONE : (int64_t)pending(c);
+}
+
+int conn_set_low_water(struct host *h, struct mp2p_host *in, uint64_t id, size_t low)
+{
+	struct conn *c = conn_find(h, id);
+
+	if (c == NULL || c->closing)
+		return MP2P_ERR_GONE;
+	if (c->owner >= 0 && c->owner != in->slot)
+		return MP2P_ERR_REFUSED;
+	if (low == MP2P_DRAIN_OFF) {
+		c->drain_users &= ~(1ull << in->slot);
+		return MP2P_OK;
+	}
+	c->drain_users |= 1ull << in->slot;
+	c->low_water = low;
+	/* libevent calls conn_write() when a write leaves at most this much. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
+	if (pending(c) > low)
+		c->above_low = 1;
+	return MP2P_OK;
 }
 
 /* At shutdown: idle connections close now, the rest after their output. */
@@ -998,7 +1127,7 @@ void conns_list(struct host *h, struct mp2p_reply *r)
 		reply_str(r, "peer_id", c->handshaken && c->tls.verified[0] ? c->tls.verified : "-");
 		reply_str(r, "state", c->closing ? "closing" : c->established ? "open" : "connecting");
 		reply_int(r, "bytes_in", (long long)c->bytes_in);
-		reply_int(r, "bytes_out", (long long)c->bytes_out);
+		reply_int(r, "bytes_out", (long long)(c->bytes_out - pending(c)));
 		reply_float(r, "age", now - c->opened);
 		reply_str(r, "plugins", users);
 	}

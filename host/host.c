@@ -139,6 +139,7 @@ static void restore_from_disk(struct host *h, struct mp2p_host *in)
 		log_msg(HLOG_WARN, "%s: saved state unusable, starting empty: %s", in->name,
 		        error_text ? error_text : "?");
 	} else if (rc > 0) {
+		in->origin = MP2P_ORIGIN_RESTART;
 		if (instance_restore(in, data, len, format) == 0)
 			log_msg(HLOG_INFO, "%s: restored %zu bytes of saved state", in->name, len);
 	}
@@ -146,21 +147,83 @@ static void restore_from_disk(struct host *h, struct mp2p_host *in)
 	free(data);
 }
 
-void host_save_one(struct host *h, struct mp2p_host *in)
+/* Writes one instance's state to state_dir, atomically (state.c). -1 if
+ * save_state() failed or the file could not be written; the old file is
+ * then intact. */
+int host_save_one(struct host *h, struct mp2p_host *in)
 {
 	char *error_text = NULL;
 	uint32_t format;
 	void *data;
 	size_t len;
+	int rc = 0;
 
-	instance_save(in, &data, &len, &format);
-	if (data == NULL && len == 0 && in->mod->desc.save_state == NULL)
-		return;
+	if (in->mod->desc.save_state == NULL)
+		return 0;
+	if (instance_save(in, &data, &len, &format) < 0) {
+		log_msg(HLOG_WARN, "%s: save_state() saved nothing; the last saved state stays", in->name);
+		return -1;
+	}
 	if (state_write(h->cfg.state_dir, in->name, format, data ? data : "", len, &error_text) < 0) {
 		log_msg(HLOG_ERR, "%s: cannot save state: %s", in->name, error_text ? error_text : "?");
 		free(error_text);
+		rc = -1;
 	}
 	free(data);
+	return rc;
+}
+
+/* host.checkpoint_interval: every running instance's state to disk, so a
+ * SIGKILL loses at most one interval. */
+static void on_checkpoint(evutil_socket_t fd, short what, void *arg)
+{
+	struct host *h = arg;
+
+	(void)fd;
+	(void)what;
+	if (!h->stopping)
+		host_save_states(h);
+}
+
+void host_arm_checkpoints(struct host *h)
+{
+	struct timeval tv;
+
+	if (h->checkpoint_timer == NULL)
+		h->checkpoint_timer = event_new(h->base, -1, EV_PERSIST, on_checkpoint, h);
+	if (h->checkpoint_timer == NULL)
+		return;
+	event_del(h->checkpoint_timer);
+	if (h->cfg.checkpoint_interval > 0) {
+		timeval_of(h->cfg.checkpoint_interval, &tv);
+		event_add(h->checkpoint_timer, &tv);
+	}
+}
+
+/* Instances in config order (ORDER in plugin.h): `set` gets the running
+ * ones, first listed first. Returns how many. */
+static int in_config_order(struct host *h, struct mp2p_host **set)
+{
+	int n = 0;
+
+	for (int i = 0; i < h->cfg.nplugins; i++) {
+		struct mp2p_host *in = instance_by_name(h, h->cfg.plugins[i].name);
+		if (in != NULL)
+			set[n++] = in;
+	}
+	return n;
+}
+
+/* Every stop() in reverse config order, then everything is withdrawn, so
+ * each stop() still finds every service. */
+void host_stop_instances(struct host *h, struct mp2p_host **set, int n,
+                         enum mp2p_stop_reason why)
+{
+	(void)h;
+	for (int i = n - 1; i >= 0; i--)
+		instance_stop_begin(set[i], why);
+	for (int i = n - 1; i >= 0; i--)
+		instance_stop_end(set[i]);
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -275,6 +338,7 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 		free(h->advertise);
 		h->advertise = strdup(h->listen_names[0]);
 	}
+	/* Slots were filled in config order: this starts in config order. */
 	for (int i = 0; i < MAX_INSTANCES; i++) {
 		struct mp2p_host *in = h->slots[i];
 		struct diag one = { 0 };
@@ -305,6 +369,7 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	event_add(h->sig_term, NULL);
 	event_add(h->sig_hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	host_arm_checkpoints(h);
 	log_msg(HLOG_INFO, "host %s (maybep2pd %s, ABI %d.%d) running; advertising %s; peer id %s; "
 	        "security %s", h->id, HOST_VERSION, MP2P_ABI_MAJOR, MP2P_ABI_MINOR, h->advertise,
 	        h->peer_id, security_mode_name(h->cfg.security_mode));
@@ -341,6 +406,8 @@ static void stop_check(evutil_socket_t fd, short what, void *arg)
 void host_request_stop(struct host *h)
 {
 	struct timeval tick = { 0, 20000 };
+	struct mp2p_host *order[MAX_INSTANCES];
+	int n;
 
 	if (h->stopping)
 		return;
@@ -348,7 +415,16 @@ void host_request_stop(struct host *h)
 	h->stop_began = host_now(h);
 	listeners_close(h);
 	sniffs_free(h);
+	if (h->checkpoint_timer != NULL)
+		event_del(h->checkpoint_timer);
 	host_save_states(h);
+	n = in_config_order(h, order);
+	host_stop_instances(h, order, n, MP2P_STOP_SHUTDOWN);
+	/* Replies still deferred will never be answered: say so while the
+	 * loop still runs to deliver it. */
+	for (int i = 0; i < n; i++)
+		reply_abandon_owner(order[i]);
+	/* Anything the config no longer names (cannot happen today) last. */
 	for (int i = 0; i < MAX_INSTANCES; i++)
 		if (h->slots[i] != NULL)
 			instance_stop(h->slots[i], MP2P_STOP_SHUTDOWN);
@@ -369,6 +445,7 @@ void host_free(struct host *h)
 	for (int i = 0; i < MAX_INSTANCES; i++)
 		if (h->slots[i] != NULL)
 			instance_destroy(h->slots[i]);
+	reply_abandon_handed(h, NULL);
 	if (h->base != NULL)
 		conns_drop_all(h);
 	tls_free(h);           /* after the connections: they hold SSL objects */
@@ -389,6 +466,7 @@ void host_free(struct host *h)
 	if (h->sig_term) event_free(h->sig_term);
 	if (h->sig_hup) event_free(h->sig_hup);
 	if (h->stop_timer) event_free(h->stop_timer);
+	if (h->checkpoint_timer) event_free(h->checkpoint_timer);
 	if (h->base != NULL)
 		event_base_free(h->base);
 	if (h->scratch_dir != NULL)

@@ -132,6 +132,7 @@ struct host_config {
 	struct dial_rule *dial_deny; /* host.dial.deny, parsed */
 	int ndial_deny;
 	double t_connect, t_idle, t_frame, t_write, t_first_frame;
+	double checkpoint_interval;  /* seconds; 0: only at shutdown and on request */
 	int security_mode;           /* enum security_mode */
 	int allow_set;               /* allow or allow_file given: admit only `allow` */
 	char **allow;                /* sorted peer ids, from allow and allow_file */
@@ -186,14 +187,19 @@ struct mp2p_host {
 	mp2p_watch *watches;
 	struct counter_set *counters;
 	struct mp2p_reply *deferred;      /* replies this instance has not finished */
+	int origin;                  /* enum mp2p_origin */
+	int swapping;                /* being replaced: reply_handover() is allowed */
+	int stop_called;             /* stop() has run; the rest of stopping may not have */
 	uint64_t frames_in, frames_out, bytes_in, bytes_out;
 };
 struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
                                   const struct plugin_conf *pc, struct diag *errs);
 int instance_restore(struct mp2p_host *in, const void *data, size_t len, uint32_t format);
 int instance_start(struct mp2p_host *in, struct diag *errs);
-void instance_save(struct mp2p_host *in, void **data, size_t *len, uint32_t *format);
+int instance_save(struct mp2p_host *in, void **data, size_t *len, uint32_t *format);
 void instance_stop(struct mp2p_host *in, enum mp2p_stop_reason why);
+void instance_stop_begin(struct mp2p_host *in, enum mp2p_stop_reason why);
+void instance_stop_end(struct mp2p_host *in);
 void instance_destroy(struct mp2p_host *in);
 struct mp2p_host *instance_by_name(struct host *h, const char *name);
 char *plugin_path(const struct host_config *c, const char *file);
@@ -237,11 +243,13 @@ struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockad
                          int secure);
 struct conn *conn_find(struct host *h, uint64_t id);
 int conn_send(struct host *h, mp2p_host *in, uint64_t id, const char *protocol,
-              const char *type, const void *payload, size_t len);
+              const char *type, const void *payload, size_t len, unsigned flags);
 int conn_send_to(struct host *h, mp2p_host *in, const char *addr, uint64_t claimed_on,
                  const char *protocol, const char *type, const void *payload, size_t len,
                  unsigned flags, const char *expect_peer, uint64_t *id_out);
-int conn_close_id(struct host *h, uint64_t id, int flush, const char *reason);
+int conn_close_id(struct host *h, mp2p_host *in, uint64_t id, int flush, const char *reason);
+int64_t conn_pending(struct host *h, uint64_t id);
+int conn_set_low_water(struct host *h, mp2p_host *in, uint64_t id, size_t low);
 int conn_info(struct host *h, uint64_t id, struct mp2p_conn_info *info);
 void conn_forget_slot(struct host *h, int slot);
 void conns_close_all(struct host *h, const char *reason);
@@ -308,6 +316,9 @@ int reply_is_deferred(const struct mp2p_reply *r);
 const char *reply_field(const struct mp2p_reply *r, int i, const char **value, int *number);
 const char *reply_lookup(const struct mp2p_reply *r, const char *key);
 void reply_abandon_owner(struct mp2p_host *in);
+uint64_t reply_handover(struct mp2p_reply *r);
+struct mp2p_reply *reply_adopt(struct mp2p_host *in, uint64_t token);
+void reply_abandon_handed(struct host *h, const char *name);
 
 /* control.c */
 int control_open(struct host *h, struct diag *errs);
@@ -388,6 +399,9 @@ struct host {
 	struct service_entry *services;
 	struct subscription *subs;
 	struct counter_set *counters;
+	struct mp2p_reply *handed;   /* deferred replies between two generations */
+	uint64_t next_reply_token;
+	struct event *checkpoint_timer;
 
 	struct host_stats stats;
 	char *control_path;
@@ -405,8 +419,11 @@ void host_request_stop(struct host *h);
 void host_free(struct host *h);
 double host_now(struct host *h);
 void host_save_states(struct host *h);
-void host_save_one(struct host *h, struct mp2p_host *in);
+int host_save_one(struct host *h, struct mp2p_host *in);
+void host_stop_instances(struct host *h, struct mp2p_host **set, int n,
+                         enum mp2p_stop_reason why);
 void host_apply_settings(struct host *h);
+void host_arm_checkpoints(struct host *h);
 int host_load_instances(struct host *h, struct host_config *cfg,
                         struct mp2p_host **out, int check_only, struct diag *errs);
 

@@ -83,6 +83,8 @@ int instance_restore(struct mp2p_host *in, const void *data, size_t len, uint32_
 
 	if (in->mod->desc.restore_state == NULL)
 		return 0;
+	if (in->origin == MP2P_ORIGIN_FRESH)
+		in->origin = MP2P_ORIGIN_RESTART;
 	if (in->mod->desc.restore_state(in->self, data, len, format, &error_text) != 0) {
 		log_msg(HLOG_WARN, "%s: could not read its saved state (format %u, %zu bytes): %s; "
 		        "starting empty", in->name, format, len, error_text ? error_text : "no reason given");
@@ -113,32 +115,48 @@ int instance_start(struct mp2p_host *in, struct diag *errs)
 	return 0;
 }
 
-void instance_save(struct mp2p_host *in, void **data, size_t *len, uint32_t *format)
+/* 0 with the blob (which may be empty), or -1: nothing to save. */
+int instance_save(struct mp2p_host *in, void **data, size_t *len, uint32_t *format)
 {
 	*data = NULL;
 	*len = 0;
 	*format = 0;
 	if (in->mod->desc.save_state == NULL || in->self == NULL)
-		return;
+		return -1;
 	if (in->mod->desc.save_state(in->self, data, len, format) != 0) {
 		free(*data);
 		*data = NULL;
 		*len = 0;
+		return -1;
 	}
+	return 0;
+}
+
+/* Stopping is two steps so that at shutdown every instance's stop() runs
+ * while every service is still offered (plugin.h, ORDER): the host calls
+ * stop() on each, and only then withdraws what they offered. */
+void instance_stop_begin(struct mp2p_host *in, enum mp2p_stop_reason why)
+{
+	if (in->state != INST_RUNNING || in->stop_called)
+		return;
+	in->stop_called = 1;
+	if (in->mod->desc.stop != NULL)
+		in->mod->desc.stop(in->self, why);
+}
+
+void instance_stop_end(struct mp2p_host *in)
+{
+	if (in->state != INST_RUNNING)
+		return;
+	in->state = INST_STOPPED;
+	timers_pause(in);
+	services_release(in->host, in);
 }
 
 void instance_stop(struct mp2p_host *in, enum mp2p_stop_reason why)
 {
-	struct host *h = in->host;
-
-	if (in->state != INST_RUNNING)
-		return;
-	/* Withdraw services first: nothing may call into a stopping plugin. */
-	services_release(h, in);
-	if (in->mod->desc.stop != NULL)
-		in->mod->desc.stop(in->self, why);
-	in->state = INST_STOPPED;
-	timers_pause(in);
+	instance_stop_begin(in, why);
+	instance_stop_end(in);
 }
 
 void instance_destroy(struct mp2p_host *in)

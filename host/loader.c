@@ -66,6 +66,13 @@ int loader_check(const struct mp2p_plugin *d, const char *file, char **error_tex
 		*error_text = str_printf("%s: descriptor of %u bytes is smaller than ABI 1.0's", file, d->size);
 		return -1;
 	}
+	/* Reserved for later minors: a bit set now would mean something to a
+	 * later host, and this one cannot honour it. */
+	if (d->flags != 0) {
+		*error_text = str_printf("%s: descriptor flags 0x%x are reserved and must be 0 "
+		                         "(ABI %d.%d)", file, d->flags, MP2P_ABI_MAJOR, MP2P_ABI_MINOR);
+		return -1;
+	}
 	if (d->name == NULL || d->name[0] == '\0' || d->version == NULL) {
 		*error_text = str_printf("%s: descriptor has no name or version", file);
 		return -1;

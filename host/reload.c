@@ -146,11 +146,16 @@ int host_reload(struct host *h, char **error_text)
 		if (cur == NULL || next[s] == cur)
 			continue;
 		if (old[s] == cur) {
-			/* Replaced: hand its state to the successor in memory. */
-			instance_save(cur, &blob, &len, &format);
+			/* Replaced: hand its state (and deferred replies, if it
+			 * hands them) to the successor in memory. */
+			int saved;
+			cur->swapping = 1;
+			saved = instance_save(cur, &blob, &len, &format) == 0;
 			instance_stop(cur, MP2P_STOP_RELOAD);
+			cur->swapping = 0;
 			h->slots[s] = next[s];
-			if (blob != NULL || len > 0)
+			next[s]->origin = MP2P_ORIGIN_SWAP;
+			if (saved)
 				instance_restore(next[s], blob ? blob : "", len, format);
 			free(blob);
 			log_msg(HLOG_INFO, "reload: '%s' replaced by %s %s, %zu bytes of state handed over",
@@ -179,19 +184,24 @@ int host_reload(struct host *h, char **error_text)
 	h->cfg = nc;
 	host_apply_settings(h);
 	log_set_target(h->cfg.log_target);
+	host_arm_checkpoints(h);
 	/* Restore added instances from disk with the new config's state_dir
-	 * (kept the same), then start every fresh instance. */
-	for (int s = 0; s < MAX_INSTANCES; s++) {
+	 * (kept the same), then start every fresh instance, in config order. */
+	for (int i = 0; i < h->cfg.nplugins; i++) {
+		struct mp2p_host *in = instance_by_name(h, h->cfg.plugins[i].name);
 		struct diag one = { 0 };
-		if (!fresh[s])
+		int s = in != NULL ? in->slot : -1;
+		if (s < 0 || !fresh[s] || next[s] != in)
 			continue;
 		if (old[s] == NULL) {
 			char *e = NULL;
 			uint32_t format = 0;
 			void *data = NULL;
 			size_t len = 0;
-			if (state_read(h->cfg.state_dir, next[s]->name, &format, &data, &len, &e) > 0)
+			if (state_read(h->cfg.state_dir, next[s]->name, &format, &data, &len, &e) > 0) {
+				next[s]->origin = MP2P_ORIGIN_RESTART;
 				instance_restore(next[s], data, len, format);
+			}
 			else if (e != NULL)
 				log_msg(HLOG_WARN, "%s: %s", next[s]->name, e);
 			free(e);
@@ -205,6 +215,8 @@ int host_reload(struct host *h, char **error_text)
 		}
 		diag_clear(&one);
 	}
+	/* Replies handed over that no successor took get their error now. */
+	reply_abandon_handed(h, NULL);
 	routes_build(h, h->slots, MAX_INSTANCES, &errs);
 	diag_clear(&errs);
 	h->stats.reloads++;

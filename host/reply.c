@@ -27,6 +27,8 @@ struct mp2p_reply {
 	int deferred;
 	struct mp2p_host *owner;     /* the instance answering, while deferred */
 	struct mp2p_reply *next_deferred;
+	uint64_t token;              /* handed over: what the successor adopts it by */
+	char *handed_from;           /* handed over: the instance name, else NULL */
 	void (*done)(struct mp2p_reply *, void *);
 	void *done_arg;
 };
@@ -54,6 +56,7 @@ void reply_free(struct mp2p_reply *r)
 		fields_free(&r->rows[i]);
 	free(r->rows);
 	free(r->message);
+	free(r->handed_from);
 	free(r);
 }
 
@@ -202,6 +205,80 @@ void reply_abandon_owner(struct mp2p_host *in)
 		struct mp2p_reply *r = in->deferred;
 		reply_error(r, "plugin '%s' stopped before it answered", in->name);
 		reply_finish(r);
+	}
+}
+
+static void unlink_deferred(struct mp2p_reply **list, struct mp2p_reply *r)
+{
+	while (*list != NULL && *list != r)
+		list = &(*list)->next_deferred;
+	if (*list == r)
+		*list = r->next_deferred;
+	r->next_deferred = NULL;
+}
+
+/* Between two generations a reply belongs to no instance: it waits in the
+ * host's list, under a token the old instance wrote into its state, for
+ * the successor of the same name to adopt it. */
+uint64_t reply_handover(struct mp2p_reply *r)
+{
+	struct mp2p_host *in;
+	struct host *h;
+
+	if (r == NULL || !r->deferred || (in = r->owner) == NULL || !in->swapping)
+		return 0;
+	if ((r->handed_from = strdup(in->name)) == NULL)
+		return 0;
+	h = in->host;
+	unlink_deferred(&in->deferred, r);
+	r->owner = NULL;
+	r->token = ++h->next_reply_token;
+	r->next_deferred = h->handed;
+	h->handed = r;
+	return r->token;
+}
+
+struct mp2p_reply *reply_adopt(struct mp2p_host *in, uint64_t token)
+{
+	struct host *h = in->host;
+
+	for (struct mp2p_reply *r = h->handed; r != NULL; r = r->next_deferred) {
+		if (r->token != token || token == 0 || strcmp(r->handed_from, in->name) != 0)
+			continue;
+		unlink_deferred(&h->handed, r);
+		free(r->handed_from);
+		r->handed_from = NULL;
+		r->token = 0;
+		r->owner = in;
+		r->next_deferred = in->deferred;
+		in->deferred = r;
+		return r;
+	}
+	return NULL;
+}
+
+/* Replies handed over by `name` (every name if NULL) that no successor
+ * took are answered with an error. */
+void reply_abandon_handed(struct host *h, const char *name)
+{
+	struct mp2p_reply **p = &h->handed;
+
+	while (*p != NULL) {
+		struct mp2p_reply *r = *p;
+		if (name != NULL && strcmp(r->handed_from, name) != 0) {
+			p = &r->next_deferred;
+			continue;
+		}
+		*p = r->next_deferred;
+		reply_error(r, "plugin '%s' was replaced and its successor did not take the reply",
+		            r->handed_from);
+		free(r->handed_from);
+		r->handed_from = NULL;
+		r->deferred = 0;
+		if (r->done != NULL)
+			r->done(r, r->done_arg);
+		else
+			reply_free(r);
 	}
 }
 

@@ -8,9 +8,9 @@
 
 #include "../plugins/classicv1/cv1.h"
 #include "../plugins/classicv1/cv1_node.h"
+#include "addr_rows.h"
 
 /* The saved-state code asks the host only for the time. */
-const struct mp2p_host_api *cv1_api;
 static struct mp2p_host_api fake_api;
 static double fake_now(mp2p_host *h)
 {
@@ -321,9 +321,23 @@ static void test_peers_bounds(void)
 	char pid[16];
 
 	CU_ASSERT_EQUAL_FATAL(cv1_peers_init(&t, 3), 0);
+	/* One IP holds at most two entries, in any spelling of it. */
+	pa = mk("a", "127.9.9.9", 1);
+	CU_ASSERT_EQUAL(cv1_peers_add(&t, &pa, 1.0, 0, &p), CV1_ADD_NEW);
+	pa = mk("b", "::ffff:127.9.9.9", 2);
+	CU_ASSERT_EQUAL(cv1_peers_add(&t, &pa, 1.0, 1, &p), CV1_ADD_NEW);
+	pa = mk("c", "127.9.9.9", 3);
+	CU_ASSERT_EQUAL(cv1_peers_add(&t, &pa, 1.0, 1, &p), CV1_ADD_CROWDED);
+	CU_ASSERT_EQUAL(t.count, 2);
+	cv1_peers_remove(&t, cv1_peers_find(&t, "a"), 1.0, 0);
+	cv1_peers_remove(&t, cv1_peers_find(&t, "b"), 1.0, 0);
+	CU_ASSERT(cv1_same_ip("127.0.0.1:80", "127.0.0.1"));
+	CU_ASSERT(cv1_same_ip("[::1]:80", "0:0::1"));
+	CU_ASSERT(!cv1_same_ip("127.0.0.1:80", "127.0.0.2"));
+	CU_ASSERT(!cv1_same_ip("junk", "junk"));
 	for (int i = 0; i < 3; i++) {
 		snprintf(pid, sizeof(pid), "p%d", i);
-		pa = mk(pid, "127.0.0.1", (uint16_t)(4000 + i));
+		pa = mk(pid, i == 2 ? "127.0.0.2" : "127.0.0.1", (uint16_t)(4000 + i));
 		CU_ASSERT_EQUAL(cv1_peers_add(&t, &pa, 1.0, 0, &p), CV1_ADD_NEW);
 		CU_ASSERT_PTR_NOT_NULL(p);
 	}
@@ -483,7 +497,7 @@ static struct cv1 *state_node(void)
 
 	CU_ASSERT_FATAL(c != NULL);
 	fake_api.now = fake_now;
-	cv1_api = &fake_api;
+	c->api = &fake_api;
 	c->max_peers = 4;
 	CU_ASSERT_FATAL(cv1_peers_init(&c->peers, 4) == 0);
 	CU_ASSERT_FATAL(cv1_dedup_init(&c->dedup, 16, 600) == 0);
@@ -595,6 +609,42 @@ static void test_state_damaged(void)
 	state_free(c);
 }
 
+/* The shared address table: an ADDR:PORT (config, DNS seeds, `join`) and
+ * the address and port fields of a JOIN follow the same rule as the host
+ * and the kademlia plugin. */
+static void test_addr_rows(void)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct addr_row *r = &rows[i];
+		char addr[CV1_ADDR_MAX + 1], field[128], join[200];
+		const char *close, *colon;
+		struct cv1_peer_addr pa;
+		uint16_t port;
+		int dir, want = addr_row_dialable(r), ok;
+
+		ok = cv1_parse_hostport(r->text, addr, &port) == 0;
+		if (ok != want)
+			printf("\n  row %s: parse_hostport %d, want %d", r->text, ok, want);
+		CU_ASSERT_EQUAL(ok, want);
+		/* JOIN carries the address bare and the port apart. */
+		if (r->text[0] == '[' && (close = strchr(r->text, ']')) != NULL && close[1] == ':' &&
+		    memchr(r->text, ':', (size_t)(close - r->text)) != NULL)
+			snprintf(field, sizeof(field), "%.*s,%s", (int)(close - r->text - 1),
+			         r->text + 1, close + 2);
+		else if (r->text[0] != '[' && (colon = strrchr(r->text, ':')) != NULL &&
+		         memchr(r->text, ':', (size_t)(colon - r->text)) == NULL)
+			snprintf(field, sizeof(field), "%.*s,%s", (int)(colon - r->text), r->text,
+			         colon + 1);
+		else
+			continue;
+		snprintf(join, sizeof(join), "REQ,pid,%s", field);
+		ok = cv1_decode_join((const uint8_t *)join, strlen(join), &dir, &pa) == CV1_OK;
+		if (ok != want)
+			printf("\n  row %s: JOIN %s decodes %d, want %d", r->text, join, ok, want);
+		CU_ASSERT_EQUAL(ok, want);
+	}
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -613,6 +663,7 @@ int main(void)
 	CU_add_test(s, "MESG FOR", test_mesg_for);
 	CU_add_test(s, "CAPA", test_capa);
 	CU_add_test(s, "ADDR:PORT", test_hostport);
+	CU_add_test(s, "the shared address rows", test_addr_rows);
 	CU_add_test(s, "broadcast ids", test_ids);
 	s = CU_add_suite("classicv1_peers", NULL, NULL);
 	CU_add_test(s, "bounds", test_peers_bounds);

@@ -4,9 +4,11 @@
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kad.h"
+#include "addr_rows.h"
 
 static uint32_t rng = 12345;
 
@@ -510,9 +512,12 @@ static void test_wire_rejects(void)
 	m.nnodes = 1;
 	make_node(&m.nodes[0], 4001);
 	len = kad_encode_answer(wbuf, sizeof(wbuf), &m);
-	/* Wrong version. */
-	wbuf[0] = 2;
+	/* Wrong version (1 and 2 are spoken). */
+	wbuf[0] = 3;
 	CU_ASSERT_EQUAL(kad_decode(KAD_T_NODS, wbuf, (size_t)len, 100, &d), KAD_E_VERSION);
+	wbuf[0] = KAD_WIRE_VERSION_1;
+	CU_ASSERT_EQUAL(kad_decode(KAD_T_NODS, wbuf, (size_t)len, 100, &d), KAD_E_OK);
+	CU_ASSERT_EQUAL(d.version, KAD_WIRE_VERSION_1);
 	wbuf[0] = KAD_WIRE_VERSION;
 	/* A count over KAD_MAX_K is refused before anything else is read. */
 	wbuf[1 + 8 + KAD_ID_LEN] = 200;
@@ -525,13 +530,22 @@ static void test_wire_rejects(void)
 	CU_ASSERT_EQUAL(kad_decode(KAD_T_NONE, wbuf, (size_t)len, 100, &d), KAD_E_TYPE);
 	CU_ASSERT_EQUAL(kad_type_from_wire("XXXX"), KAD_T_NONE);
 	CU_ASSERT_EQUAL(kad_type_from_wire("FVAL"), KAD_T_FVAL);
-	/* A value over the limit. */
+	/* A value over the limit: in version 1 the value itself, in version 2
+	 * the record, which may carry KAD_REC_OVERHEAD bytes more. */
 	m.type = KAD_T_STOR;
 	m.value = wbuf + 1000;
 	m.vlen = 101;
+	m.version = KAD_WIRE_VERSION_1;
 	len = kad_encode_request(wbuf, sizeof(wbuf), &m);
 	CU_ASSERT_EQUAL(kad_decode(KAD_T_STOR, wbuf, (size_t)len, 100, &d), KAD_E_VALUE);
 	CU_ASSERT_EQUAL(kad_decode(KAD_T_STOR, wbuf, (size_t)len, 101, &d), KAD_E_OK);
+	m.version = 0;
+	m.value = wbuf + 2000;
+	m.vlen = 100 + KAD_REC_OVERHEAD + 1;
+	len = kad_encode_request(wbuf, sizeof(wbuf), &m);
+	CU_ASSERT_EQUAL(kad_decode(KAD_T_STOR, wbuf, (size_t)len, 100, &d), KAD_E_VALUE);
+	CU_ASSERT_EQUAL(kad_decode(KAD_T_STOR, wbuf, (size_t)len, 101, &d), KAD_E_OK);
+	CU_ASSERT_EQUAL(d.version, KAD_WIRE_VERSION);
 	/* An unknown STOK status. */
 	m.type = KAD_T_STOK;
 	m.status = 2;
@@ -574,6 +588,18 @@ static void test_addr_valid(void)
 	CU_ASSERT(!kad_addr_valid("1.2.3.4:80x"));
 	CU_ASSERT(!kad_addr_valid("[::1:80"));
 	CU_ASSERT(!kad_addr_valid(""));
+}
+
+/* The shared address table: a node address follows the same rule as the
+ * host and the classicv1 plugin. */
+static void test_addr_rows(void)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int ok = kad_addr_valid(rows[i].text), want = addr_row_dialable(&rows[i]);
+		if (ok != want)
+			printf("\n  row %s: valid %d, want %d", rows[i].text, ok, want);
+		CU_ASSERT_EQUAL(ok, want);
+	}
 }
 
 /* --- lookup against a fake transport ----------------------------------- */
@@ -1206,6 +1232,57 @@ static void test_store_fair_when_full(void)
 	rng = saved_rng;
 }
 
+/* --- records ------------------------------------------------------------ */
+
+static void test_records(void)
+{
+	struct kad_keypair kp, other;
+	uint8_t seed[KAD_PUB_LEN], key[KAD_ID_LEN], key2[KAD_ID_LEN], rec[512], bad[512];
+	struct kad_record r;
+	int len;
+	uint32_t saved_rng = rng;
+
+	random_id(seed);
+	CU_ASSERT_EQUAL_FATAL(kad_keypair_from_private(&kp, seed), 0);
+	random_id(seed);
+	CU_ASSERT_EQUAL_FATAL(kad_keypair_from_private(&other, seed), 0);
+	/* A signed record checks, and says what it holds. */
+	len = kad_record_mutable(rec, sizeof(rec), &kp, "color", 5, 42, "blue", 4, key);
+	CU_ASSERT_FATAL(len > 0);
+	CU_ASSERT_EQUAL(kad_record_check(key, 42, rec, (uint32_t)len), KAD_REC_OK);
+	CU_ASSERT_EQUAL(kad_record_parse(rec, (uint32_t)len, &r), 0);
+	CU_ASSERT_EQUAL(r.kind, KAD_REC_MUTABLE);
+	CU_ASSERT(r.vlen == 4 && memcmp(r.value, "blue", 4) == 0);
+	CU_ASSERT_EQUAL(memcmp(r.pub, kp.pub, KAD_PUB_LEN), 0);
+	kad_mutable_key(kp.pub, "color", 5, key2);
+	CU_ASSERT_EQUAL(memcmp(key, key2, KAD_ID_LEN), 0);
+	/* Another sequence number, value, or writer: the signature fails. */
+	CU_ASSERT_EQUAL(kad_record_check(key, UINT64_MAX, rec, (uint32_t)len), KAD_REC_E_SIG);
+	memcpy(bad, rec, (size_t)len);
+	bad[len - 1] ^= 1;
+	CU_ASSERT_EQUAL(kad_record_check(key, 42, bad, (uint32_t)len), KAD_REC_E_SIG);
+	memcpy(bad, rec, (size_t)len);
+	memcpy(bad + 1, other.pub, KAD_PUB_LEN);    /* someone else's key: another key */
+	CU_ASSERT_EQUAL(kad_record_check(key, 42, bad, (uint32_t)len), KAD_REC_E_HASH);
+	/* A writer cannot sign for another's key with its own. */
+	len = kad_record_mutable(bad, sizeof(bad), &other, "color", 5, UINT64_MAX, "red", 3, key2);
+	CU_ASSERT_EQUAL(kad_record_check(key2, UINT64_MAX, bad, (uint32_t)len), KAD_REC_OK);
+	CU_ASSERT_EQUAL(kad_record_check(key, UINT64_MAX, bad, (uint32_t)len), KAD_REC_E_HASH);
+	/* Immutable: the key is the hash of the value, and seq is 0. */
+	len = kad_record_immutable(rec, sizeof(rec), "hello", 5, key);
+	CU_ASSERT_EQUAL(kad_record_check(key, 0, rec, (uint32_t)len), KAD_REC_OK);
+	CU_ASSERT_EQUAL(kad_record_check(key, 1, rec, (uint32_t)len), KAD_REC_E_FORM);
+	rec[len - 1] ^= 1;
+	CU_ASSERT_EQUAL(kad_record_check(key, 0, rec, (uint32_t)len), KAD_REC_E_HASH);
+	/* Malformed. */
+	CU_ASSERT_EQUAL(kad_record_check(key, 0, rec, 0), KAD_REC_E_FORM);
+	rec[0] = 7;
+	CU_ASSERT_EQUAL(kad_record_check(key, 0, rec, (uint32_t)len), KAD_REC_E_FORM);
+	rec[0] = KAD_REC_MUTABLE;
+	CU_ASSERT_EQUAL(kad_record_check(key, 0, rec, 20), KAD_REC_E_FORM);
+	rng = saved_rng;
+}
+
 /* --- state -------------------------------------------------------------- */
 
 static void test_state_roundtrip(void)
@@ -1228,12 +1305,19 @@ static void test_state_roundtrip(void)
 		kad_table_seen(&t, &n, 1.0, NULL, NULL);
 	}
 	for (int i = 0; i < 5; i++) {
-		random_id(key);
+		uint8_t rec[16];
+		char val[8];
+		int rl;
+		snprintf(val, sizeof(val), "value%d", i);
+		rl = kad_record_immutable(rec, sizeof(rec), val, (uint32_t)strlen(val), key);
 		/* Lifetimes 100 to 500 s from now (now = 1000). */
-		kad_store_put(&s, key, (uint64_t)i, "value", 5, 1000.0 + 100 * (i + 1), 1050, w, 0, i == 0);
+		kad_store_put(&s, key, 0, rec, (uint32_t)rl, 1000.0 + 100 * (i + 1), 1050, w, 0, i == 0);
 	}
 	random_id(key);
 	kad_store_put(&s, key, 9, "dead", 4, 999.0, 1050, w, 0, 0);   /* expired */
+	/* Bytes that are no record for their key are never restored. */
+	random_id(key);
+	kad_store_put(&s, key, 9, "\x00forged", 7, 1500.0, 1050, w, 0, 0);
 	memset(&v, 0, sizeof(v));
 	memcpy(v.self, self, KAD_ID_LEN);
 	v.table = &t;
@@ -1315,6 +1399,7 @@ int main(void)
 	CU_add_test(s, "roundtrip", test_wire_roundtrip);
 	CU_add_test(s, "rejects", test_wire_rejects);
 	CU_add_test(s, "addresses", test_addr_valid);
+	CU_add_test(s, "the shared address rows", test_addr_rows);
 	s = CU_add_suite("kademlia_lookup", NULL, NULL);
 	CU_add_test(s, "converges to the k closest", test_lookup_converges);
 	CU_add_test(s, "silent nodes", test_lookup_silences);
@@ -1331,6 +1416,7 @@ int main(void)
 	CU_add_test(s, "fair when full", test_store_fair_when_full);
 	s = CU_add_suite("kademlia_state", NULL, NULL);
 	CU_add_test(s, "save and restore", test_state_roundtrip);
+	CU_add_test(s, "signed and hashed records", test_records);
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

@@ -73,6 +73,9 @@ static void test_refusals(void)
 	         MP2P_ABI_MAJOR);
 	check("tp_nosym.so", want);
 	check("missing.so", "missing.so: cannot open: No such file or directory");
+	snprintf(want, sizeof(want), "tp_flags.so: descriptor flags 0x4 are reserved and must be 0 (ABI %d.%d)",
+	         MP2P_ABI_MAJOR, MP2P_ABI_MINOR);
+	check("tp_flags.so", want);
 }
 
 static void test_descriptor_rules(void)

@@ -79,6 +79,18 @@ int cv1_hostport(char *buf, size_t cap, const char *addr, uint16_t port);
 int cv1_parse_hostport(const char *text, char addr_out[CV1_ADDR_MAX + 1],
                        uint16_t *port_out);
 
+/* Quiet broadcasts: bytes in a broadcast's text ("~q1:" and base64). */
+#define CV1_QUIET_PREFIX "~q1:"
+#define CV1_QUIET_PREFIX_LEN 4
+#define CV1_QUIET_MAX 49152
+#define CV1_QUIET_TEXT_MAX (CV1_QUIET_PREFIX_LEN + 4 * ((CV1_QUIET_MAX + 2) / 3))
+int cv1_quiet_encode(char *buf, size_t cap, const uint8_t *data, size_t length);
+int cv1_quiet_decode(const char *text, size_t length, uint8_t *out, size_t cap, size_t *out_len);
+/* Do two addresses (bare, or ADDR:PORT as the host writes a connection's
+ * peer) name the same IP? Every spelling of one address compares equal,
+ * IPv4-mapped IPv6 included; anything that does not parse equals nothing. */
+int cv1_same_ip(const char *a, const char *b);
+
 int cv1_decode_join(const uint8_t *p, size_t n, int *dir_out,
                     struct cv1_peer_addr *peer_out);
 int cv1_decode_list(const uint8_t *p, size_t n, int *dir_out,
@@ -123,6 +135,7 @@ struct cv1_peer {
 	double last_heard;           /* last frame known to come from it */
 	double last_probe;
 	unsigned fails;              /* consecutive failed dials */
+	int answered;                /* has been heard from since it was added */
 	int suspect;                 /* another host reported it gone */
 	uint64_t reuse_conn;         /* persistent connection, 0 if none */
 };
@@ -147,8 +160,12 @@ enum cv1_add_result {
 	CV1_ADD_KNOWN = 1,           /* already there (address maybe updated) */
 	CV1_ADD_FULL = 2,            /* table full: live entries stay */
 	CV1_ADD_TOMBED = 3,          /* removed recently; not taken back yet */
-	CV1_ADD_INVALID = 4
+	CV1_ADD_INVALID = 4,
+	CV1_ADD_CROWDED = 5          /* its IP already has CV1_PER_IP peers here */
 };
+/* Peers one IP may hold in the table: a machine posing as many peers gets
+ * two slots, not the table. */
+#define CV1_PER_IP 2
 
 int cv1_peers_init(struct cv1_peers *t, size_t max);
 void cv1_peers_free(struct cv1_peers *t);

@@ -38,9 +38,9 @@ static void rearm(struct cv1_dns *d)
 		return;
 	t = ares_timeout(d->channel, NULL, &tv);
 	if (t == NULL)
-		cv1_api->timer_stop(d->c->host, d->timer);
+		d->c->api->timer_stop(d->c->host, d->timer);
 	else
-		cv1_api->timer_start(d->c->host, d->timer,
+		d->c->api->timer_start(d->c->host, d->timer,
 		                     (double)t->tv_sec + (double)t->tv_usec / 1e6, MP2P_TIMER_ONCE);
 }
 
@@ -77,21 +77,21 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 	}
 	if (events == 0 || d->closing) {
 		if (s != NULL) {
-			cv1_api->watch_free(d->c->host, s->watch);
+			d->c->api->watch_free(d->c->host, s->watch);
 			s->watch = NULL;
 		}
 		return;
 	}
 	if (s != NULL) {
-		cv1_api->watch_set(d->c->host, s->watch, events);
+		d->c->api->watch_set(d->c->host, s->watch, events);
 		return;
 	}
 	if (free_slot == NULL) {
-		cv1_api->log(d->c->host, MP2P_LOG_WARN, "dns: too many resolver sockets");
+		d->c->api->log(d->c->host, MP2P_LOG_WARN, "dns: too many resolver sockets");
 		return;
 	}
 	free_slot->fd = fd;
-	free_slot->watch = cv1_api->watch_new(d->c->host, fd, events, on_ready, d);
+	free_slot->watch = d->c->api->watch_new(d->c->host, fd, events, on_ready, d);
 }
 
 struct cv1_dns *cv1_dns_new(struct cv1 *c, const char *server, char **error_text)
@@ -119,7 +119,7 @@ struct cv1_dns *cv1_dns_new(struct cv1 *c, const char *server, char **error_text
 	d->channel_ok = 1;
 	if (server != NULL && (rc = ares_set_servers_ports_csv(d->channel, server)) != ARES_SUCCESS)
 		goto fail;
-	d->timer = cv1_api->timer_new(c->host, on_timer, d);
+	d->timer = c->api->timer_new(c->host, on_timer, d);
 	return d;
 fail:
 	if (error_text) {
@@ -140,12 +140,12 @@ static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int
 	if (status == ARES_EDESTRUCTION || d->closing)
 		return;
 	if (status != ARES_SUCCESS) {
-		cv1_api->log(d->c->host, MP2P_LOG_WARN, "dns seed %s: %s", d->name,
+		d->c->api->log(d->c->host, MP2P_LOG_WARN, "dns seed %s: %s", d->name,
 		             ares_strerror(status));
 		return;
 	}
 	if (ares_parse_txt_reply(abuf, alen, &txt) != ARES_SUCCESS) {
-		cv1_api->log(d->c->host, MP2P_LOG_WARN, "dns seed %s: unreadable answer", d->name);
+		d->c->api->log(d->c->host, MP2P_LOG_WARN, "dns seed %s: unreadable answer", d->name);
 		return;
 	}
 	for (struct ares_txt_reply *r = txt; r != NULL; r = r->next) {
@@ -166,7 +166,7 @@ static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int
 			found++;
 	}
 	ares_free_data(txt);
-	cv1_api->log(d->c->host, MP2P_LOG_INFO, "dns seed %s: %d address%s", d->name, found,
+	d->c->api->log(d->c->host, MP2P_LOG_INFO, "dns seed %s: %d address%s", d->name, found,
 	             found == 1 ? "" : "es");
 }
 
@@ -191,8 +191,8 @@ void cv1_dns_free(struct cv1_dns *d)
 	if (d->channel_ok)
 		ares_destroy(d->channel);
 	for (int i = 0; i < CV1_DNS_SOCKETS; i++)
-		cv1_api->watch_free(d->c->host, d->socks[i].watch);
-	cv1_api->timer_free(d->c->host, d->timer);
+		d->c->api->watch_free(d->c->host, d->socks[i].watch);
+	d->c->api->timer_free(d->c->host, d->timer);
 	free(d->name);
 	ares_library_cleanup();
 	free(d);

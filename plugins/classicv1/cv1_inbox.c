@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Longest text shown in one log line. */
 #define CV1_LOG_TEXT 200
@@ -63,12 +62,32 @@ struct cv1_inbox_entry *cv1_inbox_push(struct cv1_inbox *box, int kind,
 	return e;
 }
 
-static double wall_clock(void)
+/* A quiet broadcast: no log line, no inbox, its own topic, the bytes as
+ * they are (classicv1.h, QUIET BROADCASTS). */
+void cv1_deliver_quiet(struct cv1 *c, const char *origin, const char *id, const uint8_t *data,
+                       size_t length, unsigned hops)
 {
-	struct timespec ts;
+	struct mp2p_classicv1_message m;
+	char *copy;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	(*c->n.delivered_quiet)++;
+	if (c->publishing || (copy = malloc(length + 1)) == NULL)
+		return;
+	memcpy(copy, data, length);
+	copy[length] = '\0';
+	memset(&m, 0, sizeof(m));
+	m.size = sizeof(m);
+	m.kind = MP2P_CLASSICV1_BROADCAST;
+	m.sender = origin;
+	m.id = id;
+	m.text = copy;
+	m.text_length = length;
+	m.hops = hops;
+	m.at = c->api->now(c->host);
+	c->publishing = 1;
+	c->api->publish(c->host, MP2P_CLASSICV1_QUIET_TOPIC, &m, sizeof(m));
+	c->publishing = 0;
+	free(copy);
 }
 
 void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
@@ -80,14 +99,14 @@ void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
 
 	if (kind == MP2P_CLASSICV1_BROADCAST) {
 		(*c->n.delivered_broadcast)++;
-		cv1_api->log(c->host, MP2P_LOG_INFO, "delivered broadcast %s from %s hops %u: %.*s%s",
+		c->api->log(c->host, MP2P_LOG_INFO, "delivered broadcast %s from %s hops %u: %.*s%s",
 		             id, sender, hops, shown, text, (size_t)shown < length ? "..." : "");
 	} else {
 		(*c->n.delivered_direct)++;
-		cv1_api->log(c->host, MP2P_LOG_INFO, "delivered message from %s: %.*s%s",
+		c->api->log(c->host, MP2P_LOG_INFO, "delivered message from %s: %.*s%s",
 		             sender, shown, text, (size_t)shown < length ? "..." : "");
 	}
-	cv1_inbox_push(&c->inbox, kind, sender, id, text, length, hops, wall_clock());
+	cv1_inbox_push(&c->inbox, kind, sender, id, text, length, hops, c->api->wall_now(c->host));
 
 	/* Subscribers get the whole text, NUL-terminated. A broadcast that a
 	 * subscriber starts from inside deliver() is not published back to it:
@@ -104,9 +123,9 @@ void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
 	m.text = copy;
 	m.text_length = length;
 	m.hops = hops;
-	m.at = cv1_api->now(c->host);
+	m.at = c->api->now(c->host);
 	c->publishing = 1;
-	cv1_api->publish(c->host, MP2P_CLASSICV1_TOPIC, &m, sizeof(m));
+	c->api->publish(c->host, MP2P_CLASSICV1_TOPIC, &m, sizeof(m));
 	c->publishing = 0;
 	free(copy);
 }

@@ -50,6 +50,7 @@ static void conn_note(struct cv1 *c, mp2p_conn_id id, const char *pid, int purpo
 		}
 		k->id = id;
 		k->purpose = purpose;
+		k->list_asked = 0;
 	} else if (purpose == CV1_CONN_REUSE || purpose == CV1_CONN_INBOUND) {
 		k->purpose = purpose;
 	}
@@ -88,11 +89,11 @@ static void follower_forget_conn(struct cv1 *c, mp2p_conn_id conn)
 
 static int send_oneshot(struct cv1 *c, const char *hostport, const char *pid,
                         const char *type, const char *payload, size_t length,
-                        int purpose)
+                        int purpose, mp2p_conn_id *conn_out)
 {
 	mp2p_conn_id conn = 0;
 
-	if (cv1_api->send_to(c->host, hostport, NULL, type, payload, length,
+	if (c->api->send_to(c->host, hostport, NULL, type, payload, length,
 	                     MP2P_SEND_ONESHOT, &conn) < 0) {
 		(*c->n.send_failed)++;
 		return -1;
@@ -100,6 +101,8 @@ static int send_oneshot(struct cv1 *c, const char *hostport, const char *pid,
 	(*c->n.frames_sent)++;
 	if (pid != NULL)
 		conn_note(c, conn, pid, purpose);
+	if (conn_out != NULL)
+		*conn_out = conn;
 	return 0;
 }
 
@@ -109,17 +112,19 @@ static int capa_payload(struct cv1 *c, char *buf, size_t cap, int dir)
 }
 
 /* Sends one frame to a peer in the table, the way that peer wants it. */
-static int send_peer(struct cv1 *c, struct cv1_peer *p, const char *type,
-                     const char *payload, size_t length)
+static int send_peer_on(struct cv1 *c, struct cv1_peer *p, const char *type,
+                        const char *payload, size_t length, mp2p_conn_id *conn_out)
 {
 	mp2p_conn_id conn = 0;
 
 	if (p->kind != CV1_KIND_OURS || !c->persistent)
 		return send_oneshot(c, p->hostport, p->pid, type, payload, length,
-		                    CV1_CONN_PLAIN);
+		                    CV1_CONN_PLAIN, conn_out);
 	if (p->reuse_conn != 0 &&
-	    cv1_api->send(c->host, p->reuse_conn, NULL, type, payload, length) == 0) {
+	    c->api->send(c->host, p->reuse_conn, NULL, type, payload, length) == 0) {
 		(*c->n.frames_sent)++;
+		if (conn_out != NULL)
+			*conn_out = p->reuse_conn;
 		return 0;
 	}
 	/* A new persistent connection opens with CAPA, which tells the far
@@ -129,14 +134,14 @@ static int send_peer(struct cv1 *c, struct cv1_peer *p, const char *type,
 		char capa[160];
 		int n = capa_payload(c, capa, sizeof(capa), CV1_REQ);
 
-		if (n < 0 || cv1_api->send_to(c->host, p->hostport, NULL, "CAPA", capa,
+		if (n < 0 || c->api->send_to(c->host, p->hostport, NULL, "CAPA", capa,
 		                              (size_t)n, MP2P_SEND_REUSE, &conn) < 0) {
 			(*c->n.send_failed)++;
 			return -1;
 		}
 		(*c->n.frames_sent)++;
 	}
-	if (cv1_api->send_to(c->host, p->hostport, NULL, type, payload, length,
+	if (c->api->send_to(c->host, p->hostport, NULL, type, payload, length,
 	                     MP2P_SEND_REUSE, &conn) < 0) {
 		(*c->n.send_failed)++;
 		return -1;
@@ -144,7 +149,16 @@ static int send_peer(struct cv1 *c, struct cv1_peer *p, const char *type,
 	(*c->n.frames_sent)++;
 	p->reuse_conn = conn;
 	conn_note(c, conn, p->pid, CV1_CONN_REUSE);
+	if (conn_out != NULL)
+		*conn_out = conn;
 	return 0;
+}
+
+/* The same, when the caller does not need the connection. */
+static int send_peer(struct cv1 *c, struct cv1_peer *p, const char *type,
+                     const char *payload, size_t length)
+{
+	return send_peer_on(c, p, type, payload, length, NULL);
 }
 
 static void send_capa_req(struct cv1 *c, struct cv1_peer *p)
@@ -157,7 +171,7 @@ static void send_capa_req(struct cv1 *c, struct cv1_peer *p)
 	if (p->kind == CV1_KIND_OURS)
 		send_peer(c, p, "CAPA", buf, (size_t)n);
 	else
-		send_oneshot(c, p->hostport, p->pid, "CAPA", buf, (size_t)n, CV1_CONN_CAPA);
+		send_oneshot(c, p->hostport, p->pid, "CAPA", buf, (size_t)n, CV1_CONN_CAPA, NULL);
 }
 
 static void send_join(struct cv1 *c, const char *hostport, struct cv1_peer *p, int dir)
@@ -170,15 +184,28 @@ static void send_join(struct cv1 *c, const char *hostport, struct cv1_peer *p, i
 	if (p != NULL)
 		send_peer(c, p, "JOIN", buf, (size_t)n);
 	else
-		send_oneshot(c, hostport, NULL, "JOIN", buf, (size_t)n, CV1_CONN_PLAIN);
+		send_oneshot(c, hostport, NULL, "JOIN", buf, (size_t)n, CV1_CONN_PLAIN, NULL);
 }
 
+/* A LIST RES is taken only on a connection we asked on (on_list), so
+ * the connection carrying the question is marked. */
 static void send_list_req(struct cv1 *c, struct cv1_peer *p)
 {
+	mp2p_conn_id conn = 0;
+	struct cv1_conn *k;
+
 	if (p->kind == CV1_KIND_OURS)
-		send_peer(c, p, "LIST", "REQ", 3);
+		send_peer_on(c, p, "LIST", "REQ", 3, &conn);
 	else
-		send_oneshot(c, p->hostport, p->pid, "LIST", "REQ", 3, CV1_CONN_PLAIN);
+		send_oneshot(c, p->hostport, p->pid, "LIST", "REQ", 3, CV1_CONN_PLAIN, &conn);
+	if (conn == 0)
+		return;
+	if ((k = conn_find(c, conn)) == NULL) {
+		conn_note(c, conn, p->pid, CV1_CONN_PLAIN);
+		k = conn_find(c, conn);
+	}
+	if (k != NULL)
+		k->list_asked = 1;
 }
 
 /* Sends to every peer of ours that we think is alive. */
@@ -202,9 +229,54 @@ static void tell_ours(struct cv1 *c, const char *type, const char *payload,
 
 static void heard(struct cv1 *c, struct cv1_peer *p)
 {
-	p->last_heard = cv1_api->now(c->host);
+	p->last_heard = c->api->now(c->host);
 	p->fails = 0;
 	p->suspect = 0;
+	p->answered = 1;
+}
+
+/* Is the far end of conn at this address's IP? What a connection proves
+ * about its peer is where it comes from: a claim about a pid or an
+ * address is believed only from that address's own IP. */
+static int conn_is_at(struct cv1 *c, mp2p_conn_id conn, const char *addr)
+{
+	struct mp2p_conn_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	if (c->api->conn_info(c->host, conn, &info) < 0)
+		return 0;
+	return cv1_same_ip(info.peer, addr);
+}
+
+/* Does conn speak for p: one we opened to it or it named itself on with a
+ * CAPA we believed, or one that comes from its IP (an original peer opens
+ * a connection per frame and never names itself)? */
+static int conn_speaks_for(struct cv1 *c, mp2p_conn_id conn, const struct cv1_peer *p)
+{
+	struct cv1_conn *k = conn_find(c, conn);
+
+	if (k != NULL && strcmp(k->pid, p->pid) == 0)
+		return 1;
+	return conn_is_at(c, conn, p->addr);
+}
+
+/* A JOIN or CAPA naming a pid in the table speaks for it only when it
+ * comes from the IP the table has for it, and keeps to that IP: otherwise
+ * anyone could keep a dead peer alive, move a live one, or have its own
+ * messages shown as that peer's. */
+static int claim_believed(struct cv1 *c, mp2p_conn_id conn, const struct cv1_peer_addr *pa)
+{
+	struct cv1_peer *p = cv1_peers_find(&c->peers, pa->pid);
+
+	/* A pid we do not know yet, at an address we have not reached it at,
+	 * is checked by the host when we greet it there (claim_greet). */
+	if (p == NULL || (conn_is_at(c, conn, p->addr) && cv1_same_ip(p->addr, pa->addr)))
+		return 1;
+	(*c->n.claims_refused)++;
+	c->api->log(c->host, MP2P_LOG_DEBUG, "ignored a claim of %s at %s on conn %llu: "
+	             "not from that peer's IP", pa->pid, pa->addr, (unsigned long long)conn);
+	return 0;
 }
 
 static struct cv1_peer *conn_peer(struct cv1 *c, mp2p_conn_id conn)
@@ -218,7 +290,7 @@ static struct cv1_peer *conn_peer(struct cv1 *c, mp2p_conn_id conn)
  * checked its address (claim_greet) already asked. */
 static void new_peer(struct cv1 *c, struct cv1_peer *p, const char *how, int asked)
 {
-	cv1_api->log(c->host, MP2P_LOG_INFO, "peer %s at %s added (%s)", p->pid,
+	c->api->log(c->host, MP2P_LOG_INFO, "peer %s at %s added (%s)", p->pid,
 	             p->hostport, how);
 	if (p->kind == CV1_KIND_UNKNOWN && !asked)
 		send_capa_req(c, p);
@@ -245,7 +317,7 @@ static int claim_greet(struct cv1 *c, mp2p_conn_id conn, const struct cv1_peer_a
 
 	if (cv1_hostport(hp, sizeof(hp), pa->addr, pa->port) <= 0)
 		return -1;
-	if (cv1_api->send_claimed(c->host, conn, hp, NULL, type, payload, length, flags,
+	if (c->api->send_claimed(c->host, conn, hp, NULL, type, payload, length, flags,
 	                          &sent) < 0) {
 		(*c->n.claims_refused)++;
 		return -1;
@@ -278,10 +350,10 @@ static void remove_dead(struct cv1 *c, struct cv1_peer *p, const char *why)
 	int n;
 
 	snprintf(pid, sizeof(pid), "%s", p->pid);
-	cv1_api->log(c->host, MP2P_LOG_INFO, "peer %s at %s removed: %s", pid,
+	c->api->log(c->host, MP2P_LOG_INFO, "peer %s at %s removed: %s", pid,
 	             p->hostport, why);
 	(*c->n.peers_dead)++;
-	cv1_peers_remove(&c->peers, p, cv1_api->now(c->host), tomb_seconds(c));
+	cv1_peers_remove(&c->peers, p, c->api->now(c->host), tomb_seconds(c));
 	/* The others check for themselves before they believe it. */
 	n = cv1_encode_gone(buf, sizeof(buf), pid);
 	if (n > 0)
@@ -302,7 +374,7 @@ static void probe(struct cv1 *c, struct cv1_peer *p, double now)
 static void drop(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f, int error)
 {
 	(*c->n.malformed)++;
-	cv1_api->log(c->host, MP2P_LOG_DEBUG, "dropped %.4s (%u bytes) on conn %llu: %s",
+	c->api->log(c->host, MP2P_LOG_DEBUG, "dropped %.4s (%u bytes) on conn %llu: %s",
 	             f->type, (unsigned)f->length, (unsigned long long)conn,
 	             cv1_wire_strerror(error));
 }
@@ -322,7 +394,7 @@ static void on_join(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		drop(c, conn, f, rc);
 		return;
 	}
-	if (is_self(c, &pa))
+	if (is_self(c, &pa) || !claim_believed(c, conn, &pa))
 		return;
 	/* Answer a joiner at an address we did not know, even if the table is
 	 * full, so it knows of us and can ask us for other peers. The answer,
@@ -341,8 +413,8 @@ static void on_join(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 			return;
 		}
 	}
-	added = cv1_peers_add(&c->peers, &pa, cv1_api->now(c->host), 1, &p);
-	if (added == CV1_ADD_FULL)
+	added = cv1_peers_add(&c->peers, &pa, c->api->now(c->host), 1, &p);
+	if (added == CV1_ADD_FULL || added == CV1_ADD_CROWDED)
 		(*c->n.peers_refused)++;
 	if (p != NULL)
 		heard(c, p);
@@ -356,7 +428,7 @@ static void shuffle(struct cv1 *c, struct cv1_peer_addr *e, size_t n)
 		uint32_t r;
 		struct cv1_peer_addr t;
 
-		cv1_api->random_bytes(c->host, &r, sizeof(r));
+		c->api->random_bytes(c->host, &r, sizeof(r));
 		size_t j = r % i;
 		t = e[i - 1];
 		e[i - 1] = e[j];
@@ -366,10 +438,10 @@ static void shuffle(struct cv1 *c, struct cv1_peer_addr *e, size_t n)
 
 static void on_list(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
 {
-	static struct cv1_peer_addr entries[CV1_LIST_MAX];
+	struct cv1_peer_addr *entries = c->list_scratch;
 	struct cv1_peer *from;
 	size_t count;
-	double now = cv1_api->now(c->host);
+	double now = c->api->now(c->host);
 	int dir, rc;
 
 	if ((rc = cv1_decode_list(f->payload, f->length, &dir, entries, CV1_LIST_MAX,
@@ -388,7 +460,10 @@ static void on_list(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 			return;
 		for (size_t i = 0; i < c->peers.max && n < CV1_LIST_MAX; i++) {
 			struct cv1_peer *p = &c->peers.slots[i];
-			if (!p->used || p->fails > 0 || p->suspect)
+			/* Only peers we have heard from lately: a list is not a
+			 * port scan of every address anyone ever claimed. */
+			if (!p->used || p->fails > 0 || p->suspect || !p->answered ||
+			    now - p->last_heard > c->peer_timeout / 2)
 				continue;
 			memcpy(entries[n].pid, p->pid, sizeof(p->pid));
 			memcpy(entries[n].addr, p->addr, sizeof(p->addr));
@@ -400,10 +475,23 @@ static void on_list(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		 * peers and a few hosts would become hubs with full tables. */
 		shuffle(c, entries, n);
 		len = cv1_encode_list_res(buf, cap, entries, n);
-		if (len > 0 && cv1_api->send(c->host, conn, NULL, "LIST", buf, (size_t)len) == 0)
+		if (len > 0 && c->api->send(c->host, conn, NULL, "LIST", buf, (size_t)len) == 0)
 			(*c->n.frames_sent)++;
 		free(buf);
 		return;
+	}
+	/* Only the answer to our own question, on the connection we asked
+	 * on, and only once: a LIST RES nobody asked for is a peer trying to
+	 * fill our table with names of its choosing. */
+	{
+		struct cv1_conn *k = conn_find(c, conn);
+		if (k == NULL || !k->list_asked) {
+			(*c->n.unasked_list)++;
+			c->api->log(c->host, MP2P_LOG_DEBUG, "ignored a LIST RES nobody asked for "
+			             "on conn %llu", (unsigned long long)conn);
+			return;
+		}
+		k->list_asked = 0;
 	}
 	if ((from = conn_peer(c, conn)) != NULL)
 		heard(c, from);
@@ -433,9 +521,16 @@ static void on_quit(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 	}
 	if ((p = cv1_peers_find(&c->peers, pid)) == NULL)
 		return;
-	cv1_api->log(c->host, MP2P_LOG_INFO, "peer %s at %s quit", pid, p->hostport);
+	/* Only the peer itself may say it is leaving. */
+	if (!conn_speaks_for(c, conn, p)) {
+		(*c->n.quit_refused)++;
+		c->api->log(c->host, MP2P_LOG_DEBUG, "ignored QUIT %s on conn %llu: not that "
+		             "peer's connection", pid, (unsigned long long)conn);
+		return;
+	}
+	c->api->log(c->host, MP2P_LOG_INFO, "peer %s at %s quit", pid, p->hostport);
 	(*c->n.peers_quit)++;
-	cv1_peers_remove(&c->peers, p, cv1_api->now(c->host), tomb_seconds(c));
+	cv1_peers_remove(&c->peers, p, c->api->now(c->host), tomb_seconds(c));
 }
 
 /* The sender of a direct message: the pid whose connection this is, or
@@ -451,7 +546,7 @@ static void sender_of(struct cv1 *c, mp2p_conn_id conn, char *out, size_t cap)
 	}
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	if (cv1_api->conn_info(c->host, conn, &info) == 0)
+	if (c->api->conn_info(c->host, conn, &info) == 0)
 		snprintf(out, cap, "%.*s", (int)sizeof(info.peer), info.peer);
 	else
 		snprintf(out, cap, "unknown");
@@ -477,7 +572,7 @@ static void forward(struct cv1 *c, uint64_t id, unsigned hops, const char *origi
 		if (f->conn == 0 || (from && strcmp(f->pid, from) == 0) ||
 		    strcmp(f->pid, origin) == 0 || cv1_peers_find(&c->peers, f->pid) != NULL)
 			continue;
-		if (cv1_api->send(c->host, f->conn, NULL, "MESG", buf, (size_t)n) == 0) {
+		if (c->api->send(c->host, f->conn, NULL, "MESG", buf, (size_t)n) == 0) {
 			(*c->n.frames_sent)++;
 			(*c->n.for_sent)++;
 		} else {
@@ -485,6 +580,25 @@ static void forward(struct cv1 *c, uint64_t id, unsigned hops, const char *origi
 		}
 	}
 	free(buf);
+}
+
+/* A broadcast whose text is a quiet one's encoding goes to the quiet topic
+ * alone. Returns 0 if it is an ordinary text. */
+static int deliver_quiet(struct cv1 *c, const char *origin, const char *id, const char *text,
+                         size_t length, unsigned hops)
+{
+	uint8_t *data;
+	size_t n = 0;
+	int quiet;
+
+	if (length < CV1_QUIET_PREFIX_LEN || memcmp(text, CV1_QUIET_PREFIX, CV1_QUIET_PREFIX_LEN) != 0 ||
+	    (data = malloc(CV1_QUIET_MAX)) == NULL)
+		return 0;
+	quiet = cv1_quiet_decode(text, length, data, CV1_QUIET_MAX, &n) == 0;
+	if (quiet)
+		cv1_deliver_quiet(c, origin, id, data, n, hops);
+	free(data);
+	return quiet;
 }
 
 static void on_mesg(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
@@ -507,18 +621,20 @@ static void on_mesg(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		cv1_deliver(c, MP2P_CLASSICV1_DIRECT, sender, "", m.text, m.text_length, 0);
 		return;
 	}
-	if ((p = cv1_peers_find(&c->peers, m.from)) != NULL) {
+	/* The copy's <from> is believed only on that peer's connection. */
+	if ((p = cv1_peers_find(&c->peers, m.from)) != NULL && conn_speaks_for(c, conn, p)) {
 		heard(c, p);
 		/* Only hosts of ours send FOR. */
 		if (p->kind == CV1_KIND_UNKNOWN)
 			p->kind = CV1_KIND_OURS;
 	}
-	if (cv1_dedup_check_add(&c->dedup, m.id, cv1_api->now(c->host))) {
+	if (cv1_dedup_check_add(&c->dedup, m.id, c->api->now(c->host))) {
 		(*c->n.duplicate_broadcast)++;
 		return;
 	}
 	cv1_id_format(id, m.id);
-	cv1_deliver(c, MP2P_CLASSICV1_BROADCAST, m.origin, id, m.text, m.text_length, m.hops);
+	if (!deliver_quiet(c, m.origin, id, m.text, m.text_length, m.hops))
+		cv1_deliver(c, MP2P_CLASSICV1_BROADCAST, m.origin, id, m.text, m.text_length, m.hops);
 	forward(c, m.id, m.hops - 1, m.origin, m.from, m.text, m.text_length);
 }
 
@@ -533,7 +649,7 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		drop(c, conn, f, rc);
 		return;
 	}
-	if (is_self(c, &k.peer))
+	if (is_self(c, &k.peer) || !claim_believed(c, conn, &k.peer))
 		return;
 	/* An address we have not reached this peer at is checked by the
 	 * CAPA that opens our connection to it (see claim_greet). */
@@ -543,8 +659,8 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 			return;
 		asked = 1;
 	}
-	added = cv1_peers_add(&c->peers, &k.peer, cv1_api->now(c->host), 1, &p);
-	if (added == CV1_ADD_FULL)
+	added = cv1_peers_add(&c->peers, &k.peer, c->api->now(c->host), 1, &p);
+	if (added == CV1_ADD_FULL || added == CV1_ADD_CROWDED)
 		(*c->n.peers_refused)++;
 	if (k.dir == CV1_REQ) {
 		char buf[160];
@@ -552,7 +668,7 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 
 		/* The connection is now known to be this peer's. */
 		conn_note(c, conn, k.peer.pid, CV1_CONN_INBOUND);
-		if (n > 0 && cv1_api->send(c->host, conn, NULL, "CAPA", buf, (size_t)n) == 0)
+		if (n > 0 && c->api->send(c->host, conn, NULL, "CAPA", buf, (size_t)n) == 0)
 			(*c->n.frames_sent)++;
 	}
 	if (p == NULL) {
@@ -588,7 +704,7 @@ static void on_gone(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		return;
 	/* Believe it only if our own probe fails too. */
 	p->suspect = 1;
-	probe(c, p, cv1_api->now(c->host));
+	probe(c, p, c->api->now(c->host));
 }
 
 void cv1_node_frame(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
@@ -606,11 +722,11 @@ void cv1_node_frame(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 	else if (mp2p_type_is(f->type, "GONE"))
 		on_gone(c, conn, f);
 	else if (mp2p_type_is(f->type, "ERRO"))
-		cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored ERRO on conn %llu",
+		c->api->log(c->host, MP2P_LOG_DEBUG, "ignored ERRO on conn %llu",
 		             (unsigned long long)conn);
 	else {
 		(*c->n.unknown_type)++;
-		cv1_api->log(c->host, MP2P_LOG_DEBUG, "dropped unknown frame type %02x%02x%02x%02x",
+		c->api->log(c->host, MP2P_LOG_DEBUG, "dropped unknown frame type %02x%02x%02x%02x",
 		             (unsigned char)f->type[0], (unsigned char)f->type[1],
 		             (unsigned char)f->type[2], (unsigned char)f->type[3]);
 	}
@@ -643,7 +759,7 @@ void cv1_node_conn(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_conn_even
 			/* It read our CAPA and closed without a word: an original
 			 * peer, which drops frame types it does not know. */
 			p->kind = CV1_KIND_CLASSIC;
-			cv1_api->log(c->host, MP2P_LOG_DEBUG, "peer %s speaks the original protocol",
+			c->api->log(c->host, MP2P_LOG_DEBUG, "peer %s speaks the original protocol",
 			             p->pid);
 		}
 	}
@@ -669,7 +785,7 @@ static void ask_for_peers(struct cv1 *c, double now)
 void cv1_node_tick(void *arg)
 {
 	struct cv1 *c = arg;
-	double now = cv1_api->now(c->host);
+	double now = c->api->now(c->host);
 	double silent = c->peer_timeout / 3;
 
 	if (!c->running)
@@ -719,35 +835,66 @@ int cv1_seed_found(struct cv1 *c, const char *hostport)
 {
 	if (cv1_node_join(c, hostport) == 0)
 		return 0;
-	cv1_api->log(c->host, MP2P_LOG_DEBUG, "ignored seed record '%s'", hostport);
+	c->api->log(c->host, MP2P_LOG_DEBUG, "ignored seed record '%s'", hostport);
 	return -1;
 }
 
 void cv1_node_bootstrap(struct cv1 *c)
 {
-	c->last_bootstrap = cv1_api->now(c->host);
+	c->last_bootstrap = c->api->now(c->host);
 	for (size_t i = 0; i < c->nbootstrap; i++)
 		cv1_node_join(c, c->bootstrap[i]);
 	if (c->dns != NULL && c->dns_seed != NULL)
 		cv1_dns_seed(c->dns, c->dns_seed);
 }
 
-int cv1_node_broadcast(struct cv1 *c, const char *text, size_t length,
-                       char id_out[CV1_ID_HEX + 1])
+/* Starts a broadcast of `text`: a new id, our own delivery, the FOR
+ * copies; quiet ones (text already encoded) go to hosts of ours alone. */
+static void start_broadcast(struct cv1 *c, const char *text, size_t length, int quiet,
+                            const uint8_t *data, size_t data_length, char id_out[CV1_ID_HEX + 1])
 {
 	uint64_t id;
 	char buf[CV1_ID_HEX + 1];
-	char *mesg;
 
-	if (!cv1_text_ok(text, length))
-		return -1;
-	cv1_api->random_bytes(c->host, &id, sizeof(id));
-	cv1_dedup_check_add(&c->dedup, id, cv1_api->now(c->host));
+	c->api->random_bytes(c->host, &id, sizeof(id));
+	cv1_dedup_check_add(&c->dedup, id, c->api->now(c->host));
 	cv1_id_format(buf, id);
 	if (id_out)
 		memcpy(id_out, buf, sizeof(buf));
-	cv1_deliver(c, MP2P_CLASSICV1_BROADCAST, c->pid, buf, text, length, c->broadcast_hops);
+	if (quiet)
+		cv1_deliver_quiet(c, c->pid, buf, data, data_length, c->broadcast_hops);
+	else
+		cv1_deliver(c, MP2P_CLASSICV1_BROADCAST, c->pid, buf, text, length, c->broadcast_hops);
 	forward(c, id, c->broadcast_hops, c->pid, NULL, text, length);
+}
+
+int cv1_node_broadcast_quiet(struct cv1 *c, const void *data, size_t length,
+                             char id_out[CV1_ID_HEX + 1])
+{
+	char *text;
+	int n;
+
+	if (data == NULL || length == 0 || length > CV1_QUIET_MAX ||
+	    (text = malloc(CV1_QUIET_TEXT_MAX + 1)) == NULL)
+		return -1;
+	n = cv1_quiet_encode(text, CV1_QUIET_TEXT_MAX + 1, data, length);
+	if (n > 0)
+		start_broadcast(c, text, (size_t)n, 1, data, length, id_out);
+	free(text);
+	return n > 0 ? 0 : -1;
+}
+
+int cv1_node_broadcast(struct cv1 *c, const char *text, size_t length,
+                       char id_out[CV1_ID_HEX + 1])
+{
+	char *mesg;
+
+	/* The quiet prefix means bytes to every host of ours: a text may not
+	 * pretend to be one. */
+	if (!cv1_text_ok(text, length) ||
+	    (length >= CV1_QUIET_PREFIX_LEN && memcmp(text, CV1_QUIET_PREFIX, CV1_QUIET_PREFIX_LEN) == 0))
+		return -1;
+	start_broadcast(c, text, length, 0, NULL, 0, id_out);
 	/* Original peers ignore FOR; the host that starts a broadcast gives
 	 * them the text the way the original broadcast did. */
 	if ((mesg = malloc(length + 8)) == NULL)

@@ -6,10 +6,10 @@
 
 #include <maybep2p/plugin.h>
 #include <maybep2p/classicv1.h>
+#include <maybep2p/util.h>
 
 #include "cv1.h"
 
-extern const struct mp2p_host_api *cv1_api;
 
 /* Connections we remember: who is at the other end and why we opened it. */
 #define CV1_CONNS 1024
@@ -22,6 +22,7 @@ enum cv1_conn_purpose {
 struct cv1_conn {
 	mp2p_conn_id id;             /* 0: free */
 	int purpose;
+	int list_asked;              /* we sent LIST REQ on it: a LIST RES is due */
 	char pid[CV1_PID_MAX + 1];
 };
 
@@ -60,6 +61,7 @@ struct cv1_counters {
 	uint64_t *unknown_type;      /* frames of a type we do not speak */
 	uint64_t *delivered_direct;
 	uint64_t *delivered_broadcast;
+	uint64_t *delivered_quiet;   /* quiet broadcasts published, ours included */
 	uint64_t *duplicate_broadcast;
 	uint64_t *frames_sent;
 	uint64_t *for_sent;          /* FOR copies sent (origin and relays) */
@@ -69,11 +71,14 @@ struct cv1_counters {
 	uint64_t *peers_quit;
 	uint64_t *peers_refused;     /* refused because the table was full */
 	uint64_t *claims_refused;    /* named an address at another IP than its own */
+	uint64_t *quit_refused;      /* QUIT for a pid not on that pid's connection */
+	uint64_t *unasked_list;      /* LIST RES on a connection we did not ask on */
 };
 
 struct cv1_dns;
 
 struct cv1 {
+	const struct mp2p_host_api *api; /* the host's table, kept here: no globals */
 	mp2p_host *host;
 
 	/* Settings, from defaults and the operator's config. */
@@ -110,6 +115,7 @@ struct cv1 {
 	struct cv1_dns *dns;
 	int running;
 	int publishing;              /* inside publish(): see cv1_deliver() */
+	struct cv1_peer_addr list_scratch[CV1_LIST_MAX]; /* a LIST being decoded or built */
 };
 
 /* cv1_node.c */
@@ -121,6 +127,8 @@ void cv1_node_bootstrap(struct cv1 *c);
 int cv1_node_broadcast(struct cv1 *c, const char *text, size_t length,
                        char id_out[CV1_ID_HEX + 1]);
 int cv1_node_send(struct cv1 *c, const char *pid, const char *text, size_t length);
+int cv1_node_broadcast_quiet(struct cv1 *c, const void *data, size_t length,
+                             char id_out[CV1_ID_HEX + 1]);
 void cv1_node_quit_all(struct cv1 *c);
 
 /* cv1_inbox.c */
@@ -130,6 +138,8 @@ struct cv1_inbox_entry *cv1_inbox_push(struct cv1_inbox *box, int kind,
                                        const char *text, size_t length,
                                        unsigned hops, double wall);
 struct cv1_inbox_entry *cv1_inbox_at(struct cv1_inbox *box, size_t i);
+void cv1_deliver_quiet(struct cv1 *c, const char *origin, const char *id, const uint8_t *data,
+                       size_t length, unsigned hops);
 void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
                  const char *text, size_t length, unsigned hops);
 

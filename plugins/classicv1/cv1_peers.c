@@ -2,7 +2,8 @@
  *
  * The table has a fixed number of slots chosen at start. When it is full a
  * newcomer is refused: live entries are never pushed out, so gossip from a
- * busy or hostile peer cannot empty the table. Entries leave only through
+ * busy or hostile peer cannot empty the table. One IP holds at most
+ * CV1_PER_IP entries, so one machine cannot fill it either. Entries leave only through
  * QUIT or the liveness checks. A removed pid is remembered for a while so
  * that a LIST from a peer that has not noticed yet does not bring it back;
  * the peer itself can always come back by joining.
@@ -101,6 +102,13 @@ int cv1_peers_add(struct cv1_peers *t, const struct cv1_peer_addr *pa, double no
 	}
 	if (t->count == t->max)
 		return CV1_ADD_FULL;
+	{
+		size_t same = 0;
+		for (size_t i = 0; i < t->max; i++)
+			same += t->slots[i].used && cv1_same_ip(t->slots[i].addr, pa->addr);
+		if (same >= CV1_PER_IP)
+			return CV1_ADD_CROWDED;
+	}
 	for (size_t i = 0; i < t->max; i++) {
 		if (t->slots[i].used)
 			continue;

@@ -23,8 +23,6 @@
 #define CV1_DEDUP_ENTRIES 8192
 #define CV1_DEDUP_SECONDS 600.0
 
-const struct mp2p_host_api *cv1_api;
-
 static const char *const cv1_settings[] = {
 	"bootstrap", "dns_seed", "dns_server", "max_peers", "broadcast_hops",
 	"peer_timeout", "persistent_connections", NULL
@@ -32,73 +30,52 @@ static const char *const cv1_settings[] = {
 
 /* ---- settings ---------------------------------------------------------- */
 
-static int read_int(const mp2p_config *cfg, const char *key, long long lo, long long hi,
-                    long long *value, char **error_text)
+/* An address to dial, by the host's rule (<maybep2p/util.h>). */
+static int read_hostport(const struct mp2p_host_api *api, const mp2p_config *cfg,
+                         const char *key, const char *text, char **error_text)
 {
-	int rc = cv1_api->config_get_int(cfg, key, value, error_text);
+	const char *why;
 
-	if (rc < 0)
-		return -1;
-	if (rc == 1 && (*value < lo || *value > hi)) {
-		*error_text = cv1_api->config_error(cfg, key, "must be between %lld and %lld",
-		                                    lo, hi);
-		return -1;
-	}
-	return 0;
-}
-
-static int read_hostport(const mp2p_config *cfg, const char *key, const char *text,
-                         char **error_text)
-{
-	char addr[CV1_ADDR_MAX + 1];
-	uint16_t port;
-
-	if (cv1_parse_hostport(text, addr, &port) == 0)
+	if (mp2p_addr_check(text, NULL, &why) == 0)
 		return 0;
-	*error_text = cv1_api->config_error(cfg, key,
-	                                    "'%s' is not a numeric ADDR:PORT", text);
+	*error_text = api->config_error(cfg, key, "'%s': %s", text, why);
 	return -1;
 }
 
 static int read_settings(struct cv1 *c, const mp2p_config *cfg, char **error_text)
 {
+	const struct mp2p_host_api *api = c->api;
 	long long v;
 	double t;
 	const char *s;
 	int n, rc;
 
-	if (cv1_api->config_check_keys(cfg, cv1_settings, error_text) < 0)
+	if (api->config_check_keys(cfg, cv1_settings, error_text) < 0)
 		return -1;
 	v = 16;
-	if (read_int(cfg, "max_peers", 1, CV1_LIST_MAX, &v, error_text) < 0)
+	if (mp2p_config_int(api, cfg, "max_peers", 1, CV1_LIST_MAX, &v, error_text) < 0)
 		return -1;
 	c->max_peers = (size_t)v;
 	c->want_peers = (c->max_peers + 1) / 2;
 	v = 32;
-	if (read_int(cfg, "broadcast_hops", 1, CV1_HOPS_MAX, &v, error_text) < 0)
+	if (mp2p_config_int(api, cfg, "broadcast_hops", 1, CV1_HOPS_MAX, &v, error_text) < 0)
 		return -1;
 	c->broadcast_hops = (unsigned)v;
 	t = 30;
-	if (cv1_api->config_get_float(cfg, "peer_timeout", &t, error_text) < 0)
+	if (mp2p_config_float(api, cfg, "peer_timeout", 0.5, 86400, &t, error_text) < 0)
 		return -1;
-	if (!(t >= 0.5 && t <= 86400)) {
-		*error_text = cv1_api->config_error(cfg, "peer_timeout",
-		                                    "must be between 0.5 and 86400 seconds");
-		return -1;
-	}
 	c->peer_timeout = t;
 	c->persistent = 1;
-	if (cv1_api->config_get_bool(cfg, "persistent_connections", &c->persistent,
-	                             error_text) < 0)
+	if (api->config_get_bool(cfg, "persistent_connections", &c->persistent, error_text) < 0)
 		return -1;
 
-	if ((n = cv1_api->config_list_length(cfg, "bootstrap", error_text)) < 0)
+	if ((n = api->config_list_length(cfg, "bootstrap", error_text)) < 0)
 		return -1;
 	if (n > 0 && (c->bootstrap = calloc((size_t)n, sizeof(char *))) == NULL)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		s = cv1_api->config_list_string(cfg, "bootstrap", i);
-		if (s == NULL || read_hostport(cfg, "bootstrap", s, error_text) < 0)
+		s = api->config_list_string(cfg, "bootstrap", i);
+		if (s == NULL || read_hostport(api, cfg, "bootstrap", s, error_text) < 0)
 			return -1;
 		if ((c->bootstrap[i] = strdup(s)) == NULL)
 			return -1;
@@ -106,21 +83,21 @@ static int read_settings(struct cv1 *c, const mp2p_config *cfg, char **error_tex
 	}
 
 	s = NULL;
-	if ((rc = cv1_api->config_get_string(cfg, "dns_seed", &s, error_text)) < 0)
+	if ((rc = api->config_get_string(cfg, "dns_seed", &s, error_text)) < 0)
 		return -1;
 	if (rc == 1) {
 		if (s[0] == '\0' || strlen(s) > 253 || !cv1_text_ok(s, strlen(s))) {
-			*error_text = cv1_api->config_error(cfg, "dns_seed", "not a DNS name");
+			*error_text = api->config_error(cfg, "dns_seed", "not a DNS name");
 			return -1;
 		}
 		if ((c->dns_seed = strdup(s)) == NULL)
 			return -1;
 	}
 	s = NULL;
-	if ((rc = cv1_api->config_get_string(cfg, "dns_server", &s, error_text)) < 0)
+	if ((rc = api->config_get_string(cfg, "dns_server", &s, error_text)) < 0)
 		return -1;
 	if (rc == 1) {
-		if (read_hostport(cfg, "dns_server", s, error_text) < 0)
+		if (read_hostport(api, cfg, "dns_server", s, error_text) < 0)
 			return -1;
 		if ((c->dns_server = strdup(s)) == NULL)
 			return -1;
@@ -158,7 +135,7 @@ static void new_pid(struct cv1 *c)
 {
 	uint8_t b[16];
 
-	cv1_api->random_bytes(c->host, b, sizeof(b));
+	c->api->random_bytes(c->host, b, sizeof(b));
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
 	snprintf(c->pid, sizeof(c->pid),
@@ -172,9 +149,9 @@ static int cv1_init(const struct mp2p_host_api *api, mp2p_host *host,
 {
 	struct cv1 *c;
 
-	cv1_api = api;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
+	c->api = api;
 	c->host = host;
 	if (read_settings(c, config, error_text) < 0)
 		goto fail;
@@ -186,6 +163,7 @@ static int cv1_init(const struct mp2p_host_api *api, mp2p_host *host,
 	c->n.unknown_type = api->counter(host, "unknown_type");
 	c->n.delivered_direct = api->counter(host, "delivered_direct");
 	c->n.delivered_broadcast = api->counter(host, "delivered_broadcast");
+	c->n.delivered_quiet = api->counter(host, "delivered_quiet");
 	c->n.duplicate_broadcast = api->counter(host, "duplicate_broadcast");
 	c->n.frames_sent = api->counter(host, "frames_sent");
 	c->n.for_sent = api->counter(host, "for_sent");
@@ -195,6 +173,8 @@ static int cv1_init(const struct mp2p_host_api *api, mp2p_host *host,
 	c->n.peers_quit = api->counter(host, "peers_quit");
 	c->n.peers_refused = api->counter(host, "peers_refused");
 	c->n.claims_refused = api->counter(host, "claims_refused");
+	c->n.quit_refused = api->counter(host, "quit_refused");
+	c->n.unasked_list = api->counter(host, "unasked_list");
 	uint64_t **all = (uint64_t **)&c->n;
 	for (size_t i = 0; i < sizeof(c->n) / sizeof(uint64_t *); i++)
 		if (all[i] == NULL)
@@ -243,6 +223,22 @@ static const char *svc_self_pid(void *provider)
 	return ((struct cv1 *)provider)->pid;
 }
 
+static int svc_peer_addr(void *provider, const char *pid, char *addr_out, size_t size)
+{
+	struct cv1 *c = provider;
+	struct cv1_peer *p = pid != NULL ? cv1_peers_find(&c->peers, pid) : NULL;
+
+	if (p == NULL || addr_out == NULL || strlen(p->hostport) >= size)
+		return -1;
+	memcpy(addr_out, p->hostport, strlen(p->hostport) + 1);
+	return 0;
+}
+
+static int svc_broadcast_quiet(void *provider, const void *data, size_t length, char *id_out)
+{
+	return cv1_node_broadcast_quiet(provider, data, length, id_out);
+}
+
 static int svc_peer_count(void *provider)
 {
 	return (int)((struct cv1 *)provider)->peers.count;
@@ -254,12 +250,14 @@ static const struct mp2p_classicv1_service cv1_service = {
 	.send = svc_send,
 	.self_pid = svc_self_pid,
 	.peer_count = svc_peer_count,
+	.peer_addr = svc_peer_addr,
+	.broadcast_quiet = svc_broadcast_quiet,
 };
 
 static int cv1_start(void *self, char **error_text)
 {
 	struct cv1 *c = self;
-	const char *adv = cv1_api->advertise(c->host);
+	const char *adv = c->api->advertise(c->host);
 
 	/* Peers dial what we announce: an unspecified address would send
 	 * them to their own machine. */
@@ -275,20 +273,20 @@ static int cv1_start(void *self, char **error_text)
 	cv1_hostport(c->hostport, sizeof(c->hostport), c->addr, c->port);
 	if (c->dns_seed != NULL && (c->dns = cv1_dns_new(c, c->dns_server, error_text)) == NULL)
 		return -1;
-	if (cv1_api->service_offer(c->host, MP2P_CLASSICV1_SERVICE, MP2P_CLASSICV1_VERSION,
+	if (c->api->service_offer(c->host, MP2P_CLASSICV1_SERVICE, MP2P_CLASSICV1_VERSION,
 	                           &cv1_service, c) < 0)
-		cv1_api->log(c->host, MP2P_LOG_WARN, "service %s is offered by another instance",
+		c->api->log(c->host, MP2P_LOG_WARN, "service %s is offered by another instance",
 		             MP2P_CLASSICV1_SERVICE);
 	c->tick_seconds = c->peer_timeout / 6;
 	if (c->tick_seconds < 0.2)
 		c->tick_seconds = 0.2;
 	if (c->tick_seconds > 5)
 		c->tick_seconds = 5;
-	if ((c->tick = cv1_api->timer_new(c->host, cv1_node_tick, c)) == NULL)
+	if ((c->tick = c->api->timer_new(c->host, cv1_node_tick, c)) == NULL)
 		return -1;
-	cv1_api->timer_start(c->host, c->tick, c->tick_seconds, MP2P_TIMER_REPEAT);
+	c->api->timer_start(c->host, c->tick, c->tick_seconds, MP2P_TIMER_REPEAT);
 	c->running = 1;
-	cv1_api->log(c->host, MP2P_LOG_INFO, "pid %s at %s, %zu peer%s restored", c->pid,
+	c->api->log(c->host, MP2P_LOG_INFO, "pid %s at %s, %zu peer%s restored", c->pid,
 	             c->hostport, c->peers.count, c->peers.count == 1 ? "" : "s");
 
 	/* Peers restored from a restart may have dropped us: join them again
@@ -296,7 +294,7 @@ static int cv1_start(void *self, char **error_text)
 	for (size_t i = 0; i < c->peers.max; i++) {
 		struct cv1_peer *p = &c->peers.slots[i];
 		if (p->used) {
-			p->last_heard = cv1_api->now(c->host);
+			p->last_heard = c->api->now(c->host);
 			cv1_node_join(c, p->hostport);
 		}
 	}
@@ -311,7 +309,7 @@ static void cv1_stop(void *self, enum mp2p_stop_reason reason)
 	c->running = 0;
 	if (reason != MP2P_STOP_RELOAD)
 		cv1_node_quit_all(c);
-	cv1_api->timer_free(c->host, c->tick);
+	c->api->timer_free(c->host, c->tick);
 	c->tick = NULL;
 	cv1_dns_free(c->dns);
 	c->dns = NULL;
@@ -340,38 +338,38 @@ static const char *kind_name(int kind)
 
 static void control_peers(struct cv1 *c, mp2p_reply *r)
 {
-	double now = cv1_api->now(c->host);
+	double now = c->api->now(c->host);
 
-	cv1_api->reply_str(r, "pid", c->pid);
-	cv1_api->reply_str(r, "addr", c->hostport);
-	cv1_api->reply_int(r, "count", (long long)c->peers.count);
-	cv1_api->reply_int(r, "max", (long long)c->max_peers);
+	c->api->reply_str(r, "pid", c->pid);
+	c->api->reply_str(r, "addr", c->hostport);
+	c->api->reply_int(r, "count", (long long)c->peers.count);
+	c->api->reply_int(r, "max", (long long)c->max_peers);
 	for (size_t i = 0; i < c->peers.max; i++) {
 		struct cv1_peer *p = &c->peers.slots[i];
 		if (!p->used)
 			continue;
-		cv1_api->reply_row(r);
-		cv1_api->reply_str(r, "pid", p->pid);
-		cv1_api->reply_str(r, "addr", p->hostport);
-		cv1_api->reply_str(r, "kind", kind_name(p->kind));
-		cv1_api->reply_float(r, "silent", now - p->last_heard);
-		cv1_api->reply_int(r, "fails", p->fails);
+		c->api->reply_row(r);
+		c->api->reply_str(r, "pid", p->pid);
+		c->api->reply_str(r, "addr", p->hostport);
+		c->api->reply_str(r, "kind", kind_name(p->kind));
+		c->api->reply_float(r, "silent", now - p->last_heard);
+		c->api->reply_int(r, "fails", p->fails);
 	}
 }
 
 static void control_inbox(struct cv1 *c, mp2p_reply *r)
 {
-	cv1_api->reply_int(r, "count", (long long)c->inbox.count);
+	c->api->reply_int(r, "count", (long long)c->inbox.count);
 	for (size_t i = 0; i < c->inbox.count; i++) {
 		struct cv1_inbox_entry *e = cv1_inbox_at(&c->inbox, i);
-		cv1_api->reply_row(r);
-		cv1_api->reply_int(r, "seq", (long long)e->seq);
-		cv1_api->reply_str(r, "kind", e->kind == MP2P_CLASSICV1_BROADCAST ? "broadcast" : "direct");
-		cv1_api->reply_str(r, "from", e->sender);
-		cv1_api->reply_str(r, "id", e->id);
-		cv1_api->reply_int(r, "hops", e->hops);
-		cv1_api->reply_int(r, "at_us", (long long)(e->wall * 1e6 + 0.5));
-		cv1_api->reply_str(r, "text", e->text);
+		c->api->reply_row(r);
+		c->api->reply_int(r, "seq", (long long)e->seq);
+		c->api->reply_str(r, "kind", e->kind == MP2P_CLASSICV1_BROADCAST ? "broadcast" : "direct");
+		c->api->reply_str(r, "from", e->sender);
+		c->api->reply_str(r, "id", e->id);
+		c->api->reply_int(r, "hops", e->hops);
+		c->api->reply_int(r, "at_us", (long long)(e->wall * 1e6 + 0.5));
+		c->api->reply_str(r, "text", e->text);
 	}
 }
 
@@ -401,7 +399,7 @@ static void cv1_control(void *self, mp2p_reply *r, int argc, const char *const *
 	char *text;
 
 	if (argc < 1) {
-		cv1_api->reply_usage(r, "commands: peers, join ADDR:PORT, send PID TEXT, "
+		c->api->reply_usage(r, "commands: peers, join ADDR:PORT, send PID TEXT, "
 		                        "broadcast TEXT, inbox");
 	} else if (strcmp(argv[0], "peers") == 0 && argc == 1) {
 		control_peers(c, r);
@@ -409,35 +407,35 @@ static void cv1_control(void *self, mp2p_reply *r, int argc, const char *const *
 		control_inbox(c, r);
 	} else if (strcmp(argv[0], "join") == 0 && argc == 2) {
 		if (cv1_node_join(c, argv[1]) < 0)
-			cv1_api->reply_error(r, "'%s' is not a numeric ADDR:PORT", argv[1]);
+			c->api->reply_error(r, "'%s' is not a numeric ADDR:PORT", argv[1]);
 	} else if (strcmp(argv[0], "send") == 0 && argc >= 3) {
 		if ((text = join_args(argc, argv, 2)) == NULL) {
-			cv1_api->reply_error(r, "out of memory");
+			c->api->reply_error(r, "out of memory");
 			return;
 		}
 		if (!cv1_text_ok(text, strlen(text)))
-			cv1_api->reply_error(r, "text must be printable ASCII");
+			c->api->reply_error(r, "text must be printable ASCII");
 		else if (cv1_peers_find(&c->peers, argv[1]) == NULL)
-			cv1_api->reply_error(r, "no peer %s in the table", argv[1]);
+			c->api->reply_error(r, "no peer %s in the table", argv[1]);
 		else if (cv1_node_send(c, argv[1], text, strlen(text)) < 0)
-			cv1_api->reply_error(r, "could not send to %s", argv[1]);
+			c->api->reply_error(r, "could not send to %s", argv[1]);
 		free(text);
 	} else if (strcmp(argv[0], "broadcast") == 0 && argc >= 2) {
 		if ((text = join_args(argc, argv, 1)) == NULL) {
-			cv1_api->reply_error(r, "out of memory");
+			c->api->reply_error(r, "out of memory");
 			return;
 		}
 		if (cv1_node_broadcast(c, text, strlen(text), id) < 0) {
-			cv1_api->reply_error(r, "text must be printable ASCII");
+			c->api->reply_error(r, "text must be printable ASCII");
 		} else {
 			struct cv1_inbox_entry *e = cv1_inbox_at(&c->inbox, c->inbox.count - 1);
-			cv1_api->reply_str(r, "id", id);
+			c->api->reply_str(r, "id", id);
 			if (e != NULL)
-				cv1_api->reply_int(r, "at_us", (long long)(e->wall * 1e6 + 0.5));
+				c->api->reply_int(r, "at_us", (long long)(e->wall * 1e6 + 0.5));
 		}
 		free(text);
 	} else {
-		cv1_api->reply_usage(r, "usage: peers | join ADDR:PORT | send PID TEXT | "
+		c->api->reply_usage(r, "usage: peers | join ADDR:PORT | send PID TEXT | "
 		                        "broadcast TEXT | inbox");
 	}
 }
@@ -460,3 +458,4 @@ MP2P_PLUGIN_DEFINE = {
 	.restore_state = cv1_restore_state,
 	.control = cv1_control,              /* peers join send broadcast inbox */
 };
+_Static_assert(CV1_QUIET_MAX == MP2P_CLASSICV1_QUIET_MAX, "the quiet limit is the one classicv1.h promises");

@@ -64,7 +64,7 @@ int cv1_state_save(struct cv1 *c, void **data_out, size_t *length_out)
 {
 	struct out o = { NULL, 0, 0, 0 };
 	struct cv1_dedup *d = &c->dedup;
-	double now = cv1_api->now(c->host);
+	double now = c->api->now(c->host);
 
 	if ((o.buf = malloc(4096)) == NULL)
 		return -1;
@@ -184,7 +184,7 @@ static int restore_msg(struct cv1 *c, char **f)
 int cv1_state_restore(struct cv1 *c, const char *data, size_t length, char **error_text)
 {
 	char *copy, *line, *next;
-	double now = cv1_api->now(c->host);
+	double now = c->api->now(c->host);
 	int lineno = 0, rc = 0;
 	uint64_t saved_seq = 0;
 

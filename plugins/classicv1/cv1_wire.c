@@ -8,6 +8,8 @@
  */
 #include "cv1.h"
 
+#include <maybep2p/util.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,26 +100,24 @@ int cv1_valid_pid(const char *pid, size_t length)
 	return 1;
 }
 
+/* An address peers announce, by the host's rule (<maybep2p/util.h>): one
+ * we could dial, so never an unspecified, link-local, multicast or
+ * broadcast one, however it is written. */
 int cv1_valid_addr(const char *addr, size_t length)
 {
-	char buf[CV1_ADDR_MAX + 1];
-	unsigned char bin[16];
+	struct mp2p_addr a;
 
-	if (length == 0 || length > CV1_ADDR_MAX)
-		return 0;
-	memcpy(buf, addr, length);
-	buf[length] = '\0';
-	if (strlen(buf) != length)
-		return 0;
-	return inet_pton(AF_INET, buf, bin) == 1 || inet_pton(AF_INET6, buf, bin) == 1;
+	return length <= CV1_ADDR_MAX && mp2p_addr_parse_ip(addr, length, &a) == 0 &&
+	       mp2p_addr_forbidden(&a) == NULL;
 }
 
-/* Strict decimal: 1 to 5 digits, no sign, no spaces, 1..65535. */
+/* Strict decimal: 1 to 5 digits, no sign, no spaces, no leading zero,
+ * 1..65535 (the address rule of util.h). */
 static int parse_port(const struct span *s, uint16_t *out)
 {
 	unsigned long v = 0;
 
-	if (s->n == 0 || s->n > 5)
+	if (s->n == 0 || s->n > 5 || s->p[0] == '0')
 		return CV1_E_PORT;
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->p[i] < '0' || s->p[i] > '9')
@@ -442,36 +442,113 @@ int cv1_hostport(char *buf, size_t cap, const char *addr, uint16_t port)
 	return put(buf, cap, snprintf(buf, cap, "%s:%u", addr, (unsigned)port));
 }
 
-/* The inverse, for the config, DNS seeds and `join`. */
+/* The 16-byte form of a bare address or an ADDR:PORT (the host writes a
+ * connection's peer so), IPv4 as its mapped IPv6 form. */
+static int ip16(const char *text, uint8_t out[16])
+{
+	struct mp2p_addr a;
+
+	if (mp2p_addr_parse(text, &a) < 0 &&
+	    mp2p_addr_parse_ip(text, strlen(text), &a) < 0)
+		return -1;
+	if (a.family == AF_INET) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, a.ip, 4);
+	} else {
+		memcpy(out, a.ip, 16);
+	}
+	return 0;
+}
+
+int cv1_same_ip(const char *a, const char *b)
+{
+	uint8_t x[16], y[16];
+
+	return ip16(a, x) == 0 && ip16(b, y) == 0 && memcmp(x, y, 16) == 0;
+}
+
+/* The inverse, for the config, DNS seeds and `join`: the host's rule, and
+ * the address written back in its canonical form. */
 int cv1_parse_hostport(const char *text, char addr_out[CV1_ADDR_MAX + 1],
                        uint16_t *port_out)
 {
-	const char *colon, *a = text;
-	size_t alen;
-	struct span port;
+	struct mp2p_addr a;
 
-	if (text == NULL || !printable((const uint8_t *)text, strlen(text)))
+	if (text == NULL || mp2p_addr_check(text, &a, NULL) < 0 ||
+	    mp2p_addr_format_ip(&a, addr_out, CV1_ADDR_MAX + 1) < 0)
 		return -1;
-	if (text[0] == '[') {
-		const char *close = strchr(text, ']');
-		if (close == NULL || close[1] != ':')
-			return -1;
-		a = text + 1;
-		alen = (size_t)(close - a);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (colon == NULL || memchr(text, ':', (size_t)(colon - text)) != NULL)
-			return -1;
-		alen = (size_t)(colon - text);
-	}
-	if (!cv1_valid_addr(a, alen))
-		return -1;
-	port.p = colon + 1;
-	port.n = strlen(colon + 1);
-	if (parse_port(&port, port_out) != CV1_OK)
-		return -1;
-	memcpy(addr_out, a, alen);
-	addr_out[alen] = '\0';
+	*port_out = a.port;
 	return 0;
+}
+
+/* ---- quiet broadcasts ------------------------------------------------------
+ * Bytes ride in the text of a broadcast as "~q1:" and base64 (RFC 4648,
+ * padded): printable, comma-free, and read back only in its one canonical
+ * form, so one text has one meaning. */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int cv1_quiet_encode(char *buf, size_t cap, const uint8_t *data, size_t length)
+{
+	size_t need = CV1_QUIET_PREFIX_LEN + 4 * ((length + 2) / 3), o = CV1_QUIET_PREFIX_LEN;
+
+	if (length == 0 || length > CV1_QUIET_MAX || cap < need + 1)
+		return CV1_E_SPACE;
+	memcpy(buf, CV1_QUIET_PREFIX, CV1_QUIET_PREFIX_LEN);
+	for (size_t i = 0; i < length; i += 3) {
+		uint32_t v = (uint32_t)data[i] << 16;
+		if (i + 1 < length)
+			v |= (uint32_t)data[i + 1] << 8;
+		if (i + 2 < length)
+			v |= data[i + 2];
+		buf[o++] = b64[v >> 18 & 63];
+		buf[o++] = b64[v >> 12 & 63];
+		buf[o++] = i + 1 < length ? b64[v >> 6 & 63] : '=';
+		buf[o++] = i + 2 < length ? b64[v & 63] : '=';
+	}
+	buf[o] = '\0';
+	return (int)o;
+}
+
+static int b64_value(char ch)
+{
+	const char *at = ch != '\0' ? strchr(b64, ch) : NULL;
+
+	return at != NULL ? (int)(at - b64) : -1;
+}
+
+int cv1_quiet_decode(const char *text, size_t length, uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t n = 0;
+
+	if (length < CV1_QUIET_PREFIX_LEN + 4 || memcmp(text, CV1_QUIET_PREFIX, CV1_QUIET_PREFIX_LEN) != 0)
+		return -1;
+	text += CV1_QUIET_PREFIX_LEN;
+	length -= CV1_QUIET_PREFIX_LEN;
+	if (length % 4 != 0 || length / 4 * 3 > cap + 2)
+		return -1;
+	for (size_t i = 0; i < length; i += 4) {
+		int last = i + 4 == length;
+		int a = b64_value(text[i]), b = b64_value(text[i + 1]);
+		int c = text[i + 2] == '=' && last ? -2 : b64_value(text[i + 2]);
+		int d = text[i + 3] == '=' && last ? -2 : b64_value(text[i + 3]);
+		uint32_t v;
+		if (a < 0 || b < 0 || c == -1 || d == -1 || (c == -2 && d != -2))
+			return -1;
+		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)(c < 0 ? 0 : c) << 6 |
+		    (uint32_t)(d < 0 ? 0 : d);
+		/* Bits the padding leaves over must be 0: one encoding per value. */
+		if ((c == -2 && (v & 0xffff)) || (d == -2 && (v & 0xff)))
+			return -1;
+		if (n + 3 - (c == -2) - (d == -2) > cap)
+			return -1;
+		out[n++] = (uint8_t)(v >> 16);
+		if (c != -2)
+			out[n++] = (uint8_t)(v >> 8);
+		if (d != -2)
+			out[n++] = (uint8_t)v;
+	}
+	*out_len = n;
+	return n > 0 ? 0 : -1;
 }

@@ -15,24 +15,23 @@
 #endif
 
 struct echo {
+	const struct mp2p_host_api *api; /* kept here: a plugin keeps no globals */
 	mp2p_host *host;
 	uint64_t *pings;             /* frames answered, for `maybep2pctl stats` */
 };
 
-static const struct mp2p_host_api *api;
-
-static int echo_init(const struct mp2p_host_api *host_api, mp2p_host *host,
+static int echo_init(const struct mp2p_host_api *api, mp2p_host *host,
                      const mp2p_config *config, void **self_out, char **error_text)
 {
 	static const char *const known[] = { NULL };
 	struct echo *e;
 
-	api = host_api;
 	if (api->config_check_keys(config, known, error_text) < 0)
 		return -1;
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return -1;
+	e->api = api;
 	e->host = host;
 	e->pings = api->counter(host, "pings");
 	*self_out = e;
@@ -42,6 +41,7 @@ static int echo_init(const struct mp2p_host_api *host_api, mp2p_host *host,
 static void echo_on_frame(void *self, mp2p_conn_id conn, const struct mp2p_frame *f)
 {
 	struct echo *e = self;
+	const struct mp2p_host_api *api = e->api;
 
 	if (mp2p_type_is(f->type, "PING")) {
 		if (api->send(e->host, conn, NULL, "PONG", f->payload, f->length) == 0 && e->pings)
@@ -56,6 +56,7 @@ static void echo_on_frame(void *self, mp2p_conn_id conn, const struct mp2p_frame
 static void echo_control(void *self, mp2p_reply *reply, int argc, const char *const *argv)
 {
 	struct echo *e = self;
+	const struct mp2p_host_api *api = e->api;
 
 	if (strcmp(argv[0], "version") == 0) {
 		api->reply_str(reply, "version", ECHO_VERSION);

@@ -15,7 +15,10 @@
 #define KAD_ADDR_MAX 63
 /* Upper bound on k: also the most nodes a NODS answer may list. */
 #define KAD_MAX_K 32
-#define KAD_WIRE_VERSION 1
+/* The wire version we speak; version 1 requests are still answered
+ * (PROTOCOL.md section 7). */
+#define KAD_WIRE_VERSION 2
+#define KAD_WIRE_VERSION_1 1
 
 /* A node as the protocol names it: its id and its advertised address. */
 struct kad_node {
@@ -58,9 +61,11 @@ enum kad_wire_error {
 };
 enum kad_stok_status { KAD_STOK_STORED = 0, KAD_STOK_NEWER = 1, KAD_STOK_REFUSED = 2 };
 
-/* A decoded payload. `value` points into the decoded buffer. */
+/* A decoded payload. `value` points into the decoded buffer; in version 2
+ * STOR and VALU it is a record (kad_sign.c). */
 struct kad_msg {
 	int type;
+	int version;                     /* 1 or 2; encoders write 2 when 0 */
 	uint64_t reqid;
 	uint8_t id[KAD_ID_LEN];          /* sender of a request, responder of an answer */
 	char addr[KAD_ADDR_MAX + 1];     /* requests: the sender's advertised address */
@@ -83,8 +88,7 @@ int kad_addr_valid(const char *addr);
  * address, or an IPv6 /64, which one machine commonly owns whole) and
  * `prefix` its neighbourhood (IPv4 /24, IPv6 /48). IPv4-mapped IPv6 is
  * read as the IPv4 address it maps. Both are 16 bytes, comparable with
- * memcmp. Returns -1 if addr is not a valid address ("A.B.C.D:P",
- * "[X]:P", or a bare address without port). */
+ * memcmp. Returns -1 if addr does not parse ("A.B.C.D:P" or "[X]:P"). */
 #define KAD_GROUP_LEN 16
 struct kad_groups {
 	uint8_t ip[KAD_GROUP_LEN];
@@ -214,6 +218,42 @@ struct kad_value *kad_store_get(struct kad_store *s, const uint8_t key[KAD_ID_LE
 int kad_store_expire(struct kad_store *s, double now);
 int kad_value_newer(uint64_t seq_a, const void *a, uint32_t la,
                     uint64_t seq_b, const void *b, uint32_t lb);
+
+/* kad_sign.c -- records: what a version-2 value travels and is kept as.
+ * A record proves itself: an immutable one by its key being the SHA-256 of
+ * its value, a mutable one by its writer's Ed25519 signature. */
+#define KAD_PUB_LEN 32
+#define KAD_SIG_LEN 64
+#define KAD_NAME_MAX 255
+/* Bytes a record adds to its value at most. */
+#define KAD_REC_OVERHEAD (1 + KAD_PUB_LEN + 1 + KAD_NAME_MAX + KAD_SIG_LEN)
+enum kad_record_kind { KAD_REC_IMMUTABLE = 0, KAD_REC_MUTABLE = 1 };
+enum kad_record_error { KAD_REC_OK = 0, KAD_REC_E_FORM, KAD_REC_E_HASH, KAD_REC_E_SIG };
+struct kad_keypair {
+	uint8_t priv[KAD_PUB_LEN];   /* the Ed25519 seed */
+	uint8_t pub[KAD_PUB_LEN];
+};
+/* A record's parts, pointing into it. */
+struct kad_record {
+	int kind;
+	const uint8_t *pub, *name, *sig;     /* mutable only */
+	size_t nlen;
+	const uint8_t *value;
+	uint32_t vlen;
+};
+int kad_mutable_key(const uint8_t pub[KAD_PUB_LEN], const void *name, size_t nlen,
+                    uint8_t key_out[KAD_ID_LEN]);
+int kad_record_parse(const uint8_t *rec, uint32_t rlen, struct kad_record *r);
+/* KAD_REC_OK if rec is a valid record for key at seq, else why not. */
+int kad_record_check(const uint8_t key[KAD_ID_LEN], uint64_t seq, const uint8_t *rec,
+                     uint32_t rlen);
+/* Build records into out (cap bytes): the length, or -1. */
+int kad_record_immutable(uint8_t *out, size_t cap, const void *val, uint32_t vlen,
+                         uint8_t key_out[KAD_ID_LEN]);
+int kad_record_mutable(uint8_t *out, size_t cap, const struct kad_keypair *kp,
+                       const void *name, size_t nlen, uint64_t seq, const void *val,
+                       uint32_t vlen, uint8_t key_out[KAD_ID_LEN]);
+int kad_keypair_from_private(struct kad_keypair *kp, const uint8_t priv[KAD_PUB_LEN]);
 
 /* kad_lookup.c -- the iterative lookup, transport-agnostic. */
 #define KAD_LOOKUP_CANDS (3 * KAD_MAX_K)

@@ -14,11 +14,26 @@ static double ms(const struct kad_op *op)
 
 /* Values are bytes; the reply is text. Printable ones are shown as they
  * are, the others in hex. */
-static void reply_value(mp2p_reply *r, const uint8_t *v, uint32_t len)
+/* A record's value, and for a mutable one the writer that signed it. */
+static void reply_record(const struct mp2p_host_api *api, mp2p_reply *r, const uint8_t *rec,
+                         uint32_t rlen)
 {
+	struct kad_record x;
+	char hex[2 * KAD_PUB_LEN + 1];
+	const uint8_t *v;
+	uint32_t len;
 	int printable = 1;
 	char *text;
 
+	if (kad_record_parse(rec, rlen, &x) < 0)
+		return;
+	api->reply_str(r, "kind", x.kind == KAD_REC_MUTABLE ? "mutable" : "immutable");
+	if (x.kind == KAD_REC_MUTABLE) {
+		kad_id_hex(x.pub, hex);
+		api->reply_str(r, "writer", hex);
+	}
+	v = x.value;
+	len = x.vlen;
 	for (uint32_t i = 0; i < len && printable; i++)
 		printable = (v[i] >= 0x20 && v[i] != 0x7f) || v[i] == '\t';
 	if ((text = malloc(2 * (size_t)len + 1)) == NULL)
@@ -26,12 +41,12 @@ static void reply_value(mp2p_reply *r, const uint8_t *v, uint32_t len)
 	if (printable) {
 		memcpy(text, v, len);
 		text[len] = '\0';
-		kad_api->reply_str(r, "value", text);
+		api->reply_str(r, "value", text);
 	} else {
 		for (uint32_t i = 0; i < len; i++)
 			snprintf(text + 2 * i, 3, "%02x", v[i]);
 		text[2 * len] = '\0';
-		kad_api->reply_str(r, "value_hex", text);
+		api->reply_str(r, "value_hex", text);
 	}
 	free(text);
 }
@@ -42,12 +57,12 @@ static void reply_nodes(mp2p_reply *r, const struct kad_op *op)
 	int n = kad_lookup_result(&op->lk, near, KAD_MAX_K);
 	char hex[2 * KAD_ID_LEN + 1];
 
-	kad_api->reply_int(r, "answered", n);
+	op->kd->api->reply_int(r, "answered", n);
 	for (int i = 0; i < n; i++) {
-		kad_api->reply_row(r);
+		op->kd->api->reply_row(r);
 		kad_id_hex(near[i].id, hex);
-		kad_api->reply_str(r, "id", hex);
-		kad_api->reply_str(r, "addr", near[i].addr);
+		op->kd->api->reply_str(r, "id", hex);
+		op->kd->api->reply_str(r, "addr", near[i].addr);
 	}
 }
 
@@ -56,11 +71,11 @@ static void reply_common(mp2p_reply *r, const struct kad_op *op)
 	char hex[2 * KAD_ID_LEN + 1];
 
 	kad_id_hex(op->key, hex);
-	kad_api->reply_str(r, op->kind == OP_FIND ? "target" : "key", hex);
-	kad_api->reply_int(r, "hops", op->lk.hops);
-	kad_api->reply_int(r, "queries", op->lk.queries);
-	kad_api->reply_int(r, "timeouts", op->lk.timeouts);
-	kad_api->reply_float(r, "ms", ms(op));
+	op->kd->api->reply_str(r, op->kind == OP_FIND ? "target" : "key", hex);
+	op->kd->api->reply_int(r, "hops", op->lk.hops);
+	op->kd->api->reply_int(r, "queries", op->lk.queries);
+	op->kd->api->reply_int(r, "timeouts", op->lk.timeouts);
+	op->kd->api->reply_float(r, "ms", ms(op));
 }
 
 static void reply_control(struct kad_op *op)
@@ -68,38 +83,39 @@ static void reply_control(struct kad_op *op)
 	mp2p_reply *r = op->reply;
 
 	if (op->status == MP2P_KAD_CANCELLED) {
-		kad_api->reply_error(r, "the kademlia instance stopped first");
+		op->kd->api->reply_error(r, "the kademlia instance stopped first");
 	} else if (op->kind == OP_GET) {
 		if (op->status == MP2P_KAD_OK) {
 			reply_common(r, op);
-			kad_api->reply_int(r, "local", op->local);
-			kad_api->reply_int(r, "seq", (long long)(op->local ? op->seq : op->lk.seq));
+			op->kd->api->reply_int(r, "local", op->local);
+			op->kd->api->reply_int(r, "seq", (long long)(op->local ? op->seq : op->lk.seq));
 			if (op->local)
-				reply_value(r, op->value, op->vlen);
+				reply_record(op->kd->api, r, op->value, op->vlen);
 			else
-				reply_value(r, op->lk.value, op->lk.vlen);
+				reply_record(op->kd->api, r, op->lk.value, op->lk.vlen);
 		} else if (op->status == MP2P_KAD_NOT_FOUND) {
-			kad_api->reply_error(r, "not found (%d nodes asked)", op->lk.answers);
+			op->kd->api->reply_error(r, "not found (%d nodes asked)", op->lk.answers);
 		} else {
-			kad_api->reply_error(r, "no node answered");
+			op->kd->api->reply_error(r, "no node answered");
 		}
 	} else if (op->kind == OP_PUT) {
 		if (op->status == MP2P_KAD_OK) {
 			reply_common(r, op);
-			kad_api->reply_int(r, "stored", op->stores_ok);
-			kad_api->reply_int(r, "seq", (long long)op->seq);
+			op->kd->api->reply_int(r, "stored", op->stores_ok);
+			op->kd->api->reply_int(r, "seq", (long long)op->seq);
+			reply_record(op->kd->api, r, op->value, op->vlen);
 		} else {
-			kad_api->reply_error(r, "no node stored the value (kept locally)");
+			op->kd->api->reply_error(r, "no node stored the value (kept locally)");
 		}
 	} else {
 		if (op->status == MP2P_KAD_OK) {
 			reply_common(r, op);
 			reply_nodes(r, op);
 		} else {
-			kad_api->reply_error(r, "no node answered");
+			op->kd->api->reply_error(r, "no node answered");
 		}
 	}
-	kad_api->reply_finish(r);
+	op->kd->api->reply_finish(r);
 }
 
 static void reply_service(struct kad_op *op)
@@ -107,16 +123,19 @@ static void reply_service(struct kad_op *op)
 	struct kad *kd = op->kd;
 
 	/* The caller may have been unloaded or swapped since it asked. */
-	if (!kad_api->instance_alive(kd->host, op->caller))
+	if (!kd->api->instance_alive(kd->host, op->caller))
 		return;
 	if (op->put_done) {
 		op->put_done(op->arg, op->status, op->stores_ok);
 	} else if (op->get_done) {
-		if (op->status == MP2P_KAD_OK)
-			op->get_done(op->arg, op->status, op->local ? op->value : op->lk.value,
-			             op->local ? op->vlen : op->lk.vlen);
+		struct kad_record x;
+		if (op->status == MP2P_KAD_OK &&
+		    kad_record_parse(op->local ? op->value : op->lk.value,
+		                     op->local ? op->vlen : op->lk.vlen, &x) == 0)
+			op->get_done(op->arg, op->status, x.value, x.vlen);
 		else
-			op->get_done(op->arg, op->status, NULL, 0);
+			op->get_done(op->arg, op->status == MP2P_KAD_OK ? MP2P_KAD_FAILED : op->status,
+			             NULL, 0);
 	} else if (op->nodes_done) {
 		struct kad_node near[KAD_MAX_K];
 		struct mp2p_kad_node out[KAD_MAX_K];
@@ -140,22 +159,51 @@ void kad_op_reply(struct kad_op *op)
 /* A get always looks the key up, even when we hold a copy: ours may be
  * older than what the holders have (we may have missed a newer write), and
  * the newer of the two is the answer. */
-static struct kad_op *get_start(struct kad *kd, const void *key, size_t klen)
+/* Which key a get names: "NAME" is this node's own mutable value,
+ * "WRITER/NAME" another writer's (WRITER: 64 hex digits of its public
+ * key, as its `routes` shows), and (by_key) 64 hex digits a key itself,
+ * as an immutable put prints it. */
+static int get_key(struct kad *kd, const char *text, size_t len, int by_key,
+                   uint8_t key[KAD_ID_LEN])
+{
+	uint8_t pub[KAD_PUB_LEN];
+	char hex[2 * KAD_PUB_LEN + 1];
+
+	if (by_key) {
+		if (len != 2 * KAD_ID_LEN)
+			return -1;
+		memcpy(hex, text, len);
+		hex[len] = '\0';
+		return kad_id_parse(hex, key);
+	}
+	if (len > 2 * KAD_PUB_LEN + 1 && text[2 * KAD_PUB_LEN] == '/') {
+		memcpy(hex, text, 2 * KAD_PUB_LEN);
+		hex[2 * KAD_PUB_LEN] = '\0';
+		if (kad_id_parse(hex, pub) == 0)
+			return kad_mutable_key(pub, text + 2 * KAD_PUB_LEN + 1,
+			                       len - 2 * KAD_PUB_LEN - 1, key);
+	}
+	if (!kd->key_ok)
+		return -1;
+	return kad_mutable_key(kd->kp.pub, text, len, key);
+}
+
+static struct kad_op *get_start(struct kad *kd, const void *name, size_t nlen, int by_key)
 {
 	uint8_t h[KAD_ID_LEN];
 	struct kad_value *v;
 	struct kad_op *op;
 
-	if (klen == 0 || klen > MP2P_KAD_KEY_MAX || kad_key_hash(key, klen, h) < 0)
+	if (nlen == 0 || nlen > MP2P_KAD_KEY_MAX || get_key(kd, name, nlen, by_key, h) < 0)
 		return NULL;
 	if ((op = kad_op_start(kd, OP_GET, h)) == NULL)
 		return NULL;
-	v = kad_store_get(&kd->store, h, kad_api->now(kd->host));
+	v = kad_store_get(&kd->store, h, kd->api->now(kd->host));
 	if (v != NULL && (op->value = malloc(v->len ? v->len : 1)) != NULL) {
 		memcpy(op->value, v->data, v->len);
 		op->vlen = v->len;
 		op->seq = v->seq;
-		op->ttl = (uint32_t)(v->expires - kad_api->now(kd->host) + 0.5);
+		op->ttl = (uint32_t)(v->expires - kd->api->now(kd->host) + 0.5);
 		op->local = 1;
 	}
 	return op;
@@ -168,23 +216,24 @@ static void get_run(struct kad_op *op)
 
 static void cmd_routes(struct kad *kd, mp2p_reply *r)
 {
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	char hex[2 * KAD_ID_LEN + 1];
 
-	kad_api->reply_str(r, "self", kd->self_hex);
-	kad_api->reply_str(r, "addr", kd->addr);
-	kad_api->reply_int(r, "nodes", kad_table_size(&kd->table));
-	kad_api->reply_int(r, "buckets", kd->table.nbuckets);
+	kd->api->reply_str(r, "self", kd->self_hex);
+	kd->api->reply_str(r, "writer", kd->writer_hex);
+	kd->api->reply_str(r, "addr", kd->addr);
+	kd->api->reply_int(r, "nodes", kad_table_size(&kd->table));
+	kd->api->reply_int(r, "buckets", kd->table.nbuckets);
 	for (int bi = 0; bi < kd->table.nbuckets; bi++) {
 		const struct kad_bucket *b = &kd->table.b[bi];
 		for (int i = 0; i < b->nlive; i++) {
-			kad_api->reply_row(r);
-			kad_api->reply_int(r, "bucket", bi);
+			kd->api->reply_row(r);
+			kd->api->reply_int(r, "bucket", bi);
 			kad_id_hex(b->live[i].n.id, hex);
-			kad_api->reply_str(r, "id", hex);
-			kad_api->reply_str(r, "addr", b->live[i].n.addr);
-			kad_api->reply_float(r, "seen_ago", now - b->live[i].last_seen);
-			kad_api->reply_int(r, "fails", b->live[i].fails);
+			kd->api->reply_str(r, "id", hex);
+			kd->api->reply_str(r, "addr", b->live[i].n.addr);
+			kd->api->reply_float(r, "seen_ago", now - b->live[i].last_seen);
+			kd->api->reply_int(r, "fails", b->live[i].fails);
 		}
 	}
 }
@@ -193,20 +242,20 @@ static void cmd_stats(struct kad *kd, mp2p_reply *r)
 {
 	uint64_t lookups = kd->c.lookups ? *kd->c.lookups : 0;
 
-#define KAD_SHOW(name) kad_api->reply_int(r, #name, kd->c.name ? (long long)*kd->c.name : 0);
+#define KAD_SHOW(name) kd->api->reply_int(r, #name, kd->c.name ? (long long)*kd->c.name : 0);
 	KAD_COUNTERS(KAD_SHOW)
 #undef KAD_SHOW
-	kad_api->reply_float(r, "hops_mean",
+	kd->api->reply_float(r, "hops_mean",
 	                     lookups ? (double)*kd->c.lookup_hops / (double)lookups : 0.0);
-	kad_api->reply_float(r, "queries_per_lookup",
+	kd->api->reply_float(r, "queries_per_lookup",
 	                     lookups ? (double)*kd->c.lookup_queries / (double)lookups : 0.0);
-	kad_api->reply_int(r, "nodes", kad_table_size(&kd->table));
-	kad_api->reply_int(r, "values", kd->store.n);
-	kad_api->reply_int(r, "pending", kd->npend);
-	kad_api->reply_int(r, "ops", kd->nops);
-	kad_api->reply_int(r, "restored_nodes", kd->restored_nodes);
-	kad_api->reply_float(r, "srtt_ms", kd->rtt.srtt * 1000.0);
-	kad_api->reply_float(r, "timeout_ms", kad_rtt_timeout(&kd->rtt) * 1000.0);
+	kd->api->reply_int(r, "nodes", kad_table_size(&kd->table));
+	kd->api->reply_int(r, "values", kd->store.n);
+	kd->api->reply_int(r, "pending", kd->npend);
+	kd->api->reply_int(r, "ops", kd->nops);
+	kd->api->reply_int(r, "restored_nodes", kd->restored_nodes);
+	kd->api->reply_float(r, "srtt_ms", kd->rtt.srtt * 1000.0);
+	kd->api->reply_float(r, "timeout_ms", kad_rtt_timeout(&kd->rtt) * 1000.0);
 }
 
 static int parse_ttl(const char *s, uint32_t *out)
@@ -230,45 +279,65 @@ void kad_control(void *self, mp2p_reply *r, int argc, const char *const *argv)
 		cmd_routes(kd, r);
 	} else if (strcmp(cmd, "stats") == 0 && argc == 1) {
 		cmd_stats(kd, r);
-	} else if (strcmp(cmd, "put") == 0 && (argc == 3 || argc == 4)) {
+	} else if (strcmp(cmd, "put") == 0 && argc >= 3 && argc <= 4 &&
+	           strcmp(argv[1], "--immutable") == 0) {
+		/* put --immutable VALUE [TTL]: the key is the hash of the value. */
 		uint32_t ttl = 0;
 		if (argc == 4 && parse_ttl(argv[3], &ttl) < 0) {
-			kad_api->reply_usage(r, "TTL must be a number of seconds");
+			kd->api->reply_usage(r, "TTL must be a number of seconds");
 			return;
 		}
-		if (kad_put_start(kd, argv[1], strlen(argv[1]), argv[2], strlen(argv[2]), ttl,
-		                  &op) < 0) {
-			kad_api->reply_error(r, "cannot put (key 1-%d bytes, value up to %ld, "
-			                     "store not full, not busy)", MP2P_KAD_KEY_MAX,
+		if (kad_put_start(kd, NULL, 0, argv[2], strlen(argv[2]), ttl, 1, &op) < 0) {
+			kd->api->reply_error(r, "cannot put (value up to %ld bytes, not busy)",
 			                     kd->conf.max_value_size);
 			return;
 		}
 		op->reply = r;
-		kad_api->reply_defer(r);
+		kd->api->reply_defer(r);
 		kad_op_run(op);
-	} else if (strcmp(cmd, "get") == 0 && argc == 2) {
-		if ((op = get_start(kd, argv[1], strlen(argv[1]))) == NULL) {
-			kad_api->reply_error(r, "cannot get (bad key or busy)");
+	} else if (strcmp(cmd, "put") == 0 && (argc == 3 || argc == 4)) {
+		/* put NAME VALUE [TTL]: this node's mutable value, signed. */
+		uint32_t ttl = 0;
+		if (argc == 4 && parse_ttl(argv[3], &ttl) < 0) {
+			kd->api->reply_usage(r, "TTL must be a number of seconds");
+			return;
+		}
+		if (kad_put_start(kd, argv[1], strlen(argv[1]), argv[2], strlen(argv[2]), ttl, 0,
+		                  &op) < 0) {
+			kd->api->reply_error(r, "cannot put (name 1-%d bytes, value up to %ld, "
+			                     "a writer key, not busy)", KAD_NAME_MAX,
+			                     kd->conf.max_value_size);
 			return;
 		}
 		op->reply = r;
-		kad_api->reply_defer(r);
+		kd->api->reply_defer(r);
+		kad_op_run(op);
+	} else if (strcmp(cmd, "get") == 0 && (argc == 2 || (argc == 3 &&
+	                                                     strcmp(argv[1], "--key") == 0))) {
+		const char *what = argv[argc - 1];
+		if ((op = get_start(kd, what, strlen(what), argc == 3)) == NULL) {
+			kd->api->reply_error(r, "cannot get (NAME, WRITER/NAME or --key KEY; or busy)");
+			return;
+		}
+		op->reply = r;
+		kd->api->reply_defer(r);
 		get_run(op);
 	} else if (strcmp(cmd, "lookup") == 0 && argc == 2) {
 		uint8_t id[KAD_ID_LEN];
 		if (kad_id_parse(argv[1], id) < 0) {
-			kad_api->reply_usage(r, "lookup takes a node id of %d hex digits", 2 * KAD_ID_LEN);
+			kd->api->reply_usage(r, "lookup takes a node id of %d hex digits", 2 * KAD_ID_LEN);
 			return;
 		}
 		if ((op = kad_op_start(kd, OP_FIND, id)) == NULL) {
-			kad_api->reply_error(r, "busy");
+			kd->api->reply_error(r, "busy");
 			return;
 		}
 		op->reply = r;
-		kad_api->reply_defer(r);
+		kd->api->reply_defer(r);
 		kad_op_run(op);
 	} else {
-		kad_api->reply_usage(r, "usage: put KEY VALUE [TTL] | get KEY | lookup HEXID | "
+		kd->api->reply_usage(r, "usage: put NAME VALUE [TTL] | put --immutable VALUE [TTL] | "
+		                        "get NAME | get WRITER/NAME | get --key KEY | lookup HEXID | "
 		                        "routes | stats");
 	}
 }
@@ -283,9 +352,9 @@ static int svc_put(void *provider, mp2p_host *caller, const void *key, size_t ke
 	struct kad_op *op;
 
 	if (done == NULL || caller == NULL ||
-	    kad_put_start(kd, key, key_len, value, value_len, ttl, &op) < 0)
+	    kad_put_start(kd, key, key_len, value, value_len, ttl, 0, &op) < 0)
 		return -1;
-	op->caller = kad_api->instance_id(caller);
+	op->caller = kd->api->instance_id(caller);
 	op->put_done = done;
 	op->arg = arg;
 	kad_op_run(op);
@@ -298,9 +367,9 @@ static int svc_get(void *provider, mp2p_host *caller, const void *key, size_t ke
 	struct kad *kd = provider;
 	struct kad_op *op;
 
-	if (done == NULL || caller == NULL || (op = get_start(kd, key, key_len)) == NULL)
+	if (done == NULL || caller == NULL || (op = get_start(kd, key, key_len, 0)) == NULL)
 		return -1;
-	op->caller = kad_api->instance_id(caller);
+	op->caller = kd->api->instance_id(caller);
 	op->get_done = done;
 	op->arg = arg;
 	get_run(op);
@@ -315,7 +384,7 @@ static int svc_find_node(void *provider, mp2p_host *caller, const uint8_t id[MP2
 
 	if (done == NULL || caller == NULL || (op = kad_op_start(kd, OP_FIND, id)) == NULL)
 		return -1;
-	op->caller = kad_api->instance_id(caller);
+	op->caller = kd->api->instance_id(caller);
 	op->nodes_done = done;
 	op->arg = arg;
 	kad_op_run(op);

@@ -8,7 +8,6 @@
 
 #include "kad.h"
 
-extern const struct mp2p_host_api *kad_api;
 
 /* Limits that keep every structure bounded whatever peers send. */
 #define KAD_MAX_PENDING 4096     /* requests awaiting an answer */
@@ -39,7 +38,8 @@ struct kad_conf {
 	X(from_self) X(store_refused) X(store_quota) X(store_full) X(stored) \
 	X(republished) X(refreshes) X(bootstrap_pings) X(join_pings) \
 	X(evict_pings) X(evicted) X(send_failures) X(busy) X(cached) X(refetched) \
-	X(healed) X(table_limited) X(restored_pings)
+	X(healed) X(table_limited) X(restored_pings) X(bad_signature) X(bad_key) \
+	X(bad_record) X(v1_store_refused)
 
 struct kad_counters {
 #define KAD_DECL(name) uint64_t *name;
@@ -96,11 +96,17 @@ struct kad_op {
 };
 
 struct kad {
+	const struct mp2p_host_api *api; /* the host's table, kept here: no globals */
 	mp2p_host *host;
 	struct kad_conf conf;
 	uint8_t self[KAD_ID_LEN];
 	char self_hex[2 * KAD_ID_LEN + 1];
 	char addr[KAD_ADDR_MAX + 1];
+	uint64_t last_seq;           /* the last put's sequence number */
+	struct kad_keypair kp;       /* signs this node's mutable values */
+	char writer_hex[2 * KAD_PUB_LEN + 1];   /* kp.pub in hex: the writer id */
+	int key_ok;                  /* kp holds a key */
+	int key_saved;               /* and it is in state_dir/kad.key */
 	int addr_ok;
 	int id_saved;            /* node_id in the state_dir holds self */
 	struct kad_table table;
@@ -116,7 +122,9 @@ struct kad {
 
 	mp2p_timer *wake;        /* the next deadline */
 	double wake_at;
-	mp2p_timer *maint;       /* expiry, republish, refresh, bootstrap */
+	mp2p_timer *maint;       /* expiry, republish, refresh, bootstrap: one-shot,
+	                            rearmed by each run (kad_maintain) */
+	double maint_every;      /* the regular period of maint */
 	mp2p_timer *report;      /* zero-delay: completions */
 	uint8_t *buf;            /* one encoded payload */
 	size_t bufcap;
@@ -157,9 +165,12 @@ void kad_ops_cancel_all(struct kad *kd);
 void kad_ops_free_all(struct kad *kd);
 void kad_join(struct kad *kd);
 void kad_verify_restored(struct kad *kd);
-int kad_put_start(struct kad *kd, const void *key, size_t klen, const void *value,
-                  size_t vlen, uint32_t ttl, struct kad_op **op_out);
-uint64_t kad_wall_usec(void);
+/* A put of a mutable record under `name`, signed with this node's key, or
+ * (immutable) of an immutable one whose key is the hash of the value. The
+ * op's key is the record's key. */
+int kad_put_start(struct kad *kd, const void *name, size_t nlen, const void *value,
+                  size_t vlen, uint32_t ttl, int immutable, struct kad_op **op_out);
+uint64_t kad_wall_usec(struct kad *kd);
 double kad_jitter(struct kad *kd, double base);
 int kad_write_routes(struct kad *kd);
 

@@ -64,14 +64,14 @@ void kad_orphan(struct kad *kd, struct kad_op *op)
 
 void kad_schedule(struct kad *kd, double at)
 {
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 
 	if (!kd->running || kd->wake == NULL)
 		return;
 	if (kd->wake_at > 0 && kd->wake_at <= at)
 		return;
 	kd->wake_at = at;
-	kad_api->timer_start(kd->host, kd->wake, at > now ? at - now : 0, MP2P_TIMER_ONCE);
+	kd->api->timer_start(kd->host, kd->wake, at > now ? at - now : 0, MP2P_TIMER_ONCE);
 }
 
 static uint64_t new_reqid(struct kad *kd)
@@ -79,7 +79,7 @@ static uint64_t new_reqid(struct kad *kd)
 	uint64_t id = 0;
 
 	while (id == 0 || pend_find(kd, id) != NULL)
-		kad_api->random_bytes(kd->host, &id, sizeof(id));
+		kd->api->random_bytes(kd->host, &id, sizeof(id));
 	return id;
 }
 
@@ -89,7 +89,7 @@ static int send_request(struct kad *kd, int type, const struct kad_node *to, int
 {
 	struct kad_msg m;
 	struct kad_pend *p;
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	mp2p_conn_id conn = 0;
 	int len;
 
@@ -113,9 +113,9 @@ static int send_request(struct kad *kd, int type, const struct kad_node *to, int
 	 * is at that IP: the host checks (send_claimed), or any request could
 	 * point us at a third party. */
 	if ((claimed_on != 0 ?
-	     kad_api->send_claimed(kd->host, claimed_on, to->addr, NULL, kad_type_to_wire(type),
+	     kd->api->send_claimed(kd->host, claimed_on, to->addr, NULL, kad_type_to_wire(type),
 	                           kd->buf, (size_t)len, MP2P_SEND_REUSE, &conn) :
-	     kad_api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
+	     kd->api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
 	                      (size_t)len, MP2P_SEND_REUSE, &conn)) < 0) {
 		BUMP(kd, send_failures);
 		free(p);
@@ -166,7 +166,7 @@ void kad_node_seen(struct kad *kd, const struct kad_node *n)
 	struct kad_node lrs;
 	int need_ping = 0, r;
 
-	r = kad_table_seen(&kd->table, n, kad_api->now(kd->host), &lrs, &need_ping);
+	r = kad_table_seen(&kd->table, n, kd->api->now(kd->host), &lrs, &need_ping);
 	if (r == KAD_TB_ADDED)
 		kd->table_changes++;
 	else if (r == KAD_TB_LIMIT)
@@ -231,14 +231,14 @@ static void fail_matching(struct kad *kd, mp2p_conn_id conn, double now)
 
 void kad_on_closed(struct kad *kd, mp2p_conn_id conn)
 {
-	fail_matching(kd, conn, kad_api->now(kd->host));
+	fail_matching(kd, conn, kd->api->now(kd->host));
 }
 
 /* The wake timer: hard deadlines of requests, soft ones of lookups. */
 void kad_wake(void *arg)
 {
 	struct kad *kd = arg;
-	double now = kad_api->now(kd->host), next = -1;
+	double now = kd->api->now(kd->host), next = -1;
 
 	kd->wake_at = 0;
 	fail_matching(kd, 0, now);
@@ -290,7 +290,7 @@ static void learn_sender(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 			return;
 		memset(&info, 0, sizeof(info));
 		info.size = sizeof(info);
-		if (kad_api->conn_info(kd->host, conn, &info) == 0 && same_ip(info.peer, m->addr)) {
+		if (kd->api->conn_info(kd->host, conn, &info) == 0 && same_ip(info.peer, m->addr)) {
 			struct kad_node n = e->n;
 			kad_node_seen(kd, &n);
 		}
@@ -314,7 +314,7 @@ static void answer(struct kad *kd, mp2p_conn_id conn, struct kad_msg *a)
 	memcpy(a->id, kd->self, KAD_ID_LEN);
 	if ((len = kad_encode_answer(kd->buf, kd->bufcap, a)) < 0)
 		return;
-	if (kad_api->send(kd->host, conn, NULL, kad_type_to_wire(a->type), kd->buf,
+	if (kd->api->send(kd->host, conn, NULL, kad_type_to_wire(a->type), kd->buf,
 	                  (size_t)len) == 0)
 		BUMP(kd, messages_out);
 	else
@@ -343,7 +343,7 @@ static void answer_nodes(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 static void handle_store(struct kad *kd, mp2p_conn_id conn, const struct kad_msg *m,
                          struct kad_msg *a)
 {
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	double ttl = m->ttl < kd->conf.value_ttl_max ? m->ttl : kd->conf.value_ttl_max;
 	struct mp2p_conn_info info;
 	uint8_t source[KAD_ID_LEN];
@@ -351,13 +351,46 @@ static void handle_store(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	if (kad_api->conn_info(kd->host, conn, &info) < 0) {
+	if (kd->api->conn_info(kd->host, conn, &info) < 0) {
 		a->type = KAD_T_STOK;
 		a->status = KAD_STOK_REFUSED;
 		BUMP(kd, store_refused);
 		return;
 	}
 	kad_store_source(info.peer, source);
+	a->type = KAD_T_STOK;
+	/* Version 2 stores only records that prove themselves; a version-1
+	 * write is unsigned and is refused, with an answer. */
+	if (m->version != KAD_WIRE_VERSION) {
+		a->status = KAD_STOK_REFUSED;
+		BUMP(kd, v1_store_refused);
+		return;
+	}
+	switch (kad_record_check(m->key, m->seq, m->value, m->vlen)) {
+	case KAD_REC_OK:
+		break;
+	case KAD_REC_E_SIG:
+		a->status = KAD_STOK_REFUSED;
+		BUMP(kd, bad_signature);
+		return;
+	case KAD_REC_E_HASH:
+		a->status = KAD_STOK_REFUSED;
+		BUMP(kd, bad_key);
+		return;
+	default:
+		a->status = KAD_STOK_REFUSED;
+		BUMP(kd, bad_record);
+		return;
+	}
+	{
+		struct kad_record rec;
+		if (kad_record_parse(m->value, m->vlen, &rec) < 0 ||
+		    rec.vlen > (uint32_t)kd->conf.max_value_size) {
+			a->status = KAD_STOK_REFUSED;
+			BUMP(kd, value_too_big);
+			return;
+		}
+	}
 
 	a->type = KAD_T_STOK;
 	if (ttl <= 0) {
@@ -398,7 +431,7 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 {
 	struct kad_msg *a;
 	struct kad_value *v;
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 
 	if (memcmp(m->id, kd->self, KAD_ID_LEN) == 0) {
 		BUMP(kd, from_self);
@@ -409,6 +442,9 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return;
 	a->reqid = m->reqid;
+	/* A version-1 node gets its answer in version 1: routing works with
+	 * it; values do not (see FVAL and STOR). */
+	a->version = m->version;
 	switch (m->type) {
 	case KAD_T_PING:
 		a->type = KAD_T_PONG;
@@ -418,7 +454,10 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 		answer_nodes(kd, conn, m, a);
 		break;
 	case KAD_T_FVAL:
-		if ((v = kad_store_get(&kd->store, m->key, now)) != NULL) {
+		/* A record has no version-1 form: a version-1 asker is told who
+		 * is closer, as if we held nothing. */
+		if (m->version == KAD_WIRE_VERSION &&
+		    (v = kad_store_get(&kd->store, m->key, now)) != NULL) {
 			a->type = KAD_T_VALU;
 			memcpy(a->key, v->key, KAD_ID_LEN);
 			a->seq = v->seq;
@@ -441,10 +480,29 @@ static void handle_request(struct kad *kd, mp2p_conn_id conn, const struct kad_m
 
 /* --- answers to our requests ------------------------------------------- */
 
+/* A VALU is adopted, returned and spread only if its record is valid for
+ * the key: a forged or altered version is a wrong answer, counted. */
+static int value_proves_itself(struct kad *kd, const struct kad_msg *m)
+{
+	switch (kad_record_check(m->key, m->seq, m->value, m->vlen)) {
+	case KAD_REC_OK:
+		return 1;
+	case KAD_REC_E_SIG:
+		BUMP(kd, bad_signature);
+		return 0;
+	case KAD_REC_E_HASH:
+		BUMP(kd, bad_key);
+		return 0;
+	default:
+		BUMP(kd, bad_record);
+		return 0;
+	}
+}
+
 static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_msg *m)
 {
 	struct kad_pend *p = pend_find(kd, m->reqid);
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	struct kad_node n;
 	struct kad_op *op;
 
@@ -477,7 +535,8 @@ static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_ms
 		if (m->type == KAD_T_NODS)
 			kad_lookup_on_nodes(&op->lk, p->reqid, m->id, m->nodes, m->nnodes, now);
 		else if (m->type == KAD_T_VALU && op->lk.kind == KAD_LK_VALUE &&
-		         memcmp(m->key, op->lk.target, KAD_ID_LEN) == 0)
+		         memcmp(m->key, op->lk.target, KAD_ID_LEN) == 0 &&
+		         m->version == KAD_WIRE_VERSION && value_proves_itself(kd, m))
 			kad_lookup_on_value(&op->lk, p->reqid, m->id, m->seq, m->ttl,
 			                    m->value, m->vlen, now);
 		else {
@@ -545,7 +604,7 @@ void kad_on_frame(struct kad *kd, mp2p_conn_id conn, const struct mp2p_frame *f)
 	e = kad_decode(type, f->payload, f->length, (size_t)kd->conf.max_value_size, m);
 	if (e != KAD_E_OK) {
 		count_error(kd, e);
-		kad_api->log(kd->host, MP2P_LOG_DEBUG, "dropped a %.4s frame of %u bytes (error %d)",
+		kd->api->log(kd->host, MP2P_LOG_DEBUG, "dropped a %.4s frame of %u bytes (error %d)",
 		             f->type, f->length, e);
 	} else if (kad_is_request(type)) {
 		handle_request(kd, conn, m);

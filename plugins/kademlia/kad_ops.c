@@ -20,12 +20,10 @@
 /* The store's source of this node's own values (kad_store_put). */
 static const uint8_t kad_own_source[KAD_ID_LEN];
 
-uint64_t kad_wall_usec(void)
+/* The host's wall clock, in microseconds: puts are ordered by it. */
+uint64_t kad_wall_usec(struct kad *kd)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return (uint64_t)(kd->api->wall_now(kd->host) * 1e6);
 }
 
 /* Timers of many nodes that started together drift apart by +-10%, so
@@ -34,7 +32,7 @@ double kad_jitter(struct kad *kd, double base)
 {
 	uint32_t r;
 
-	kad_api->random_bytes(kd->host, &r, sizeof(r));
+	kd->api->random_bytes(kd->host, &r, sizeof(r));
 	return base * (0.9 + 0.2 * (r / 4294967295.0));
 }
 
@@ -55,7 +53,7 @@ static int lk_query(void *arg, struct kad_lookup *lk, const struct kad_node *to,
 	                     P_LOOKUP, op, &body, reqid_out) < 0)
 		return -1;
 	BUMP(kd, lookup_queries);
-	kad_schedule(kd, kad_api->now(kd->host) + kad_rtt_timeout(&kd->rtt));
+	kad_schedule(kd, kd->api->now(kd->host) + kad_rtt_timeout(&kd->rtt));
 	return 0;
 }
 
@@ -80,7 +78,7 @@ static void start_storing(struct kad_op *op)
 	struct kad *kd = op->kd;
 	struct kad_node near[KAD_MAX_K];
 	int n = kad_lookup_result(&op->lk, near, KAD_MAX_K);
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	struct kad_value *v = kad_store_get(&kd->store, op->key, now);
 
 	/* Republish what we hold now, which may be newer than when the op
@@ -111,7 +109,7 @@ static void refresh_sparse_buckets(struct kad *kd)
 		struct kad_op *op;
 		if (kd->table.b[bi].nlive >= kd->table.k)
 			continue;
-		kad_api->random_bytes(kd->host, rnd, sizeof(rnd));
+		kd->api->random_bytes(kd->host, rnd, sizeof(rnd));
 		kad_id_in_range(kd->self, bi, 0, rnd, target);
 		if ((op = kad_op_start(kd, OP_REFRESH, target)) == NULL)
 			return;
@@ -125,7 +123,7 @@ static void refresh_sparse_buckets(struct kad *kd)
 static void adopt_if_newer(struct kad *kd, struct kad_op *op)
 {
 	struct kad_lookup *lk = &op->lk;
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	struct kad_value *v = kad_store_get(&kd->store, lk->target, now);
 
 	if (op->local && kad_value_newer(op->seq, op->value, op->vlen, lk->seq, lk->value,
@@ -220,7 +218,7 @@ static const struct kad_lookup_io lk_io = { lk_query, lk_done };
 
 struct kad_op *kad_op_start(struct kad *kd, int kind, const uint8_t target[KAD_ID_LEN])
 {
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	struct kad_op *op;
 
 	if (!kd->running || kd->nops >= KAD_MAX_OPS) {
@@ -255,7 +253,7 @@ void kad_op_run(struct kad_op *op)
 	int n = kad_table_closest(&op->kd->table, op->key, seed, op->kd->conf.k, 0);
 
 	kad_lookup_seed(&op->lk, seed, n);
-	kad_lookup_step(&op->lk, kad_api->now(op->kd->host));
+	kad_lookup_step(&op->lk, op->kd->api->now(op->kd->host));
 }
 
 void kad_op_store_answered(struct kad_op *op, int ok)
@@ -284,12 +282,12 @@ void kad_op_complete(struct kad_op *op, int status)
 	}
 	op->phase = PH_COMPLETE;
 	op->status = status;
-	op->ended = kad_api->now(kd->host);
+	op->ended = kd->api->now(kd->host);
 	kad_orphan(kd, op);
 	op->next = kd->done;
 	kd->done = op;
 	if (kd->report)
-		kad_api->timer_start(kd->host, kd->report, 0, MP2P_TIMER_ONCE);
+		kd->api->timer_start(kd->host, kd->report, 0, MP2P_TIMER_ONCE);
 }
 
 static void op_free(struct kad_op *op)
@@ -364,38 +362,46 @@ void kad_verify_restored(struct kad *kd)
 	}
 }
 
-int kad_put_start(struct kad *kd, const void *key, size_t klen, const void *value,
-                  size_t vlen, uint32_t ttl, struct kad_op **op_out)
+int kad_put_start(struct kad *kd, const void *name, size_t nlen, const void *value,
+                  size_t vlen, uint32_t ttl, int immutable, struct kad_op **op_out)
 {
-	static uint64_t last_seq;
-	double now = kad_api->now(kd->host);
-	uint8_t h[KAD_ID_LEN];
-	uint64_t seq = kad_wall_usec();
+	double now = kd->api->now(kd->host);
+	uint8_t key[KAD_ID_LEN], *rec;
+	uint64_t seq = 0;
 	struct kad_op *op;
-	int r;
+	size_t cap = 1 + KAD_PUB_LEN + 1 + nlen + KAD_SIG_LEN + vlen;
+	int len, r;
 
-	if (klen == 0 || klen > MP2P_KAD_KEY_MAX || vlen > (size_t)kd->conf.max_value_size)
+	if (vlen > (size_t)kd->conf.max_value_size ||
+	    (!immutable && (nlen == 0 || nlen > KAD_NAME_MAX)) || !kd->key_ok)
 		return -1;
-	if (kad_key_hash(key, klen, h) < 0)
+	if (!immutable) {
+		/* Versions of a name order by the wall clock in microseconds,
+		 * strictly increasing even for two puts in one microsecond. */
+		seq = kad_wall_usec(kd);
+		if (seq <= kd->last_seq)
+			seq = kd->last_seq + 1;
+		kd->last_seq = seq;
+	}
+	if ((rec = malloc(cap)) == NULL)
 		return -1;
-	/* Two puts in one microsecond must still order. */
-	if (seq <= last_seq)
-		seq = last_seq + 1;
-	last_seq = seq;
-	if (ttl == 0 || ttl > kd->conf.value_ttl_max)
-		ttl = (uint32_t)kd->conf.value_ttl_max;
-	r = kad_store_put(&kd->store, h, seq, value, (uint32_t)vlen, now + ttl,
-	                  now + kad_jitter(kd, kd->conf.republish), kad_own_source, 1, 1);
-	if (r != KAD_ST_STORED)
-		return -1;
-	if ((op = kad_op_start(kd, OP_PUT, h)) == NULL)
-		return -1;
-	if ((op->value = malloc(vlen ? vlen : 1)) == NULL) {
-		kad_op_complete(op, MP2P_KAD_FAILED);
+	len = immutable ? kad_record_immutable(rec, cap, value, (uint32_t)vlen, key)
+	                : kad_record_mutable(rec, cap, &kd->kp, name, nlen, seq, value,
+	                                     (uint32_t)vlen, key);
+	if (len < 0) {
+		free(rec);
 		return -1;
 	}
-	memcpy(op->value, value, vlen);
-	op->vlen = (uint32_t)vlen;
+	if (ttl == 0 || ttl > kd->conf.value_ttl_max)
+		ttl = (uint32_t)kd->conf.value_ttl_max;
+	r = kad_store_put(&kd->store, key, seq, rec, (uint32_t)len, now + ttl,
+	                  now + kad_jitter(kd, kd->conf.republish), kad_own_source, 1, 1);
+	if (r != KAD_ST_STORED || (op = kad_op_start(kd, OP_PUT, key)) == NULL) {
+		free(rec);
+		return -1;
+	}
+	op->value = rec;
+	op->vlen = (uint32_t)len;
 	op->seq = seq;
 	op->ttl = ttl;
 	*op_out = op;
@@ -408,7 +414,7 @@ int kad_write_routes(struct kad *kd)
 {
 	struct kad_state_view v;
 	char path[4096], tmp[4096];
-	const char *dir = kad_api->state_dir(kd->host);
+	const char *dir = kd->api->state_dir(kd->host);
 	uint8_t *blob;
 	size_t len, off = 0;
 	int fd;
@@ -419,8 +425,8 @@ int kad_write_routes(struct kad *kd)
 	memcpy(v.self, kd->self, KAD_ID_LEN);
 	v.table = &kd->table;
 	v.store = &kd->store;
-	v.now = kad_api->now(kd->host);
-	v.wall = kad_wall_usec() / 1000000u;
+	v.now = kd->api->now(kd->host);
+	v.wall = kad_wall_usec(kd) / 1000000u;
 	if (kad_state_save(&v, 0, &blob, &len) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/routes", dir);
@@ -443,7 +449,7 @@ int kad_write_routes(struct kad *kd)
 		return -1;
 	}
 	kd->routes_written = kd->table_changes;
-	kd->last_routes_write = kad_api->now(kd->host);
+	kd->last_routes_write = kd->api->now(kd->host);
 	return 0;
 }
 
@@ -474,7 +480,7 @@ static void refresh_stale(struct kad *kd, double now)
 		struct kad_op *op;
 		if (kd->table.b[bi].touched + kd->conf.refresh > now)
 			continue;
-		kad_api->random_bytes(kd->host, rnd, sizeof(rnd));
+		kd->api->random_bytes(kd->host, rnd, sizeof(rnd));
 		kad_id_in_range(kd->self, bi, bi == kd->table.nbuckets - 1, rnd, target);
 		if ((op = kad_op_start(kd, OP_REFRESH, target)) == NULL)
 			return;
@@ -496,10 +502,29 @@ static void bootstrap(struct kad *kd, double now)
 	kd->boot_backoff = kd->boot_backoff * 2 > 60 ? 60 : kd->boot_backoff * 2;
 }
 
+/* When maintenance must run next: the regular tick, or sooner for a
+ * bootstrap retry that is due (the backoff is 1 s doubling to 60 s, which
+ * a 30 s tick could not keep) or a republication that is due. */
+static double next_maintenance(struct kad *kd, double now)
+{
+	double next = now + kd->maint_every;
+
+	if (kad_table_size(&kd->table) == 0 && kd->conf.nbootstrap > 0 && kd->next_boot < next)
+		next = kd->next_boot;
+	for (int i = 0; i < kd->store.n; i++) {
+		double at = kd->store.v[i]->republish_at;
+		if (kd->nrepublish >= KAD_MAX_REPUBLISH && at <= now)
+			at = now + 0.1;      /* wait for a running one to finish */
+		if (at < next)
+			next = at;
+	}
+	return next > now + 0.01 ? next : now + 0.01;
+}
+
 void kad_maintain(void *arg)
 {
 	struct kad *kd = arg;
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 
 	kad_store_expire(&kd->store, now);
 	republish_due(kd, now);
@@ -507,9 +532,16 @@ void kad_maintain(void *arg)
 	if (kad_table_size(&kd->table) == 0) {
 		kd->joined = 0;
 		bootstrap(kd, now);
-	} else if (!kd->joined) {
-		kad_join(kd);
+	} else {
+		/* The next time the table empties, retries start at 1 s again. */
+		kd->boot_backoff = 1;
+		kd->next_boot = 0;
+		if (!kd->joined)
+			kad_join(kd);
 	}
 	if (kd->table_changes != kd->routes_written && now - kd->last_routes_write >= 10)
 		kad_write_routes(kd);
+	if (kd->running && kd->maint != NULL)
+		kd->api->timer_start(kd->host, kd->maint, next_maintenance(kd, now) - now,
+		                     MP2P_TIMER_ONCE);
 }

@@ -9,12 +9,16 @@
  * the nodes it knew instead of its bootstrap list. */
 #include "kad_glue.h"
 
+#include <maybep2p/util.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
-const struct mp2p_host_api *kad_api;
 
 /* The settings of the plugin's `config` group; anything else is an error.
  * Defaults are in kad_defaults, bounds in read_conf(). */
@@ -37,71 +41,51 @@ static const struct kad_conf kad_defaults = {
 	.table_per_prefix = 10,
 };
 
-static int get_int(const mp2p_config *c, const char *key, long lo, long hi, long *out,
-                   char **error_text)
+/* A setting in [lo, hi] into a long (util.h reads it as long long). */
+static int get_int(const struct mp2p_host_api *api, const mp2p_config *c, const char *key,
+                   long lo, long hi, long *out, char **error_text)
 {
 	long long v;
-	int r = kad_api->config_get_int(c, key, &v, error_text);
+	int r = mp2p_config_int(api, c, key, lo, hi, &v, error_text);
 
-	if (r <= 0)
-		return r;
-	if (v < lo || v > hi) {
-		*error_text = kad_api->config_error(c, key, "must be between %ld and %ld", lo, hi);
-		return -1;
-	}
-	*out = (long)v;
-	return 1;
+	if (r == 1)
+		*out = (long)v;
+	return r;
 }
 
-static int get_secs(const mp2p_config *c, const char *key, double lo, double hi,
-                    double *out, char **error_text)
-{
-	double v;
-	int r = kad_api->config_get_float(c, key, &v, error_text);
-
-	if (r <= 0)
-		return r;
-	if (!(v >= lo && v <= hi)) {
-		*error_text = kad_api->config_error(c, key, "must be between %g and %g seconds",
-		                                    lo, hi);
-		return -1;
-	}
-	*out = v;
-	return 1;
-}
-
-static int read_conf(const mp2p_config *c, struct kad_conf *conf, char **error_text)
+static int read_conf(const struct mp2p_host_api *api, const mp2p_config *c,
+                     struct kad_conf *conf, char **error_text)
 {
 	long k = conf->k, alpha = conf->alpha;
 	int n;
 
-	if (kad_api->config_check_keys(c, kad_settings, error_text) < 0 ||
-	    get_int(c, "k", 1, KAD_MAX_K, &k, error_text) < 0 ||
-	    get_int(c, "alpha", 1, 16, &alpha, error_text) < 0 ||
-	    get_int(c, "max_value_size", 0, (1 << 20) - 1024, &conf->max_value_size, error_text) < 0 ||
-	    get_int(c, "max_values", 1, 10000000, &conf->max_values, error_text) < 0 ||
-	    get_int(c, "table_per_ip", 0, KAD_MAX_K, &conf->table_per_ip, error_text) < 0 ||
-	    get_int(c, "table_per_prefix", 0, 1000000, &conf->table_per_prefix, error_text) < 0 ||
-	    get_secs(c, "request_timeout", 0.01, 60, &conf->request_timeout, error_text) < 0 ||
-	    get_secs(c, "value_ttl_max", 1, 4e9, &conf->value_ttl_max, error_text) < 0 ||
-	    get_secs(c, "republish", 0.1, 1e7, &conf->republish, error_text) < 0 ||
-	    get_secs(c, "refresh", 0.1, 1e7, &conf->refresh, error_text) < 0)
+	if (api->config_check_keys(c, kad_settings, error_text) < 0 ||
+	    get_int(api, c, "k", 1, KAD_MAX_K, &k, error_text) < 0 ||
+	    get_int(api, c, "alpha", 1, 16, &alpha, error_text) < 0 ||
+	    get_int(api, c, "max_value_size", 0, (1 << 20) - 1024, &conf->max_value_size, error_text) < 0 ||
+	    get_int(api, c, "max_values", 1, 10000000, &conf->max_values, error_text) < 0 ||
+	    get_int(api, c, "table_per_ip", 0, KAD_MAX_K, &conf->table_per_ip, error_text) < 0 ||
+	    get_int(api, c, "table_per_prefix", 0, 1000000, &conf->table_per_prefix, error_text) < 0 ||
+	    mp2p_config_float(api, c, "request_timeout", 0.01, 60, &conf->request_timeout, error_text) < 0 ||
+	    mp2p_config_float(api, c, "value_ttl_max", 1, 4e9, &conf->value_ttl_max, error_text) < 0 ||
+	    mp2p_config_float(api, c, "republish", 0.1, 1e7, &conf->republish, error_text) < 0 ||
+	    mp2p_config_float(api, c, "refresh", 0.1, 1e7, &conf->refresh, error_text) < 0)
 		return -1;
 	conf->k = (int)k;
 	conf->alpha = (int)alpha;
-	if ((n = kad_api->config_list_length(c, "bootstrap", error_text)) < 0)
+	if ((n = api->config_list_length(c, "bootstrap", error_text)) < 0)
 		return -1;
 	if (n > 64) {
-		*error_text = kad_api->config_error(c, "bootstrap", "at most 64 addresses");
+		*error_text = api->config_error(c, "bootstrap", "at most 64 addresses");
 		return -1;
 	}
 	if (n > 0 && (conf->bootstrap = calloc((size_t)n, sizeof(char *))) == NULL)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		const char *a = kad_api->config_list_string(c, "bootstrap", i);
-		if (a == NULL || !kad_addr_valid(a)) {
-			*error_text = kad_api->config_error(c, "bootstrap",
-			                                    "'%s' is not a numeric ADDR:PORT", a ? a : "");
+		const char *a = api->config_list_string(c, "bootstrap", i);
+		const char *why = "missing";
+		if (a == NULL || mp2p_addr_check(a, NULL, &why) < 0) {
+			*error_text = api->config_error(c, "bootstrap", "'%s': %s", a ? a : "", why);
 			return -1;
 		}
 		if ((conf->bootstrap[i] = strdup(a)) == NULL)
@@ -122,7 +106,7 @@ static void conf_release(struct kad_conf *conf)
 
 static void path_in_state(struct kad *kd, const char *name, char *out, size_t cap)
 {
-	const char *dir = kad_api->state_dir(kd->host);
+	const char *dir = kd->api->state_dir(kd->host);
 
 	snprintf(out, cap, "%s/%s", dir ? dir : ".", name);
 }
@@ -161,10 +145,96 @@ static void load_node_id(struct kad *kd)
 			kd->id_saved = 1;
 			return;
 		}
-		kad_api->log(kd->host, MP2P_LOG_WARN, "%s is damaged: choosing a new node id", path);
+		kd->api->log(kd->host, MP2P_LOG_WARN, "%s is damaged: choosing a new node id", path);
 	}
-	kad_api->random_bytes(kd->host, kd->self, KAD_ID_LEN);
+	kd->api->random_bytes(kd->host, kd->self, KAD_ID_LEN);
 	kad_id_hex(kd->self, kd->self_hex);
+}
+
+/* --- the writer key: signs this node's mutable values ------------------
+ *
+ * An Ed25519 key of the plugin's own, in state_dir/kad.key: 64 hex digits
+ * of the private seed and a newline, mode 0600. It is created once (the
+ * host creates state_dir only before start(), so a new key is written
+ * then) and read back on every later start. A file that is not a regular
+ * file of ours, is readable by others, or is damaged is not used: puts
+ * are refused and the log says why, since a key anyone could read signs
+ * nothing. */
+
+static void key_from_hex(struct kad *kd, const char *hex)
+{
+	uint8_t seed[KAD_PUB_LEN];
+
+	if (kad_id_parse(hex, seed) == 0 && kad_keypair_from_private(&kd->kp, seed) == 0) {
+		kd->key_ok = 1;
+		for (int i = 0; i < KAD_PUB_LEN; i++)
+			snprintf(kd->writer_hex + 2 * i, 3, "%02x", kd->kp.pub[i]);
+	}
+	memset(seed, 0, sizeof(seed));
+}
+
+static void load_key(struct kad *kd)
+{
+	char path[4096], line[2 * KAD_PUB_LEN + 8];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	path_in_state(kd, "kad.key", path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		uint8_t seed[KAD_PUB_LEN];
+		char hex[2 * KAD_PUB_LEN + 1];
+		if (errno != ENOENT) {
+			kd->api->log(kd->host, MP2P_LOG_ERROR, "%s: %s: signed puts are refused",
+			             path, strerror(errno));
+			return;
+		}
+		/* None yet: a new key, written in start(). */
+		kd->api->random_bytes(kd->host, seed, sizeof(seed));
+		kad_id_hex(seed, hex);
+		key_from_hex(kd, hex);
+		memset(seed, 0, sizeof(seed));
+		memset(hex, 0, sizeof(hex));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0) {
+		kd->api->log(kd->host, MP2P_LOG_ERROR, "%s is not a private file of ours (mode %o): "
+		             "signed puts are refused", path, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return;
+	}
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	line[n > 0 ? n : 0] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	key_from_hex(kd, line);
+	memset(line, 0, sizeof(line));
+	if (!kd->key_ok)
+		kd->api->log(kd->host, MP2P_LOG_ERROR, "%s is damaged: signed puts are refused", path);
+	else
+		kd->key_saved = 1;
+}
+
+static int write_key(struct kad *kd)
+{
+	char path[4096], tmp[4200], hex[2 * KAD_PUB_LEN + 2];
+	int fd, ok;
+
+	path_in_state(kd, "kad.key", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	kad_id_hex(kd->kp.priv, hex);
+	strcat(hex, "\n");
+	ok = write(fd, hex, strlen(hex)) == (ssize_t)strlen(hex) && fsync(fd) == 0;
+	memset(hex, 0, sizeof(hex));
+	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
 }
 
 /* The routes file, if a previous run left one: small (a few hundred
@@ -191,8 +261,8 @@ static void load_routes(struct kad *kd)
 	fclose(f);
 	if (got == (size_t)st.st_size && kad_state_peek_self(blob, got, self) == 0 &&
 	    memcmp(self, kd->self, KAD_ID_LEN) == 0 &&
-	    kad_state_load(blob, got, &kd->table, NULL, kad_api->now(kd->host),
-	                   kad_wall_usec() / 1000000u, kd->conf.republish, &nodes, NULL) == 0) {
+	    kad_state_load(blob, got, &kd->table, NULL, kd->api->now(kd->host),
+	                   kad_wall_usec(kd) / 1000000u, kd->conf.republish, &nodes, NULL) == 0) {
 		kd->restored_nodes = nodes;
 		kad_table_mark_unverified(&kd->table);
 	}
@@ -206,14 +276,15 @@ static int kad_init(const struct mp2p_host_api *api, mp2p_host *host,
 {
 	struct kad *kd;
 
-	kad_api = api;
 	if ((kd = calloc(1, sizeof(*kd))) == NULL)
 		return -1;
+	kd->api = api;
 	kd->host = host;
 	kd->conf = kad_defaults;
-	if (read_conf(config, &kd->conf, error_text) < 0)
+	if (read_conf(api, config, &kd->conf, error_text) < 0)
 		goto fail;
 	load_node_id(kd);
+	load_key(kd);
 	snprintf(kd->addr, sizeof(kd->addr), "%s", api->advertise(host) ? api->advertise(host) : "");
 	kd->addr_ok = kad_addr_valid(kd->addr);
 	if (!kd->addr_ok)
@@ -223,7 +294,7 @@ static int kad_init(const struct mp2p_host_api *api, mp2p_host *host,
 		goto fail;
 	kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
 	                     (int)kd->conf.table_per_prefix);
-	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)kd->conf.max_value_size);
+	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)(kd->conf.max_value_size + KAD_REC_OVERHEAD));
 	kad_rtt_init(&kd->rtt, 0.05, kd->conf.request_timeout);
 	kd->bufcap = kad_encoded_max((size_t)kd->conf.max_value_size);
 	if ((kd->buf = malloc(kd->bufcap)) == NULL)
@@ -264,57 +335,66 @@ static int kad_restore(void *self, const void *data, size_t length, uint32_t for
 		return -1;
 	kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
 	                     (int)kd->conf.table_per_prefix);
-	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)kd->conf.max_value_size);
-	if (kad_state_load(data, length, &kd->table, &kd->store, kad_api->now(kd->host),
-	                   kad_wall_usec() / 1000000u, kd->conf.republish, &nodes, &values) < 0) {
+	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)(kd->conf.max_value_size + KAD_REC_OVERHEAD));
+	if (kad_state_load(data, length, &kd->table, &kd->store, kd->api->now(kd->host),
+	                   kad_wall_usec(kd) / 1000000u, kd->conf.republish, &nodes, &values) < 0) {
 		kad_table_release(&kd->table);
 		kad_store_release(&kd->store);
 		kad_table_init(&kd->table, kd->self, kd->conf.k);
 		kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
 		                     (int)kd->conf.table_per_prefix);
 		kad_store_init(&kd->store, (int)kd->conf.max_values,
-		               (uint32_t)kd->conf.max_value_size);
+		               (uint32_t)(kd->conf.max_value_size + KAD_REC_OVERHEAD));
 		if (error_text)
 			*error_text = strdup("kademlia: saved state is damaged");
 		return -1;
 	}
 	kd->restored_nodes = nodes;
 	kad_table_mark_unverified(&kd->table);
-	kad_api->log(kd->host, MP2P_LOG_INFO, "restored %d nodes and %d values", nodes, values);
+	kd->api->log(kd->host, MP2P_LOG_INFO, "restored %d nodes and %d values", nodes, values);
 	return 0;
 }
 
 static int kad_start(void *self, char **error_text)
 {
 	struct kad *kd = self;
-	double now = kad_api->now(kd->host);
+	double now = kd->api->now(kd->host);
 	double every = (kd->conf.refresh < kd->conf.republish ? kd->conf.refresh
 	                                                      : kd->conf.republish) / 4;
 
-	kd->wake = kad_api->timer_new(kd->host, kad_wake, kd);
-	kd->maint = kad_api->timer_new(kd->host, kad_maintain, kd);
-	kd->report = kad_api->timer_new(kd->host, kad_report, kd);
+	kd->wake = kd->api->timer_new(kd->host, kad_wake, kd);
+	kd->maint = kd->api->timer_new(kd->host, kad_maintain, kd);
+	kd->report = kd->api->timer_new(kd->host, kad_report, kd);
 	if (kd->wake == NULL || kd->maint == NULL || kd->report == NULL) {
 		*error_text = strdup("kademlia: out of memory");
 		return -1;
 	}
 	if (!kd->id_saved && write_node_id(kd) == 0)
 		kd->id_saved = 1;
+	if (kd->key_ok && !kd->key_saved) {
+		if (write_key(kd) == 0)
+			kd->key_saved = 1;
+		else
+			kd->api->log(kd->host, MP2P_LOG_WARN, "cannot write kad.key in %s: this "
+			             "node's signed values get a new writer at the next start",
+			             kd->api->state_dir(kd->host));
+	}
 	if (!kd->id_saved)
-		kad_api->log(kd->host, MP2P_LOG_WARN, "cannot write node_id in %s: the node id "
-		             "will change at the next cold start", kad_api->state_dir(kd->host));
+		kd->api->log(kd->host, MP2P_LOG_WARN, "cannot write node_id in %s: the node id "
+		             "will change at the next cold start", kd->api->state_dir(kd->host));
 	for (int bi = 0; bi < kd->table.nbuckets; bi++)
 		kd->table.b[bi].touched = now;
 	kd->running = 1;
 	kd->last_routes_write = now;
-	if (kad_api->service_offer(kd->host, MP2P_KADEMLIA_SERVICE,
+	if (kd->api->service_offer(kd->host, MP2P_KADEMLIA_SERVICE,
 	                           (uint32_t)MP2P_KADEMLIA_MAJOR << 16 | MP2P_KADEMLIA_MINOR,
 	                           &kad_service, kd) < 0)
-		kad_api->log(kd->host, MP2P_LOG_WARN, "another instance offers the kademlia service");
-	/* Idle cost stays tiny: one timer, at most every 30 seconds. */
-	every = every < 0.2 ? 0.2 : every > 30 ? 30 : every;
-	kad_api->timer_start(kd->host, kd->maint, every, MP2P_TIMER_REPEAT);
-	kad_api->log(kd->host, MP2P_LOG_INFO, "node %s at %s, %d known nodes", kd->self_hex,
+		kd->api->log(kd->host, MP2P_LOG_WARN, "another instance offers the kademlia service");
+	/* Idle cost stays tiny: one timer, at most every 30 seconds, sooner
+	 * only when a bootstrap retry or a republication is due (and
+	 * kad_maintain() below sets it going). */
+	kd->maint_every = every < 0.2 ? 0.2 : every > 30 ? 30 : every;
+	kd->api->log(kd->host, MP2P_LOG_INFO, "node %s at %s, %d known nodes", kd->self_hex,
 	             kd->addr, kad_table_size(&kd->table));
 	/* A table from saved state means we rejoin through it; the bootstrap
 	 * list is only for a node that knows nobody. */
@@ -342,9 +422,9 @@ static void kad_stop(void *self, enum mp2p_stop_reason reason)
 	if (reason != MP2P_STOP_RELOAD)
 		kad_write_routes(kd);
 	kd->running = 0;
-	kad_api->timer_stop(kd->host, kd->wake);
-	kad_api->timer_stop(kd->host, kd->maint);
-	kad_api->timer_stop(kd->host, kd->report);
+	kd->api->timer_stop(kd->host, kd->wake);
+	kd->api->timer_stop(kd->host, kd->maint);
+	kd->api->timer_stop(kd->host, kd->report);
 }
 
 static void kad_destroy(void *self)
@@ -372,8 +452,8 @@ static int kad_save(void *self, void **data_out, size_t *length_out, uint32_t *f
 	memcpy(v.self, kd->self, KAD_ID_LEN);
 	v.table = &kd->table;
 	v.store = &kd->store;
-	v.now = kad_api->now(kd->host);
-	v.wall = kad_wall_usec() / 1000000u;
+	v.now = kd->api->now(kd->host);
+	v.wall = kad_wall_usec(kd) / 1000000u;
 	if (kad_state_save(&v, 1, &blob, length_out) < 0)
 		return -1;
 	*data_out = blob;

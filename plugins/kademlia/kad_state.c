@@ -154,7 +154,9 @@ static int walk(const uint8_t *p, size_t len, struct kad_table *t, struct kad_st
 		vl = kad_get32(&r);
 		if (r.bad || (data = kad_take(&r, vl)) == NULL)
 			return -1;
-		if (!s || ttl <= elapsed)
+		/* Only records that prove themselves: a value saved by a build
+		 * that kept unsigned values is dropped, not served. */
+		if (!s || ttl <= elapsed || kad_record_check(key, seq, data, vl) != KAD_REC_OK)
 			continue;
 		ttl -= (uint32_t)elapsed;
 		rep = rep > elapsed ? rep - (uint32_t)elapsed : 0;

@@ -321,25 +321,25 @@ const struct kad_entry *kad_table_find(const struct kad_table *t,
 	return i >= 0 ? &t->b[bi].live[i] : NULL;
 }
 
-static const uint8_t *sort_target;
-
-static int by_distance(const void *a, const void *b)
-{
-	return kad_closer(sort_target, ((const struct kad_node *)a)->id,
-	                  ((const struct kad_node *)b)->id);
-}
-
-/* Adds bucket bi's live entries to buf[*n..], sorts just them: a bucket
- * holds at most k entries. */
-static void take_bucket(const struct kad_table *t, int bi, int verified_only,
-                        struct kad_node *buf, int *n)
+/* Adds bucket bi's live entries to buf[*n..], sorted by distance to the
+ * target among themselves. A bucket holds at most k entries, so insertion
+ * sort does, and needs no global to carry the target into qsort. */
+static void take_bucket(const struct kad_table *t, const uint8_t target[KAD_ID_LEN], int bi,
+                        int verified_only, struct kad_node *buf, int *n)
 {
 	int from = *n;
 
-	for (int i = 0; i < t->b[bi].nlive; i++)
-		if (!verified_only || !t->b[bi].live[i].unverified)
-			buf[(*n)++] = t->b[bi].live[i].n;
-	qsort(buf + from, (size_t)(*n - from), sizeof(*buf), by_distance);
+	for (int i = 0; i < t->b[bi].nlive; i++) {
+		struct kad_node x;
+		int j;
+		if (verified_only && t->b[bi].live[i].unverified)
+			continue;
+		x = t->b[bi].live[i].n;
+		for (j = *n; j > from && kad_closer(target, x.id, buf[j - 1].id) < 0; j--)
+			buf[j] = buf[j - 1];
+		buf[j] = x;
+		(*n)++;
+	}
 }
 
 static int id_bit(const uint8_t id[KAD_ID_LEN], int i)
@@ -370,26 +370,25 @@ int kad_table_closest(const struct kad_table *t, const uint8_t target[KAD_ID_LEN
 		max = 2 * KAD_MAX_K;
 	if (max <= 0 || t->nbuckets == 0)
 		return 0;
-	sort_target = target;
 	c = kad_common_prefix(t->self, target);
 	if (c >= last) {
-		take_bucket(t, last, verified_only, buf, &n);
+		take_bucket(t, target, last, verified_only, buf, &n);
 		c = last;
 	} else {
-		take_bucket(t, c, verified_only, buf, &n);
+		take_bucket(t, target, c, verified_only, buf, &n);
 		for (int j = c + 1; j < last && n < max; j++) {
 			if (id_bit(target, j) != id_bit(t->self, j))
-				take_bucket(t, j, verified_only, buf, &n);
+				take_bucket(t, target, j, verified_only, buf, &n);
 			else
 				farther[nfar++] = j;
 		}
 		if (n < max)
-			take_bucket(t, last, verified_only, buf, &n);
+			take_bucket(t, target, last, verified_only, buf, &n);
 		while (nfar > 0 && n < max)
-			take_bucket(t, farther[--nfar], verified_only, buf, &n);
+			take_bucket(t, target, farther[--nfar], verified_only, buf, &n);
 	}
 	for (int bi = c - 1; bi >= 0 && n < max; bi--)
-		take_bucket(t, bi, verified_only, buf, &n);
+		take_bucket(t, target, bi, verified_only, buf, &n);
 	if (n > max)
 		n = max;
 	memcpy(out, buf, (size_t)n * sizeof(*buf));

@@ -4,6 +4,8 @@
  * buffer and refuses trailing bytes, so one payload has one meaning. */
 #include "kad.h"
 
+#include <maybep2p/util.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,93 +37,31 @@ int kad_is_request(int type)
 	return type >= KAD_T_PING && type <= KAD_T_FVAL;
 }
 
-/* Splits "A.B.C.D:P" or "[X]:P" (port optional when need_port is 0) and
- * reads the address as 16 bytes of IPv6, IPv4 as its mapped form
- * ::ffff:A.B.C.D, so that every textual form of one address compares
- * equal. Ports are 1-65535 without leading zeros. */
-static int parse_addr(const char *addr, int need_port, uint8_t out[16])
-{
-	char host[KAD_ADDR_MAX + 1];
-	const char *port = NULL;
-	size_t hl;
-	char *end;
-	long p;
-
-	if (strlen(addr) > KAD_ADDR_MAX)
-		return -1;
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-		if (close == NULL || (close[1] != ':' && close[1] != '\0'))
-			return -1;
-		hl = (size_t)(close - addr - 1);
-		if (close[1] == ':')
-			port = close + 2;
-		memcpy(host, addr + 1, hl);
-		host[hl] = '\0';
-	} else {
-		const char *colon = strrchr(addr, ':');
-		hl = colon ? (size_t)(colon - addr) : strlen(addr);
-		if (colon)
-			port = colon + 1;
-		memcpy(host, addr, hl);
-		host[hl] = '\0';
-	}
-	if (port == NULL && need_port)
-		return -1;
-	if (port != NULL) {
-		if (port[0] < '1' || port[0] > '9')
-			return -1;
-		p = strtol(port, &end, 10);
-		if (*end != '\0' || p < 1 || p > 65535)
-			return -1;
-	}
-	if (addr[0] == '[') {
-		if (inet_pton(AF_INET6, host, out) != 1)
-			return -1;
-	} else {
-		memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		if (inet_pton(AF_INET, host, out + 12) != 1)
-			return -1;
-	}
-	return 0;
-}
-
-static int is_mapped_v4(const uint8_t a[16])
-{
-	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	return memcmp(a, pfx, 12) == 0;
-}
-
-/* A node address must be something we could dial: numeric IPv4 "A.B.C.D:P"
- * or IPv6 "[X]:P", port 1-65535, and not an unspecified, multicast or
- * broadcast address, which no node can be reached at, in any of its
- * textual forms (IPv4-mapped IPv6 included). */
+/* A node address must be something we could dial: the one address rule
+ * of the host and both plugins (util.h: numeric IPv4 without leading
+ * zeros or bracketed IPv6, port 1-65535 without leading zeros) and none
+ * of the ranges no node can be reached at, in any spelling, IPv4-mapped
+ * IPv6 included. */
 int kad_addr_valid(const char *addr)
 {
-	uint8_t a[16];
-
-	if (parse_addr(addr, 1, a) < 0)
-		return 0;
-	if (is_mapped_v4(a)) {
-		uint32_t h = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
-		             (uint32_t)a[14] << 8 | a[15];
-		return !(h == 0 || h == 0xffffffffu || (h >> 28) == 0xe);
-	}
-	if (memcmp(a, &in6addr_any, 16) == 0 || a[0] == 0xff)
-		return 0;
-	return 1;
+	return strlen(addr) <= KAD_ADDR_MAX && mp2p_addr_check(addr, NULL, NULL) == 0;
 }
 
 int kad_addr_groups(const char *addr, struct kad_groups *g)
 {
-	uint8_t a[16];
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	struct mp2p_addr a;
 
-	if (parse_addr(addr, 0, a) < 0)
+	if (mp2p_addr_parse(addr, &a) < 0)
 		return -1;
-	memcpy(g->ip, a, 16);
-	memcpy(g->prefix, a, 16);
-	if (is_mapped_v4(a)) {
+	/* IPv4 as its mapped IPv6 form, so both spellings land in one group. */
+	if (a.family == AF_INET) {
+		memmove(a.ip + 12, a.ip, 4);
+		memcpy(a.ip, mapped, 12);
+	}
+	memcpy(g->ip, a.ip, 16);
+	memcpy(g->prefix, a.ip, 16);
+	if (memcmp(a.ip, mapped, 12) == 0) {
 		g->prefix[15] = 0;                           /* /24 */
 	} else {
 		memset(g->ip + 8, 0, 8);                     /* /64 */
@@ -215,8 +155,12 @@ int kad_decode(int type, const uint8_t *p, size_t len, size_t max_value,
 	m->type = type;
 	if (type < KAD_T_PING || type > KAD_T_VALU)
 		return KAD_E_TYPE;
-	if (kad_get8(&r) != KAD_WIRE_VERSION)
+	m->version = kad_get8(&r);
+	if (m->version != KAD_WIRE_VERSION && m->version != KAD_WIRE_VERSION_1)
 		return r.bad ? KAD_E_SHORT : KAD_E_VERSION;
+	/* A version-2 value is a record: the value and what proves it. */
+	if (m->version == KAD_WIRE_VERSION)
+		max_value += KAD_REC_OVERHEAD;
 	m->reqid = kad_get64(&r);
 	get_bytes(&r, m->id, KAD_ID_LEN);
 	if (r.bad)
@@ -332,7 +276,7 @@ int kad_encode_request(uint8_t *out, size_t cap, const struct kad_msg *m)
 
 	if (!kad_is_request(m->type))
 		return -1;
-	put8(&w, KAD_WIRE_VERSION);
+	put8(&w, (uint8_t)(m->version ? m->version : KAD_WIRE_VERSION));
 	put64(&w, m->reqid);
 	put_bytes(&w, m->id, KAD_ID_LEN);
 	put_addr(&w, m->addr);
@@ -349,7 +293,7 @@ int kad_encode_answer(uint8_t *out, size_t cap, const struct kad_msg *m)
 
 	if (m->type < KAD_T_PONG || m->type > KAD_T_VALU)
 		return -1;
-	put8(&w, KAD_WIRE_VERSION);
+	put8(&w, (uint8_t)(m->version ? m->version : KAD_WIRE_VERSION));
 	put64(&w, m->reqid);
 	put_bytes(&w, m->id, KAD_ID_LEN);
 	switch (m->type) {
@@ -378,6 +322,6 @@ size_t kad_encoded_max(size_t max_value)
 {
 	size_t head = 1 + 8 + KAD_ID_LEN + 1 + KAD_ADDR_MAX;
 	size_t nods = head + 1 + (size_t)KAD_MAX_K * (KAD_ID_LEN + 1 + KAD_ADDR_MAX);
-	size_t stor = head + KAD_ID_LEN + 8 + 4 + 4 + max_value;
+	size_t stor = head + KAD_ID_LEN + 8 + 4 + 4 + max_value + KAD_REC_OVERHEAD;
 	return nods > stor ? nods : stor;
 }

@@ -42,6 +42,17 @@ void mp2p_abi_anchor(const struct mp2p_host_api *api, const struct mp2p_plugin *
 	(void)reason; (void)level; (void)send_flags; (void)watch_events; (void)timer_flags;
 }
 
+/* The types ABI 1.1 added, in an anchor of their own so that the 1.0
+ * anchor's signature stays as it was. */
+MP2P_EXPORT void mp2p_abi_anchor_1_1(const struct mp2p_limits *limits, enum mp2p_result result,
+                                     enum mp2p_origin origin);
+
+void mp2p_abi_anchor_1_1(const struct mp2p_limits *limits, enum mp2p_result result,
+                         enum mp2p_origin origin)
+{
+	(void)limits; (void)result; (void)origin;
+}
+
 /* Types ABI 1.1 added for peer identity. */
 MP2P_EXPORT void mp2p_abi_anchor_security(enum mp2p_security security);
 

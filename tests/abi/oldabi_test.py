@@ -16,6 +16,10 @@ from mp2ptest import Host, FrameConn, Check, free_port, builddir, srcdir
 Host.default_security = "plain"
 
 HERE = os.path.join(srcdir, "tests", "abi")
+# The SHA-256 of plugin.h as ABI 1.0 shipped it (the header the committed
+# 1.0 baseline of sdk/abi was made from). The copy here must stay that file,
+# byte for byte: it stands for plugins built back then.
+SHIPPED_1_0 = "ab4b00213eb699f73249fc87d71c3d347e2de62ddf91dfacadf426c8010810ca"
 
 
 def build_old_plugin(out_dir):
@@ -56,6 +60,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="mp2p-oldabi-")
     host = None
     try:
+        import hashlib
+        with open(os.path.join(HERE, "include-1.0", "maybep2p", "plugin.h"), "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        ok(digest == SHIPPED_1_0, "include-1.0/maybep2p/plugin.h is the 1.0 header as shipped (%s)" % digest)
         so = build_old_plugin(tmp)
         if not ok(so is not None, "old_plugin.c builds against the 1.0 headers"):
             return ok.done()

@@ -141,12 +141,22 @@ def run_size(n, args, rng):
         ids = {}
         for h, r in zip(net.hosts, parallel(lambda h: h.ctl("kad", "routes"), net.hosts)):
             ids[h.name] = int(r["self"], 16)
-        values = {}
+        # Every put is a signed (mutable) value; others get it as
+        # WRITER/NAME. Half as many immutable puts beside them.
+        values, put_ms, put_stored, imm_ms = {}, [], [], []
         for i in range(args.values):
             key, val = "bench-%d" % i, "v%d-%d" % (i, rng.getrandbits(40))
+            t_put = time.time()
             r = ctl_or_error(rng.choice(net.hosts), "put", key, val)
             if "error" not in r:
-                values[key] = val
+                values["%s/%s" % (r["writer"], key)] = val
+                put_ms.append(r.get("ms", (time.time() - t_put) * 1000))
+                put_stored.append(r.get("stored", 0))
+        for i in range(args.values // 2):
+            r = ctl_or_error(rng.choice(net.hosts), "put", "--immutable", "imm-%d-%d" % (
+                i, rng.getrandbits(40)))
+            if "error" not in r:
+                imm_ms.append(r.get("ms", 0))
         stable = measure(net, ids, values, args.lookups, rng, parallel, ctl_or_error, "stable")
         idle = idle_cpu(net.hosts, args.idle)
         victims = rng.sample(net.hosts[len(net.seeds):], int(n * args.kill))
@@ -165,7 +175,10 @@ def run_size(n, args, rng):
                 pass
         return dict(n=n, idle_cpu=idle, start_s=started, join_s=joined, min_routes=min(counts),
                     values=len(values), rss_kib=statistics.median(rss) if rss else 0,
-                    phases=[stable, killed])
+                    phases=[stable, killed],
+                    put_p50_ms=pct(put_ms, 50), put_p99_ms=pct(put_ms, 99),
+                    put_stored=statistics.median(put_stored) if put_stored else 0,
+                    imm_p50_ms=pct(imm_ms, 50), imm_p99_ms=pct(imm_ms, 99), imm_puts=len(imm_ms))
     finally:
         net.cleanup()
 
@@ -185,6 +198,10 @@ def report(res):
     for p in res["phases"]:
         print("  gets (%s): %.1f requests each, latency p50 %.2f ms, p99 %.2f ms" % (
             p["phase"], p["get_requests"], p["get_p50_ms"], p["get_p99_ms"]))
+    print("  signed puts: %d, stored on a median of %d nodes, latency p50 %.2f ms, p99 %.2f ms; "
+          "immutable puts: %d, p50 %.2f ms, p99 %.2f ms" % (
+              res["values"], res["put_stored"], res["put_p50_ms"], res["put_p99_ms"],
+              res["imm_puts"], res["imm_p50_ms"], res["imm_p99_ms"]))
     print("  idle: all %d hosts together used %.2f%% of one core" % (n, res["idle_cpu"]))
     print("  baselines: log2(N) = %.1f hops; a flood asks N-1 = %d nodes; "
           "srtt is one request's round trip" % (math.log2(n), n - 1))

@@ -8,13 +8,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 
-from mp2ptest import Host, Check, FrameConn, free_port, builddir  # noqa: E402,F401
+from mp2ptest import Host, Check, FrameConn, free_port, builddir, next_ip  # noqa: E402,F401
 from refpeer import RefPeer  # noqa: E402,F401
 
 
 def cv1_host(name, bootstrap=(), peer_timeout=30, max_peers=None, hops=None,
-             extra="", log_level="debug", host_settings=""):
-    """A Host whose one plugin is classicv1, instance name "cv1"."""
+             extra="", log_level="debug", host_settings="", ip=None):
+    """A Host whose one plugin is classicv1, instance name "cv1", on its
+    own loopback address unless `ip` says otherwise."""
     cfg = ["bootstrap = [ %s ];" % ", ".join('"%s"' % b for b in bootstrap),
            "peer_timeout = %s;" % peer_timeout]
     if max_peers is not None:
@@ -23,7 +24,7 @@ def cv1_host(name, bootstrap=(), peer_timeout=30, max_peers=None, hops=None,
         cfg.append("broadcast_hops = %d;" % hops)
     if extra:
         cfg.append(extra)
-    return Host(name=name, log_level=log_level, host_settings=host_settings,
+    return Host(name=name, log_level=log_level, host_settings=host_settings, ip=ip or next_ip(),
                 plugins=[dict(name="cv1", file="classicv1.so", config=" ".join(cfg))])
 
 

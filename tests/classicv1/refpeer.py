@@ -175,7 +175,9 @@ class RefPeer:
 
     def _send(self, addr, port, mtype, payload):
         try:
-            s = socket.create_connection((addr, port), timeout=1)
+            # From the address it listens on, as a machine with one
+            # address would: hosts believe a claim only from its own IP.
+            s = socket.create_connection((addr, port), timeout=1, source_address=(self.host, 0))
         except OSError:
             return False
         try:

@@ -8,7 +8,7 @@ import struct
 import sys
 import time
 
-from cv1util import Check, RefPeer, counters, cv1_host, inbox, peers, pid, wait_until
+from cv1util import Check, RefPeer, counters, cv1_host, inbox, next_ip, peers, pid, wait_until
 from refpeer import frame
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": the original peers' stand-ins speak plaintext.
@@ -35,9 +35,9 @@ def read_frame(sock, timeout=5.0):
 def main():
     ok = Check("test_cv1_interop")
     h = cv1_host("interop", peer_timeout=6).start()
-    r1 = RefPeer().start()
-    r2 = RefPeer().start()
-    r3 = RefPeer().start()
+    r1 = RefPeer(host=next_ip()).start()
+    r2 = RefPeer(host=next_ip()).start()
+    r3 = RefPeer(host=next_ip()).start()
     started = time.time()
     try:
         me = pid(h)
@@ -46,7 +46,7 @@ def main():
         r1.join(h.addr)
         wait_until(lambda: r1.pid in peers(h), 5, "host knows r1")
         r1.wait(lambda: r1.knows(me), 5, "r1 knows the host")
-        ok(r1.peers[me] == ("127.0.0.1", h.port), "JOIN RES told r1 our advertised address")
+        ok(r1.peers[me] == (h.ip, h.port), "JOIN RES told r1 our advertised address")
         row = wait_until(lambda: peers(h)[r1.pid]["kind"] == "classic" and peers(h)[r1.pid],
                          5, "r1 found to be classic")
         ok(row["addr"] == r1.addr, "host has r1 at its own address: %s" % row["addr"])
@@ -66,7 +66,7 @@ def main():
         ok(True, "a peer learnt from a list is joined, so it knows us too")
 
         # LIST REQ from a peer: answered on the same connection.
-        s = socket.create_connection(("127.0.0.1", h.port), timeout=5)
+        s = socket.create_connection((h.ip, h.port), timeout=5)
         s.sendall(frame("LIST", "REQ"))
         s.shutdown(socket.SHUT_WR)
         got = read_frame(s)
@@ -75,7 +75,7 @@ def main():
            "LIST REQ answered on the same connection: %r" % (got,))
         entries = set(got[2].decode().split(",")[1:]) if got else set()
         ok(got is not None and got[2].startswith(b"RES,"), "the answer is a LIST RES")
-        want = {"%s|127.0.0.1|%d" % (p.pid, p.port) for p in (r1, r2, r3)}
+        want = {"%s|%s|%d" % (p.pid, p.host, p.port) for p in (r1, r2, r3)}
         ok(entries == want, "LIST RES lists exactly r1, r2, r3: %s" % sorted(entries))
         r1.list_req(h.addr)   # the original's way: it hangs up at once
         time.sleep(0.2)
@@ -87,7 +87,7 @@ def main():
                          5, "host delivered r1's MESG")[0]
         ok(row["text"] == "hello from r1, with a comma" and row["kind"] == "direct",
            "MESG from a reference peer delivered whole: %r" % row["text"])
-        h.wait_log(r"delivered message from 127\.0\.0\.1:\d+: hello from r1, with a comma", 2)
+        h.wait_log(r"delivered message from %s:\d+: hello from r1, with a comma" % r1.host.replace(".", r"\."), 2)
         ok(True, "delivered message logged at info")
 
         # The original's length quirk: non-ASCII text gets a length in

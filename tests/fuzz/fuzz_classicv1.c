@@ -20,7 +20,6 @@
 #include "../../plugins/classicv1/cv1_node.h"
 
 /* The state reader asks the host only for the time. */
-const struct mp2p_host_api *cv1_api;
 static struct mp2p_host_api fake_api;
 static double fake_now(mp2p_host *h)
 {
@@ -38,9 +37,9 @@ static void state(const uint8_t *p, size_t n)
 	char *err = NULL;
 
 	fake_api.now = fake_now;
-	cv1_api = &fake_api;
 	memset(&c1, 0, sizeof(c1));
 	memset(&c2, 0, sizeof(c2));
+	c1.api = c2.api = &fake_api;
 	c1.max_peers = c2.max_peers = 8;
 	/* init() gives every instance a pid before any state is read. */
 	strcpy(c1.pid, "fresh");
@@ -110,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	switch (data[0] % 7) {
+	switch (data[0] % 8) {
 	case 0:
 		if (cv1_decode_join(p, n, &dir, &pa) != CV1_OK)
 			break;
@@ -182,6 +181,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 6:
 		state(p, n);
 		break;
+	case 7: {
+		/* A quiet broadcast's text: decodes to at most the limit, and the
+		 * bytes encode back to the same text (one text, one meaning). */
+		static uint8_t bytes[CV1_QUIET_MAX];
+		static char text[CV1_QUIET_TEXT_MAX + 1];
+		size_t got = 0;
+
+		if (cv1_quiet_decode((const char *)p, n, bytes, sizeof(bytes), &got) != 0)
+			break;
+		if (got == 0 || got > CV1_QUIET_MAX)
+			abort();
+		len = cv1_quiet_encode(text, sizeof(text), bytes, got);
+		if (len < 0 || (size_t)len != n || memcmp(text, p, n) != 0)
+			abort();
+		break;
+	}
 	}
 	return 0;
 }

@@ -4,7 +4,7 @@
  *
  * The first input byte picks the message type (or, past the last type,
  * the state loader); the rest is the payload. */
-// sources: plugins/kademlia/kad_wire.c plugins/kademlia/kad_id.c plugins/kademlia/kad_table.c plugins/kademlia/kad_store.c plugins/kademlia/kad_state.c
+// sources: plugins/kademlia/kad_wire.c plugins/kademlia/kad_id.c plugins/kademlia/kad_table.c plugins/kademlia/kad_store.c plugins/kademlia/kad_state.c plugins/kademlia/kad_sign.c
 // libs: -lcrypto
 #include <stdint.h>
 #include <stdlib.h>

@@ -3,6 +3,7 @@ loopback, and an independent encoder/decoder of the Kademlia payloads
 (written from PROTOCOL.md), for the multi-process tests and the benchmark."""
 
 import concurrent.futures
+import hashlib
 import os
 import random
 import socket
@@ -14,30 +15,11 @@ import time
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))), "tests", "lib"))
 
-from mp2ptest import Host, CtlError, frame  # noqa: E402
+from mp2ptest import Host, CtlError, frame, next_ip, spread_ip  # noqa: E402,F401
 
 NAME = "kad"
 # Short timers so a test sees refreshes and republication within seconds.
 TEST_CONFIG = "request_timeout = 1.0; refresh = 30.0; republish = 60.0;"
-
-
-_ip_base = random.randrange(16, 200)
-
-
-def spread_ip(i):
-    """The i-th host's own loopback address, each in its own /24
-    (127.X.Y.1), so the per-address limits see a network of many
-    addresses rather than one machine."""
-    return "127.%d.%d.1" % (_ip_base + i // 250, i % 250 + 1)
-
-
-_next_ip = [0]
-
-
-def next_ip():
-    ip = spread_ip(_next_ip[0])
-    _next_ip[0] += 1
-    return ip
 
 
 def kad_host(name, bootstrap=(), extra=TEST_CONFIG, log_level="info", host_settings="", ip=None):
@@ -112,7 +94,9 @@ def random_id():
 
 # --- an independent codec of the payloads (PROTOCOL.md) ---------------------
 
-VERSION = 1
+VERSION = 2
+# Bytes a record may add to its value (kad.h KAD_REC_OVERHEAD).
+KAD_REC_OVERHEAD = 1 + 32 + 1 + 255 + 64
 
 
 def _addr(a):
@@ -141,7 +125,7 @@ def nodes_body(nodes):
 
 def decode_answer(mtype, p):
     """Parses an answer; raises ValueError on anything malformed."""
-    if len(p) < 41 or p[0] != VERSION:
+    if len(p) < 41 or p[0] not in (1, VERSION):
         raise ValueError("short or wrong version")
     reqid = struct.unpack("!Q", p[1:9])[0]
     responder = p[9:41]
@@ -301,3 +285,39 @@ def id_sharing(self_id, cpl):
     keep = ~((1 << (256 - cpl)) - 1) & ((1 << 256) - 1)
     v = (x & keep) | ((x ^ flip) & flip) | (r & (flip - 1))
     return v.to_bytes(32, "big")
+
+
+# --- version-2 records (PROTOCOL.md section 4.4) ------------------------------
+
+def immutable(value):
+    """An immutable record of value: (key, record). Its seq is 0."""
+    return hashlib.sha256(value).digest(), b"\x00" + value
+
+
+def record_value(rec):
+    """The value inside a record (immutable or mutable)."""
+    if rec[:1] == b"\x00":
+        return rec[1:]
+    if rec[:1] == b"\x01" and len(rec) >= 34:
+        n = rec[33]
+        return rec[34 + n + 64:]
+    raise ValueError("not a record")
+
+
+def record_writer(rec):
+    """A mutable record's writer key, in hex."""
+    return rec[1:33].hex()
+
+
+def fetch_record(h, key, ip=None):
+    """Asks host h for key with a raw FVAL: (seq, ttl, record) or None."""
+    from mp2ptest import FrameConn
+    c = FrameConn(h.port, h.ip, source=ip)
+    try:
+        c.send("Kademlia", "FVAL", request("FVAL", random.getrandbits(63) + 1, os.urandom(32),
+                                           "%s:1" % (ip or "127.0.0.1"), key))
+        _, t, p = c.recv(5)
+        m = decode_answer(t, p)
+        return (m["seq"], m["ttl"], m["value"]) if t == "VALU" else None
+    finally:
+        c.close()

@@ -30,7 +30,7 @@ def get_everywhere(check, hosts, values, what):
             bad.setdefault(k, []).append("%s: %s" % (h.name, r))
     for k in values:
         check(k not in bad, "%s: %s got from all %d hosts%s" % (
-            what, k, len(hosts), "" if k not in bad else " (failed on %s)" % bad[k][:3]))
+            what, k.split("/")[-1], len(hosts), "" if k not in bad else " (failed on %s)" % bad[k][:3]))
     return replies
 
 
@@ -51,14 +51,18 @@ def main():
         check(any(r["addr"] not in seeds for r in routes.get("rows", [])),
               "a late joiner learned of non-seed nodes")
 
-        values = {}
+        # Values are signed by their writer: another host gets one as
+        # WRITER/NAME, WRITER being the putter's key.
+        values, names, putters = {}, {}, {}
         for i in range(VALUES):
             h = random.choice(net.hosts)
             key, value = "key-%d" % i, "value-%d-%s" % (i, random_id()[:12])
             r = ctl_or_error(h, "put", key, value)
             check(r.get("stored", 0) >= 10, "put %s at %s stored on %s nodes" % (
                 key, h.name, r.get("stored", r)))
-            values[key] = value
+            names[key] = "%s/%s" % (r.get("writer", "?"), key)
+            putters[key] = h
+            values[names[key]] = value
         t1 = time.time()
         replies = get_everywhere(check, net.hosts, values, "stable")
         # Every get runs a lookup; a host holding a copy answers with the
@@ -70,8 +74,8 @@ def main():
         check(hops[-1] <= 6, "lookups took at most 6 hops (max %d)" % hops[-1])
 
         # A newer write replaces the older everywhere.
-        h = random.choice(net.hosts)
-        values["key-0"] = "rewritten"
+        h = putters["key-0"]
+        values[names["key-0"]] = "rewritten"
         ctl_or_error(h, "put", "key-0", "rewritten")
 
         # Routes files are written every 10 s at most: wait for one on the
@@ -104,8 +108,8 @@ def main():
             check(r.get("answered", 0) >= 10, "%s answers a lookup after restart (%s nodes)" % (
                 h.name, r.get("answered", r)))
             for key in ("key-1", "key-7"):
-                r = ctl_or_error(h, "get", key)
-                check(r.get("value") == values[key], "%s gets %s after restart" % (h.name, key))
+                r = ctl_or_error(h, "get", names[key])
+                check(r.get("value") == values[names[key]], "%s gets %s after restart" % (h.name, key))
             stats = h.ctl(NAME, "stats")
             check(stats["bootstrap_pings"] == 0, "%s still never pinged a bootstrap node" % h.name)
         check(clean.ctl(NAME, "stats")["values"] > 0, "the clean restart kept its values")

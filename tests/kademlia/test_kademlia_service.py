@@ -67,7 +67,9 @@ def main():
         check(r["status"] == 0 and r["stored"] == 1, "service put: OK, stored on 1 node (%s)" % r)
         r = a.ctl(CLIENT, "get", "color")
         check(r["status"] == 0 and r["value"] == "blue", "service get: the value (%s)" % r)
-        check(b.ctl(NAME, "get", "color")["value"] == "blue", "the peer has it too")
+        # Signed with a's key: b names it by a's writer id.
+        writer = a.ctl(NAME, "routes")["writer"]
+        check(b.ctl(NAME, "get", "%s/color" % writer)["value"] == "blue", "the peer has it too")
         r = a.ctl(CLIENT, "get", "no-such-key")
         check(r["status"] == 1 and "value" not in r, "service get of a missing key: NOT_FOUND (%s)" % r)
         r = a.ctl(CLIENT, "find", b_id)

@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kadnet  # noqa: E402
-from kadnet import NAME, decode_answer, next_ip, request, value_body  # noqa: E402
+from kadnet import NAME, decode_answer, immutable, next_ip, request, value_body  # noqa: E402
 from mp2ptest import Check, FrameConn  # noqa: E402
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": the flooding stand-in nodes speak plaintext frames.
@@ -39,8 +39,9 @@ def flood(h, ip, count):
     sent = got = 0
     while got < count:
         while sent < count and sent - got < window:
+            k, rec = immutable(os.urandom(16) + VALUE)
             c.send("Kademlia", "STOR", request("STOR", random.getrandbits(63) + 1, os.urandom(32),
-                                               "%s:1" % ip, value_body(os.urandom(32), 1, 3600, VALUE)))
+                                               "%s:1" % ip, value_body(k, 0, 3600, rec)))
             sent += 1
         _, t, p = c.recv(30)
         stored += decode_answer(t, p)["status"] == 0
@@ -55,8 +56,9 @@ def honest_stores(h, n_sources, per_source):
         ip = next_ip()
         c = FrameConn(h.port, h.ip, source=ip)
         for _ in range(per_source):
+            k, rec = immutable(b"honest " + os.urandom(8))
             c.send("Kademlia", "STOR", request("STOR", random.getrandbits(63) + 1, os.urandom(32),
-                                               "%s:1" % ip, value_body(os.urandom(32), 1, 3600, b"honest")))
+                                               "%s:1" % ip, value_body(k, 0, 3600, rec)))
             _, t, p = c.recv(10)
             refused += decode_answer(t, p)["status"] != 0
         c.close()

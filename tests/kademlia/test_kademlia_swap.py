@@ -45,9 +45,14 @@ def main():
         while time.time() < deadline and min(
                 parallel(lambda h: h.ctl(NAME, "routes")["nodes"], hosts)) < 9:
             time.sleep(0.2)
-        values = {"k%d" % i: "v%d" % i for i in range(10)}
-        for i, (k, v) in enumerate(sorted(values.items())):
-            ctl_or_error(hosts[i % len(hosts)], "put", k, v)
+        # Each value is signed by the host that put it: others get it as
+        # WRITER/NAME.
+        plain = {"k%d" % i: "v%d" % i for i in range(10)}
+        values = {}
+        for i, (k, v) in enumerate(sorted(plain.items())):
+            r = ctl_or_error(hosts[i % len(hosts)], "put", k, v)
+            values["%s/%s" % (r.get("writer", "?"), k)] = v
+        name = {k.split("/")[1]: k for k in values}
         before = swap.ctl(NAME, "routes")
         held = swap.ctl(NAME, "stats")["values"]
         check(before["nodes"] == 9 and held > 0, "before: swap knows 9 nodes, holds %d values" % held)
@@ -66,7 +71,7 @@ def main():
             check(got == [values[k] for k in sorted(values)], "the swapped host gets every value")
             r = ctl_or_error(swap, "lookup", "%064x" % (round_ + 1))
             check(r.get("answered") == 9, "the swapped host finds every other node (%s)" % r.get("answered", r))
-            others = parallel(lambda h: ctl_or_error(h, "get", "k3").get("value"), hosts)
+            others = parallel(lambda h: ctl_or_error(h, "get", name["k3"]).get("value"), hosts)
             check(others == ["v3"] * len(hosts), "every host still gets k3")
 
         # A changed setting is a swap too, through the same saved state.
@@ -82,7 +87,7 @@ def main():
         swap.write_config()
         status, out, err = swap.ctl_raw(["reload"])
         check(status != 0 and "alhpa" in err, "a typo in a setting fails the reload, named: %r" % err.strip())
-        check(ctl_or_error(swap, "get", "k5").get("value") == "v5", "the old instance still serves")
+        check(ctl_or_error(swap, "get", name["k5"]).get("value") == "v5", "the old instance still serves")
         check(swap.stop() == 0, "the swapped host exits 0")
     finally:
         for h in hosts:

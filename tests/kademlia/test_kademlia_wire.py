@@ -35,6 +35,7 @@ def main():
     a.start()
     b = kadnet.kad_host("b", [a.addr])
     b.start()
+    hosts_to_clean = []
     try:
         deadline = time.time() + 10
         while a.ctl(NAME, "routes")["nodes"] < 1 and time.time() < deadline:
@@ -72,17 +73,37 @@ def main():
         check(t == "NODS" and m["reqid"] == r and ids == [b_id] and m["nodes"][0][1] == b.addr,
               "FNOD answered by NODS naming b at its address, not the asker")
 
-        key = os.urandom(32)
-        r, t, m = ask("STOR", value_body(key, 100, 600, b"hello"))
+        # Values are records (section 4.4). An immutable one is stored
+        # under the hash of its value, with seq 0.
+        key, rec = kadnet.immutable(b"hello")
+        r, t, m = ask("STOR", value_body(key, 0, 600, rec))
         check(t == "STOK" and m["status"] == 0, "STOR stored (status 0)")
         r, t, m = ask("FVAL", key)
-        check(t == "VALU" and m["value"] == b"hello" and m["seq"] == 100 and 590 <= m["ttl"] <= 600,
-              "FVAL answered by VALU with value, seq and ttl")
-        r, t, m = ask("STOR", value_body(key, 99, 600, b"older"))
+        check(t == "VALU" and m["value"] == rec and m["seq"] == 0 and 590 <= m["ttl"] <= 600,
+              "FVAL answered by VALU with the record, seq and ttl")
+        # Signed versions come from a writer of our own: a host that knows
+        # nobody, so its puts stay with it, read back with a raw FVAL.
+        w = kadnet.kad_host("w")
+        w.start()
+        hosts_to_clean.append(w)
+        wid = w.ctl(NAME, "routes")["writer"]
+
+        def signed(name, value):
+            kadnet.ctl_or_error(w, "put", name, value)
+            k = bytes.fromhex(w.ctl(NAME, "get", name)["key"])
+            seq, _ttl, rec_ = kadnet.fetch_record(w, k)
+            return k, seq, rec_
+
+        key, s1, r1 = signed("ver", "older")
+        _, s2, r2 = signed("ver", "newer")
+        r, t, m = ask("STOR", value_body(key, s2, 600, r2))
+        r, t, m = ask("STOR", value_body(key, s1, 600, r1))
         check(t == "STOK" and m["status"] == 1, "an older write is refused as NEWER-held (status 1)")
-        r, t, m = ask("STOR", value_body(key, 101, 600, b"newer"))
+        _, s3, r3 = signed("ver", "newest")
+        r, t, m = ask("STOR", value_body(key, s3, 600, r3))
         r, t, m = ask("FVAL", key)
-        check(m.get("value") == b"newer", "a newer write replaces the value")
+        check(kadnet.record_value(m.get("value", b"\x00")) == b"newest",
+              "a newer write replaces the value")
         r, t, m = ask("FVAL", os.urandom(32))
         check(t == "NODS", "FVAL of an unknown key answered by NODS")
 
@@ -100,30 +121,34 @@ def main():
             conn.send(PROTO, "FVAL", request("FVAL", rid(), writer, dead_addr, key))
             return decode_answer(*conn.recv(5)[1:])
 
-        vkey = hashlib.sha256(b"versioned").digest()
-        store_at(c, vkey, 10, b"old")
-        store_at(cb, vkey, 20, b"new")
-        r = a.ctl(NAME, "get", "versioned")
+        vkey, s_old, r_old = signed("versioned", "old")
+        _, s_new, r_new = signed("versioned", "new")
+        store_at(c, vkey, s_old, r_old)
+        store_at(cb, vkey, s_new, r_new)
+        r = a.ctl(NAME, "get", "%s/versioned" % wid)
         check(r["value"] == "new" and r["local"] == 0, "a get returns the newer version a peer holds")
-        check(fval_at(c, vkey)["value"] == b"new" and a.ctl(NAME, "stats")["refetched"] == 1,
-              "and the stale local copy was replaced")
-        hkey = hashlib.sha256(b"healed").digest()
-        store_at(c, hkey, 30, b"newest")
-        store_at(cb, hkey, 25, b"older")
-        r = a.ctl(NAME, "get", "healed")
+        check(kadnet.record_value(fval_at(c, vkey)["value"]) == b"new" and
+              a.ctl(NAME, "stats")["refetched"] == 1, "and the stale local copy was replaced")
+        hkey, s_older, r_older = signed("healed", "older")
+        _, s_newest, r_newest = signed("healed", "newest")
+        store_at(c, hkey, s_newest, r_newest)
+        store_at(cb, hkey, s_older, r_older)
+        r = a.ctl(NAME, "get", "%s/healed" % wid)
         check(r["value"] == "newest" and r["local"] == 1, "a get keeps its own copy when it is the newest")
         time.sleep(0.3)
-        check(fval_at(cb, hkey)["value"] == b"newest" and a.ctl(NAME, "stats")["healed"] == 1,
+        check(kadnet.record_value(fval_at(cb, hkey)["value"]) == b"newest" and
+              a.ctl(NAME, "stats")["healed"] == 1,
               "and the peer that gave an older version was sent the newer")
         cb.close()
 
         # Abuse. Each is dropped without an answer and counted.
         before = a.ctl(NAME, "stats")
-        check(silent(request("STOR", rid(), fake, dead_addr, value_body(key, 200, 60, b"x" * 101)), "STOR"),
-              "a value over max_value_size gets no answer")
+        check(silent(request("STOR", rid(), fake, dead_addr,
+                             value_body(key, 200, 60, b"x" * (101 + kadnet.KAD_REC_OVERHEAD))), "STOR"),
+              "a record over max_value_size and its overhead gets no answer")
         check(silent(b"\x01\x00", "PING"), "a truncated PING gets no answer")
         check(silent(request("PING", rid(), fake, dead_addr) + b"\x00", "PING"), "a trailing byte gets no answer")
-        check(silent(b"\x02" + request("PING", rid(), fake, dead_addr)[1:], "PING"), "wrong version: no answer")
+        check(silent(b"\x03" + request("PING", rid(), fake, dead_addr)[1:], "PING"), "wrong version: no answer")
         check(silent(request("PING", rid(), fake, "0.0.0.0:0"), "PING"), "an impossible address: no answer")
         check(silent(request("PING", rid(), fake, "127.0.0.1:99999"), "PING"), "port 99999: no answer")
         huge = answer(rid(), fake, struct.pack("B", 200) + b"\x00" * 64)
@@ -138,13 +163,14 @@ def main():
 
         # A peer storing more than its share: max_values 40, so one
         # address may hold 5 (an eighth), whatever ids it claims: a fresh
-        # one per STOR changes nothing. It already holds 2 from above.
+        # one per STOR changes nothing. It already holds 3 from above.
         refused = 0
         for i in range(15):
-            r, t, m = ask("STOR", value_body(os.urandom(32), 1, 600, b"v"), sender=os.urandom(32))
+            k, rec = kadnet.immutable(os.urandom(8))
+            r, t, m = ask("STOR", value_body(k, 0, 600, rec), sender=os.urandom(32))
             refused += m["status"] == 2
-        check(refused == 12, "a peer storing more than its address's share is refused (%d of 15)" % refused)
-        check(a.ctl(NAME, "stats")["store_quota"] == 12, "quota refusals counted")
+        check(refused == 13, "a peer storing more than its address's share is refused (%d of 15)" % refused)
+        check(a.ctl(NAME, "stats")["store_quota"] == 13, "quota refusals counted")
 
         # The fake node claimed an address where nobody answers: it never
         # entered the table.
@@ -183,6 +209,8 @@ def main():
     finally:
         a.cleanup()
         b.cleanup()
+        for h in hosts_to_clean:
+            h.cleanup()
     return check.done()
 
 

@@ -32,6 +32,24 @@ for _sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(_sig, lambda s, f: (_cleanup(), os._exit(128 + s)))
 
 
+_ip_base = __import__("random").randrange(16, 200)
+_ip_next = [0]
+
+
+def spread_ip(i):
+    """The i-th loopback address of this test run, each in its own /24
+    (127.X.Y.1): hosts and peers of a test get one each, as on a real
+    network, so limits by address see many machines, not one."""
+    return "127.%d.%d.1" % (_ip_base + i // 250, i % 250 + 1)
+
+
+def next_ip():
+    """A loopback address no other host or peer of this run has."""
+    ip = spread_ip(_ip_next[0])
+    _ip_next[0] += 1
+    return ip
+
+
 def free_port(host="127.0.0.1"):
     """A port nobody listens on now (the kernel's choice for port 0)."""
     s = socket.socket()

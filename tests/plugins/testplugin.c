@@ -12,6 +12,7 @@
 #define TP_NO_SYMBOL 4
 #define TP_INIT_FAILS 5
 #define TP_CLAIMS_ECHO 6
+#define TP_FLAGS 7
 
 #ifndef TP_KIND
 #define TP_KIND TP_GOOD
@@ -69,6 +70,16 @@ static void tp_frame(void *self, mp2p_conn_id conn, const struct mp2p_frame *f)
 		t->asked++;
 		snprintf(buf, sizeof(buf), "%lld", t->answer);
 		api->send(t->host, conn, NULL, "ANSR", buf, strlen(buf));
+	} else if (mp2p_type_is(f->type, "DIAL") && f->length < 64) {
+		/* The most naive plugin there is: it dials whatever address a
+		 * peer names, so the tests see the host's dial guard alone. The
+		 * answer says whether the host agreed. */
+		char addr[64];
+		int rc;
+		memcpy(addr, f->payload, f->length);
+		addr[f->length] = '\0';
+		rc = api->send_to(t->host, addr, NULL, "HELO", "", 0, MP2P_SEND_ONESHOT, NULL);
+		api->send(t->host, conn, NULL, "DIAL", rc == 0 ? "ok" : "refused", rc == 0 ? 2 : 7);
 	} else if (mp2p_type_is(f->type, "ANSR")) {
 		snprintf(t->last_answer, sizeof(t->last_answer), "%.*s",
 		         (int)(f->length < 31 ? f->length : 31), (const char *)f->payload);
@@ -179,6 +190,11 @@ static const struct mp2p_plugin unexported __attribute__((used)) = {
 MP2P_PLUGIN_DEFINE = {
 	.magic = 0x12345678u, .abi_major = MP2P_ABI_MAJOR, .abi_minor = MP2P_ABI_MINOR,
 	.size = sizeof(struct mp2p_plugin),
+#elif TP_KIND == TP_FLAGS
+/* A bit of the reserved flags set, as a later minor might define one. */
+MP2P_PLUGIN_DEFINE = {
+	MP2P_PLUGIN_HEADER,
+	.flags = 0x4,
 #elif TP_KIND == TP_NEW_MINOR
 MP2P_PLUGIN_DEFINE = {
 	.magic = MP2P_PLUGIN_MAGIC, .abi_major = MP2P_ABI_MAJOR, .abi_minor = MP2P_ABI_MINOR + 1,

@@ -116,6 +116,15 @@ def check_install(ok, inst):
     ok(all(inst.mans), "man pages maybep2pd(8), maybep2pctl(8), maybep2p.conf(5), maybep2p-plugin(3)")
     ok(inst.guide is not None and os.path.isdir(os.path.join(inst.examples, "minimal")),
        "the author's guide and the examples in docdir")
+    docdir = os.path.dirname(inst.guide) if inst.guide else ""
+    docs = ["classicv1/PROTOCOL.md", "kademlia/PROTOCOL.md", "abi/README.md", "examples/transfer/transfer.c"]
+    ok(all(os.path.exists(os.path.join(docdir, d)) for d in docs),
+       "the protocols, the ABI rules and the transfer example in docdir: %s" % docs)
+    ok(os.path.exists(os.path.join(os.path.dirname(inst.header), "util.h")), "<maybep2p/util.h> in includedir")
+    if inst.mans and all(inst.mans):
+        page = open([m for m in inst.mans if m.endswith("maybep2p-plugin.3")][0]).read()
+        ok("DOCDIR/README.md" in page and "DOCDIR/abi/README.md" in page,
+           "maybep2p-plugin(3) names the installed guide and ABI rules")
     return all([inst.maybep2pd, inst.maybep2pctl, inst.header, inst.pc, inst.plugindir, inst.guide])
 
 
@@ -252,7 +261,8 @@ def check_names(ok, inst):
            "two installed hosts know each other over kademlia")
         r = a.ctl("names", "register", "alice", "192.168.1.20:25565")
         ok(r.get("stored", 0) >= 1, "names on A registers through the kademlia service: %s" % r)
-        r = b.ctl("names", "lookup", "alice")
+        # Values are signed by the host that put them: B names A's by A's key.
+        r = b.ctl("names", "lookup", "%s/alice" % a.ctl("dht", "routes")["writer"])
         ok(r.get("addr") == "192.168.1.20:25565", "names on B looks it up (a deferred reply): %s" % r)
         status, out, err = b.ctl_raw(["names", "lookup", "bob"])
         ok(status == 1 and "bob: not registered" in out + err, "an unknown name fails: %s" % (out + err).strip())
@@ -264,6 +274,46 @@ def check_names(ok, inst):
         c.close()
         ok(a.ctl("names", "pending").get("pending") == 0 and b.ctl("names", "pending").get("pending") == 0,
            "no request left in flight")
+        ok(a.stop() == 0 and b.stop() == 0, "both hosts stop cleanly")
+    finally:
+        a.cleanup()
+        b.cleanup()
+
+
+def check_transfer(ok, inst, work):
+    """The bulk example between two installed hosts whose output limit is
+    small, so the sender is held back and resumed by on_drain hundreds of
+    times; the file arrives whole and the hashes agree."""
+    import hashlib
+    limits = "limits: { max_frame = 16384; max_output = 65536; };"
+    inbox = os.path.join(work, "inbox")
+    os.makedirs(inbox)
+    a = InstalledHost(inst, name="xfer-a", host_settings=limits,
+                      plugins=[dict(name="xfer", file="transfer.so", config="chunk = 16384;")])
+    b = InstalledHost(inst, name="xfer-b", host_settings=limits,
+                      plugins=[dict(name="xfer", file="transfer.so", config='dir = "%s";' % inbox)])
+    src = os.path.join(work, "payload.bin")
+    data = os.urandom(6 * 1024 * 1024 + 12345)
+    with open(src, "wb") as f:
+        f.write(data)
+    try:
+        b.start()
+        a.start()
+        r = a.ctl("xfer", "send", b.addr, src, "copy.bin")
+        want = hashlib.sha256(data).hexdigest()
+        ok(r.get("bytes") == len(data) and r.get("sha256") == want,
+           "transfer sends %d bytes through a 64 KiB output limit, SHA-256 agreed: %s" % (len(data), r))
+        out = os.path.join(inbox, "copy.bin")
+        got = open(out, "rb").read() if os.path.exists(out) else b""
+        ok(got == data and not os.path.exists(out + ".part"), "the receiver kept the file whole")
+        drains = [r["value"] for r in a.ctl("stats").get("rows", [])
+                  if r.get("plugin") == "xfer" and r.get("counter") == "drains"]
+        ok(drains and drains[0] >= len(data) // 65536,
+           "the sender waited for on_drain at least once per 64 KiB: %s" % drains)
+        status, out_text, err = a.ctl_raw(["xfer", "send", b.addr, src, "../escape"])
+        ok(status == 2, "a name with a slash is refused before anything is sent")
+        status, out_text, err = a.ctl_raw(["xfer", "send", b.addr, os.path.join(work, "nonexistent")])
+        ok(status == 1 and "No such file" in out_text + err, "a missing file fails: %s" % (out_text + err).strip())
         ok(a.stop() == 0 and b.stop() == 0, "both hosts stop cleanly")
     finally:
         a.cleanup()
@@ -328,6 +378,10 @@ def main():
             print("skip - examples/names: this build has no kademlia plugin")
         elif build_example(ok, inst, work, "names", "names.so"):
             check_names(ok, inst)
+        if subprocess.run(["pkg-config", "--exists", "libcrypto"]).returncode != 0:
+            print("skip - examples/transfer: libcrypto's development files are not installed")
+        elif build_example(ok, inst, work, "transfer", "transfer.so"):
+            check_transfer(ok, inst, work)
         check_etc(ok, inst, work)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

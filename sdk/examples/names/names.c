@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NAMES_NAME_MAX 64
+#define NAMES_WRITER_HEX 64     /* a writer's key in hex, before "/NAME" */
+#define NAMES_NAME_MAX (NAMES_WRITER_HEX + 1 + 64)
 #define NAMES_ADDR_MAX 64
 #define NAMES_PENDING_MAX 256    /* requests in flight at once */
 
@@ -74,9 +75,19 @@ static void req_free(struct names_req *r)
 }
 
 /* The key in the DHT: a prefix keeps our keys apart from other plugins'. */
+/* The DHT's values are signed by the host that put them (kademlia.h): a
+ * name this host registered is "names/NAME" in its own namespace, and one
+ * another host registered is looked up as "WRITER/NAME", WRITER being the
+ * 64 hex digits of that host's key (`maybep2pctl dht routes` shows it). */
 static size_t names_key(const char *name, char *key, size_t cap)
 {
-	int k = snprintf(key, cap, "names/%s", name);
+	const char *slash = strchr(name, '/');
+	int k;
+
+	if (slash != NULL && slash - name == NAMES_WRITER_HEX)
+		k = snprintf(key, cap, "%.*s/names/%s", NAMES_WRITER_HEX, name, slash + 1);
+	else
+		k = snprintf(key, cap, "names/%s", name);
 	return k < 0 || (size_t)k >= cap ? 0 : (size_t)k;
 }
 

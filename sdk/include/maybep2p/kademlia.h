@@ -29,9 +29,18 @@
  * - Everything handed to a callback is borrowed for its duration.
  * - `arg` is the caller's and is passed back untouched.
  *
- * Keys are any bytes (1 to MP2P_KAD_KEY_MAX); the DHT locates a value by
- * the SHA-256 of its key. Values are at most the provider's
- * `max_value_size` setting. A newer put of a key replaces the older one.
+ * VALUES ARE SIGNED (protocol version 2, the plugin's PROTOCOL.md)
+ *
+ * put() stores a mutable value signed with this host's writer key (an
+ * Ed25519 key the provider keeps in its state directory, kad.key), under
+ * the name `key` (1 to 255 bytes): the DHT locates it by the SHA-256 of
+ * the writer's public key and the name, so no other host can overwrite
+ * it, and a newer put of the name replaces the older one everywhere.
+ * get() with a plain name reads this host's own value; with
+ * "WRITER/NAME", WRITER being 64 hex digits of another host's public key
+ * (`maybep2pctl NAME routes` shows it as `writer`), it reads that host's.
+ * What a get returns is always a value its writer signed. Values are at
+ * most the provider's `max_value_size` setting.
  */
 #ifndef MAYBEP2P_KADEMLIA_H
 #define MAYBEP2P_KADEMLIA_H
@@ -80,8 +89,9 @@ typedef void (*mp2p_kad_nodes_done)(void *arg, int status,
 struct mp2p_kademlia_service {
 	uint32_t size;            /**< sizeof(struct mp2p_kademlia_service) in the provider */
 
-	/** Stores value under key on the k nodes closest to the key's hash
-	 *  (and locally). `ttl` is the lifetime in seconds, 0 for the longest
+	/** Stores value under the name `key` (1 to 255 bytes), signed with
+	 *  this host's writer key, on the k nodes closest to its DHT key (and
+	 *  locally). `ttl` is the lifetime in seconds, 0 for the longest
 	 *  the provider allows; it is capped by the provider's value_ttl_max.
 	 *  Returns 0 if started, -1 if refused at once (key or value size,
 	 *  too many requests outstanding). */
@@ -89,7 +99,8 @@ struct mp2p_kademlia_service {
 	           const void *value, size_t value_len, uint32_t ttl,
 	           mp2p_kad_put_done done, void *arg);
 
-	/** Finds the value stored under key. Returns 0 if started, -1 if
+	/** Finds the value stored under key: this host's own name, or
+	 *  "WRITER/NAME" for another writer's. Returns 0 if started, -1 if
 	 *  refused at once. */
 	int (*get)(void *provider, mp2p_host *caller, const void *key, size_t key_len,
 	           mp2p_kad_get_done done, void *arg);

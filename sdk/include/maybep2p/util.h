@@ -186,38 +186,70 @@ static inline const char *mp2p_addr_number_(const char *s, unsigned max, unsigne
 	return s + digits;
 }
 
+/* IPv4 by the rule from s; returns the first character after it. */
+static inline const char *mp2p_addr_v4_(const char *s, uint8_t ip[4])
+{
+	unsigned v;
+
+	for (int i = 0; i < 4; i++) {
+		if ((s = mp2p_addr_number_(s, 255, &v)) == NULL || (i < 3 && *s != '.'))
+			return NULL;
+		ip[i] = (uint8_t)v;
+		if (i < 3)
+			s++;
+	}
+	return s;
+}
+
+/** Parses a bare IP address, without a port, as some wire formats carry
+ *  it: IPv4 by the rule, or IPv6 without brackets. `length` bytes of
+ *  `text` are read (no NUL needed; a NUL inside fails). Returns 0 and
+ *  fills *out with port 0, or -1 and leaves *out zeroed. */
+static inline int mp2p_addr_parse_ip(const char *text, size_t length, struct mp2p_addr *out)
+{
+	char buf[46];
+	const char *end;
+
+	memset(out, 0, sizeof(*out));
+	if (length == 0 || length >= sizeof(buf) || memchr(text, '\0', length) != NULL)
+		return -1;
+	memcpy(buf, text, length);
+	buf[length] = '\0';
+	if (memchr(buf, ':', length) != NULL) {
+		if (inet_pton(AF_INET6, buf, out->ip) != 1)
+			goto bad;
+		out->family = AF_INET6;
+		return 0;
+	}
+	if ((end = mp2p_addr_v4_(buf, out->ip)) == NULL || *end != '\0')
+		goto bad;
+	out->family = AF_INET;
+	return 0;
+bad:
+	memset(out, 0, sizeof(*out));
+	return -1;
+}
+
 /** Parses `text` by the address rule. Returns 0 and fills *out, or -1 and
  *  leaves *out zeroed. Never reads past the NUL; any length is safe. */
 static inline int mp2p_addr_parse(const char *text, struct mp2p_addr *out)
 {
-	const char *s = text, *port;
+	const char *s, *port;
 	unsigned v;
 
 	memset(out, 0, sizeof(*out));
 	if (text[0] == '[') {
-		char host[46];
 		const char *close = strchr(text, ']');
-		size_t n;
-		if (close == NULL || close[1] != ':')
+		if (close == NULL || close[1] != ':' || memchr(text + 1, ':', (size_t)(close - text - 1)) == NULL)
 			return -1;
-		n = (size_t)(close - text - 1);
-		if (n == 0 || n >= sizeof(host))
+		if (mp2p_addr_parse_ip(text + 1, (size_t)(close - text - 1), out) < 0)
 			return -1;
-		memcpy(host, text + 1, n);
-		host[n] = '\0';
-		if (inet_pton(AF_INET6, host, out->ip) != 1)
-			goto bad;
-		out->family = AF_INET6;
 		port = close + 2;
 	} else {
-		for (int i = 0; i < 4; i++) {
-			if ((s = mp2p_addr_number_(s, 255, &v)) == NULL || *s != (i < 3 ? '.' : ':'))
-				goto bad;
-			out->ip[i] = (uint8_t)v;
-			s++;
-		}
+		if ((s = mp2p_addr_v4_(text, out->ip)) == NULL || *s != ':')
+			goto bad;
 		out->family = AF_INET;
-		port = s;
+		port = s + 1;
 	}
 	if ((s = mp2p_addr_number_(port, 65535, &v)) == NULL || *s != '\0' || v == 0)
 		goto bad;
@@ -228,6 +260,24 @@ bad:
 	return -1;
 }
 
+/** Writes the address alone, without port or brackets ("10.0.0.1",
+ *  "fe80::1"), canonical. Returns its length, or -1 if it does not fit. */
+static inline int mp2p_addr_format_ip(const struct mp2p_addr *a, char *buf, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN];
+	int n;
+
+	if (a->family == AF_INET6) {
+		if (inet_ntop(AF_INET6, a->ip, ip, sizeof(ip)) == NULL)
+			return -1;
+		n = snprintf(buf, size, "%s", ip);
+	} else {
+		n = snprintf(buf, size, "%u.%u.%u.%u", (unsigned)a->ip[0], (unsigned)a->ip[1],
+		             (unsigned)a->ip[2], (unsigned)a->ip[3]);
+	}
+	return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
 /** Writes the canonical text of `a` ("A.B.C.D:P", "[V6]:P" in RFC 5952
  *  form) into buf. Returns its length, or -1 if it does not fit. Parsing
  *  the text again gives the same address. */
@@ -236,14 +286,12 @@ static inline int mp2p_addr_format(const struct mp2p_addr *a, char *buf, size_t 
 	char ip[INET6_ADDRSTRLEN];
 	int n;
 
-	if (a->family == AF_INET6) {
-		if (inet_ntop(AF_INET6, a->ip, ip, sizeof(ip)) == NULL)
-			return -1;
+	if (mp2p_addr_format_ip(a, ip, sizeof(ip)) < 0)
+		return -1;
+	if (a->family == AF_INET6)
 		n = snprintf(buf, size, "[%s]:%u", ip, (unsigned)a->port);
-	} else {
-		n = snprintf(buf, size, "%u.%u.%u.%u:%u", (unsigned)a->ip[0], (unsigned)a->ip[1],
-		             (unsigned)a->ip[2], (unsigned)a->ip[3], (unsigned)a->port);
-	}
+	else
+		n = snprintf(buf, size, "%s:%u", ip, (unsigned)a->port);
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
@@ -360,8 +408,8 @@ static inline int mp2p_config_int(const struct mp2p_host_api *api, const mp2p_co
 	if (r <= 0)
 		return r;
 	if (v < lo || v > hi) {
-		*error_text = api->config_error(c, key, "%lld is out of range: must be between "
-		                                "%lld and %lld", v, lo, hi);
+		*error_text = api->config_error(c, key, "must be between %lld and %lld (got %lld)",
+		                                lo, hi, v);
 		return -1;
 	}
 	*out = v;
@@ -379,8 +427,8 @@ static inline int mp2p_config_float(const struct mp2p_host_api *api, const mp2p_
 	if (r <= 0)
 		return r;
 	if (!(v >= lo && v <= hi)) {
-		*error_text = api->config_error(c, key, "%g is out of range: must be between "
-		                                "%g and %g", v, lo, hi);
+		*error_text = api->config_error(c, key, "must be between %g and %g (got %g)",
+		                                lo, hi, v);
 		return -1;
 	}
 	*out = v;

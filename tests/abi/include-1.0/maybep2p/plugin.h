@@ -333,10 +333,8 @@ struct mp2p_host_api {
 	const char *(*advertise)(mp2p_host *h);
 
 	/** A directory this instance may keep files in across restarts
-	 *  (`host.state_dir`/NAME). The host creates it before start(); in
-	 *  init() it exists only if an earlier run created it, so write there
-	 *  from start() on. Prefer save_state() for anything that must survive
-	 *  a hot swap: it needs no file I/O. */
+	 *  (`host.state_dir`/NAME, created by the host). Prefer save_state()
+	 *  for anything that must survive a hot swap: it needs no file I/O. */
 	const char *(*state_dir)(mp2p_host *h);
 
 	/** Seconds on a monotonic clock, as cached at this turn of the loop. */
