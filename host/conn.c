@@ -20,9 +20,6 @@
 /* Which timeout a connection's one deadline timer stands for now. */
 enum deadline_kind { DL_IDLE = 0, DL_FRAME = 1, DL_FIRST = 2 };
 
-/* Bytes one connection may read, or write, in one turn of the loop. */
-#define CONN_IO_STEP (256 * 1024)
-
 struct conn {
 	struct conn *next, *prev;
 	struct host *h;
@@ -302,11 +299,6 @@ static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct so
 		c->next->prev = c;
 	h->conns = c;
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
-	/* libevent reads and writes at most 16 KiB a time by default: a bulk
-	 * connection would then cost one callback per 16 KiB. A larger step
-	 * is still bounded, so one connection cannot hold the loop. */
-	bufferevent_set_max_single_read(c->bev, CONN_IO_STEP);
-	bufferevent_set_max_single_write(c->bev, CONN_IO_STEP);
 	return c;
 }
 

@@ -336,7 +336,12 @@ static int kad_restore(void *self, const void *data, size_t length, uint32_t for
 		return -1;
 	}
 	kd->restored_nodes = nodes;
-	kad_table_mark_unverified(&kd->table);
+	/* From disk the nodes are hearsay until they answer a ping; from the
+	 * predecessor of a hot swap they are what it had verified a moment
+	 * ago (ABI 1.1 origin()). */
+	if (kd->api->size < offsetof(struct mp2p_host_api, origin) + sizeof(kd->api->origin) ||
+	    kd->api->origin(kd->host) != MP2P_ORIGIN_SWAP)
+		kad_table_mark_unverified(&kd->table);
 	kd->api->log(kd->host, MP2P_LOG_INFO, "restored %d nodes and %d values", nodes, values);
 	return 0;
 }

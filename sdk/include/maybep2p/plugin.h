@@ -24,7 +24,9 @@
  *  1. Export exactly one symbol: the descriptor MP2P_PLUGIN_SYMBOL, defined
  *     with MP2P_PLUGIN_DEFINE. Build with -fvisibility=hidden so nothing
  *     else leaks; the host loads with RTLD_NOW | RTLD_LOCAL.
- *  2. Link against nothing of ours. The header is all you need.
+ *  2. Link against nothing of ours. The headers are all you need:
+ *     this one, <maybep2p/util.h> (inline helpers) and the headers of the
+ *     services you use.
  *  3. One thread. Every callback runs on the host's single event-loop thread
  *     and must return quickly: never sleep, never wait on a socket, never
  *     read a large file. See SLOW WORK below.
@@ -49,7 +51,7 @@
  *
  * LIFECYCLE
  *
- *        dlopen, descriptor checked (magic, ABI, size, names)
+ *        dlopen, descriptor checked (magic, ABI, size, flags, names)
  *                        |
  *                      init()          -- read config; allocate; no frames yet
  *                        |
@@ -388,7 +390,7 @@ enum mp2p_log_level {
 	MP2P_LOG_DEBUG = 3
 };
 
-/** send_to() flags. */
+/** Flags of send_to(), send_to_v2() and send_v2(). */
 enum mp2p_send_flags {
 	/** Default: reuse a live connection this host dialled to the same
 	 *  address, or dial one and keep it for later sends. */
@@ -432,9 +434,11 @@ enum mp2p_result {
 	/** A rule refused it: the protocol is not yours, the connection is
 	 *  owned by another instance, the address does not follow the address
 	 *  rule (<maybep2p/util.h>) or may not be dialled, a connection limit
-	 *  was reached, or this instance is not running. The log says which. */
+	 *  or host.limits.max_buffered was reached, or this instance is not
+	 *  running. The log says which. */
 	MP2P_ERR_REFUSED = -5,
-	/** A bad argument (a NULL type, a NULL payload with a length). */
+	/** A bad argument: a NULL type or address, a NULL payload with a
+	 *  length, a flag this host does not know. */
 	MP2P_ERR_INVALID = -6,
 	/** The host tried and failed (out of memory, a write to disk failed);
 	 *  the log says why. */
@@ -694,7 +698,9 @@ struct mp2p_host_api {
 	/** Subscribes to a topic (a string such as "classicv1.message").
 	 *  deliver() runs synchronously inside publish(), and only while this
 	 *  instance runs (so subscribing in init() is safe during a reload).
-	 *  The subscription ends when this instance stops. */
+	 *  The subscription ends once this instance has stopped: right after
+	 *  its stop() returns, or at shutdown once every instance's stop() has
+	 *  returned (until then it still hears what others publish). */
 	int (*subscribe)(mp2p_host *h, const char *topic,
 	                 void (*deliver)(void *arg, const char *topic,
 	                                 const void *data, size_t length),
