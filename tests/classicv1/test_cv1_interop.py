@@ -10,6 +10,9 @@ import time
 
 from cv1util import Check, RefPeer, counters, cv1_host, inbox, next_ip, peers, pid, wait_until
 from refpeer import frame
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": the original peers' stand-ins speak plaintext.
+mp2ptest.Host.default_security = "plain"
 
 HEADER = struct.Struct("!12s4sL")
 

@@ -259,6 +259,11 @@ extern "C" {
 #define MP2P_PROTOCOL_MAX 12
 #define MP2P_TYPE_LEN 4
 
+/** Characters in a peer id (ABI 1.1): the SHA-256 digest of a host's
+ *  Ed25519 public key, written as 64 lowercase hex digits. A host's peer id
+ *  names it for as long as it keeps its key (state_dir/host.key). */
+#define MP2P_PEER_ID_LEN 64
+
 #if defined(__GNUC__) || defined(__clang__)
 #define MP2P_EXPORT __attribute__((visibility("default")))
 #define MP2P_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -347,6 +352,19 @@ struct mp2p_conn_info {
 	 *  difference is conn_pending()). */
 	uint64_t bytes_out;
 	double opened;               /**< the host clock (now()) at open */
+	/* (1.1) Filled only if the caller's size covers them. */
+	/** 1 once the peer has proved, in a TLS 1.3 handshake, that it holds
+	 *  the private key behind peer_id; then every frame on the connection
+	 *  is that peer's. 0 on a plaintext connection (host.security.mode
+	 *  "plain", or a plaintext peer in "mixed") and while a dial's
+	 *  handshake is still running: trust nothing a peer says about itself
+	 *  there. */
+	uint32_t authenticated;
+	/** 1 if the connection is encrypted (TLS), even before its handshake
+	 *  has finished. */
+	uint32_t tls;
+	/** The remote peer id, NUL-terminated, when authenticated; else "". */
+	char peer_id[MP2P_PEER_ID_LEN + 1];
 };
 
 /** Why stop() is called. stop() receives it as an enum, which every
@@ -391,7 +409,13 @@ enum mp2p_send_flags {
 	 *  With send_to()/send_to_v2(): dial a fresh connection, owned from the
 	 *  start and never reused by a plain send_to(). With send_v2(): claim
 	 *  the connection, which succeeds if no other instance has used it. */
-	MP2P_SEND_OWNED = 1u << 2
+	MP2P_SEND_OWNED = 1u << 2,
+	/** (1.1) Dial this connection without TLS, for a peer that cannot
+	 *  speak it (an original Python peer). Honoured only when the host's
+	 *  mode is MP2P_SECURITY_MIXED (send_to() fails otherwise) and never
+	 *  combined with an expected peer id. Ignored when a live connection
+	 *  is reused. In mode "plain" every connection is plaintext anyway. */
+	MP2P_SEND_PLAINTEXT = 1u << 3
 };
 
 /** (1.1) What send_v2(), send_to_v2() and the other 1.1 functions that can
@@ -431,6 +455,18 @@ enum mp2p_origin {
 	/** State handed over in memory by the instance this one replaces in a
 	 *  hot swap. Connection ids in it are still valid. */
 	MP2P_ORIGIN_SWAP = 2
+};
+
+/** (1.1) How the host's connections are secured (`host.security.mode`,
+ *  see security()). */
+enum mp2p_security {
+	/** No TLS: no connection is authenticated (the original behaviour). */
+	MP2P_SECURITY_PLAIN = 0,
+	/** Every connection, in and out, is TLS 1.3 with both keys checked. */
+	MP2P_SECURITY_TLS = 1,
+	/** TLS as in MP2P_SECURITY_TLS, but plaintext peers are let in (told
+	 *  apart by their first bytes) and dialled with MP2P_SEND_PLAINTEXT. */
+	MP2P_SECURITY_MIXED = 2
 };
 
 /** (1.1) conn_set_low_water()'s mark that turns on_drain() off. */
@@ -793,6 +829,33 @@ struct mp2p_host_api {
 	 *  taken. A handed-over reply nobody adopts by the time start()
 	 *  returns is answered with an error. */
 	mp2p_reply *(*reply_adopt)(mp2p_host *h, uint64_t token);
+
+	/* --- (1.1) Peers named by their keys ------------------------------ */
+
+	/** This host's peer id (MP2P_PEER_ID_LEN lowercase hex digits), the
+	 *  one other hosts see in conn_info().peer_id. Host-owned, valid until
+	 *  destroy(); the same across restarts and reloads while state_dir
+	 *  keeps host.key. Given in every mode, though in "plain" no peer can
+	 *  check it. */
+	const char *(*peer_id)(mp2p_host *h);
+
+	/** The host's enum mp2p_security, as `host.security.mode` says now (a
+	 *  reload may change it; ask when you decide, do not cache). */
+	int (*security)(mp2p_host *h);
+
+	/** send_to() towards a known key: the frame goes only to the host whose
+	 *  peer id is `peer_id` (MP2P_PEER_ID_LEN lowercase hex digits). A
+	 *  reused connection must already be verified as that peer, or have
+	 *  been dialled expecting it; otherwise a new one is dialled. If the
+	 *  host at `addr` presents another key, the handshake fails and the
+	 *  connection closes before any frame is delivered either way:
+	 *  on_conn(MP2P_CONN_CLOSED) with established = 0 and a reason naming
+	 *  both ids. `peer_id` NULL behaves exactly as send_to(). Fails (-1) if
+	 *  peer_id is not a peer id, or the host cannot check it (mode "plain",
+	 *  or MP2P_SEND_PLAINTEXT in `flags`). */
+	int (*send_to_peer)(mp2p_host *h, const char *addr, const char *peer_id,
+	                    const char *protocol, const char *type, const void *payload,
+	                    size_t length, unsigned flags, mp2p_conn_id *conn_out);
 };
 
 /** True if the host's table has `member` (it may be older than the
@@ -930,7 +993,9 @@ MP2P_STATIC_ASSERT_(sizeof(struct mp2p_conn_event) == 16 + 2 * MP2P_P_, "mp2p_co
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_conn_info, peer) == 16, "mp2p_conn_info layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_conn_info, bytes_in) == 80, "mp2p_conn_info layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_conn_info, opened) == 96, "mp2p_conn_info layout");
-MP2P_STATIC_ASSERT_(sizeof(struct mp2p_conn_info) == 104, "mp2p_conn_info size");
+MP2P_STATIC_ASSERT_(offsetof(struct mp2p_conn_info, authenticated) == 104, "mp2p_conn_info layout (1.0 ends here)");
+MP2P_STATIC_ASSERT_(offsetof(struct mp2p_conn_info, peer_id) == 112, "mp2p_conn_info layout");
+MP2P_STATIC_ASSERT_(sizeof(struct mp2p_conn_info) == 184, "mp2p_conn_info size (1.1)");
 
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, log) == 8, "mp2p_host_api layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, config_check_keys) == 8 + 8 * MP2P_P_, "mp2p_host_api layout");
@@ -941,7 +1006,8 @@ MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, reply_str) == 8 + 33 * MP2P_P
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, send_claimed) == 8 + 41 * MP2P_P_, "mp2p_host_api layout (1.0 ends here)");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, wall_now) == 8 + 42 * MP2P_P_, "mp2p_host_api layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, send_v2) == 8 + 47 * MP2P_P_, "mp2p_host_api layout");
-MP2P_STATIC_ASSERT_(sizeof(struct mp2p_host_api) == 8 + 53 * MP2P_P_, "mp2p_host_api size (1.1)");
+MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, peer_id) == 8 + 53 * MP2P_P_, "mp2p_host_api layout");
+MP2P_STATIC_ASSERT_(sizeof(struct mp2p_host_api) == 8 + 56 * MP2P_P_, "mp2p_host_api size (1.1)");
 
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_plugin, name) == 16, "mp2p_plugin layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_plugin, init) == 16 + 4 * MP2P_P_, "mp2p_plugin layout");
