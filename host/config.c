@@ -185,7 +185,7 @@ static void load_listen(struct host_config *c, const config_setting_t *host, str
 			bad(errs, e, "element %d is not a string", i);
 			continue;
 		}
-		if (addr_parse(v, &ss, &len) < 0) {
+		if (addr_parse_listen(v, &ss, &len) < 0) {
 			bad(errs, e, "'%s' is not a numeric ADDR:PORT (IPv6 as [ADDR]:PORT)", v);
 			continue;
 		}
@@ -515,7 +515,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 	}
 	free(level);
 	c->metrics_listen = get_string(host, "metrics_listen", NULL, errs);
-	if (c->metrics_listen != NULL && addr_parse(c->metrics_listen, &ss, &len) < 0)
+	if (c->metrics_listen != NULL && addr_parse_listen(c->metrics_listen, &ss, &len) < 0)
 		bad(errs, config_setting_get_member(host, "metrics_listen"),
 		    "'%s' is not a numeric ADDR:PORT (IPv6 as [ADDR]:PORT)", c->metrics_listen);
 

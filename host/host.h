@@ -59,6 +59,7 @@ char *str_vprintf(const char *fmt, va_list ap);
 
 /* addr.c */
 int addr_parse(const char *text, struct sockaddr_storage *ss, int *len_out);
+int addr_parse_listen(const char *text, struct sockaddr_storage *ss, int *len_out);
 void addr_format(const struct sockaddr *sa, char *buf, size_t size);
 uint64_t addr_ip_key(const struct sockaddr *sa, long ipv6_prefix);
 int addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);

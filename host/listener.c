@@ -107,7 +107,7 @@ int listeners_open(struct host *h, struct diag *errs)
 		char name[64];
 		int len;
 
-		addr_parse(h->cfg.listen[i], &ss, &len);
+		addr_parse_listen(h->cfg.listen[i], &ss, &len);
 		l = evconnlistener_new_bind(h->base, on_accept, h,
 		                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 		                            1024, (struct sockaddr *)&ss, len);

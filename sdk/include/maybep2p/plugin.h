@@ -104,9 +104,10 @@
  *
  * Everything runs on the loop thread, but these host functions call
  * plugin code before they return:
- *  - send(), send_to() and conn_close() may close a connection and run
+ *  - send(), send_to() (and send_claimed(), send_to_peer(), which queue
+ *    as it does) and conn_close() may close a connection and run
  *    on_conn(MP2P_CONN_CLOSED) for every instance that used it, this one
- *    included, inside the call (send and send_to when the output limit is
+ *    included, inside the call (the sends when the output limit is
  *    passed; send_v2() and send_to_v2() with MP2P_SEND_NOWAIT never close);
  *  - publish() runs every subscriber's deliver() inside the call;
  *  - checkpoint() runs this instance's own save_state() inside the call;
@@ -161,15 +162,17 @@
  * reordering or retyping a member, changing a meaning) is a major bump, and
  * the entry symbol's name changes with it (mp2p_plugin_v2).
  *
- * 1.1 added, at the ends: send_claimed, wall_now, vlog, limits, conn_pending,
- * conn_set_low_water, send_v2, send_to_v2, origin, checkpoint,
- * reply_handover and reply_adopt to the host API; on_drain to the
- * descriptor; the flags MP2P_SEND_NOWAIT and MP2P_SEND_OWNED; enum
- * mp2p_result, enum mp2p_origin and struct mp2p_limits. A 1.1 host also
- * refuses a descriptor whose reserved `flags` are not 0, writes
- * conn_info()'s bytes_out as bytes written rather than bytes queued, and
- * keeps services offered through stop(). Plugins built against 1.0 load
- * and run unchanged.
+ * 1.1 added, at the ends: send_claimed, wall_now, vlog, limits,
+ * conn_pending, conn_set_low_water, send_v2, send_to_v2, origin,
+ * checkpoint, reply_handover, reply_adopt, peer_id, security and
+ * send_to_peer to the host API; on_drain to the descriptor; authenticated,
+ * tls and peer_id to struct mp2p_conn_info; the flags MP2P_SEND_NOWAIT,
+ * MP2P_SEND_OWNED and MP2P_SEND_PLAINTEXT; enum mp2p_result, enum
+ * mp2p_origin, enum mp2p_security, struct mp2p_limits and
+ * MP2P_PEER_ID_LEN. A 1.1 host also refuses a descriptor whose reserved
+ * `flags` are not 0, writes conn_info()'s bytes_out as bytes written
+ * rather than bytes queued, and keeps services offered through stop().
+ * Plugins built against 1.0 load and run unchanged.
  *
  * C AND C++
  *
