@@ -300,6 +300,15 @@ int state_read(const char *dir, const char *name, uint32_t *format,
 int state_mkdirs(const char *path, char **error_text);
 uint32_t crc32_bytes(const void *data, size_t len);
 
+/* safefile.c -- files in state_dir that nothing planted can redirect. */
+int safefile_write(const char *dir, const char *name, const void *data, size_t len,
+                   char **error_text);
+int safefile_write2(const char *dir, const char *name, const void *head, size_t head_len,
+                    const void *data, size_t len, char **error_text);
+int safefile_read(const char *path, size_t max, void **data, size_t *len, char **error_text);
+const char *file_kind(mode_t mode);
+int state_dir_claim(struct host *h, struct diag *errs);
+
 /* reload.c */
 int host_reload(struct host *h, char **error_text);
 
@@ -325,6 +334,7 @@ struct host {
 	char *id;
 	char *advertise;
 	char *scratch_dir;           /* per-generation plugin copies */
+	int state_lock;              /* flock()ed state_dir/.lock, or -1 */
 	double started;
 
 	/* Listening sockets, and whether they came from systemd. */
