@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 static unsigned long load_counter;
+/* Prefixes the names of private copies: a probe process (probe.c) uses its
+ * own, so its copies never collide with the daemon's. */
+const char *loader_tag = "";
 
 /* The most a plugin file may weigh: anything larger is a mistake (or
  * /dev/zero), and copying it would fill the disk. */
@@ -157,7 +160,8 @@ struct module *loader_open(const char *path, const char *scratch_dir, char **err
 	m->path = strdup(path);
 	if ((fd = open_plugin_file(path, &m->st, error_text)) < 0)
 		goto fail;
-	m->private_path = str_printf("%s/%lu-%s", scratch_dir, ++load_counter, base ? base + 1 : path);
+	m->private_path = str_printf("%s/%s%lu-%s", scratch_dir, loader_tag, ++load_counter,
+	                             base ? base + 1 : path);
 	rc = copy_fd(fd, path, m->private_path, error_text);
 	close(fd);
 	if (rc < 0) {
@@ -199,7 +203,7 @@ fail:
 
 void loader_close(struct module *m)
 {
-	if (m == NULL)
+	if (m == NULL || --m->refs > 0)
 		return;
 	if (m->dl != NULL)
 		dlclose(m->dl);
