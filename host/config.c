@@ -269,6 +269,46 @@ static void load_dial(struct host_config *c, const config_setting_t *dial, struc
 	}
 }
 
+/* The first directory of a list systemd passes (StateDirectory= and
+ * RuntimeDirectory= may name several, separated by ':'), or NULL. */
+static const char *systemd_dir(const char *var, char *buf, size_t size)
+{
+	const char *v = getenv(var);
+	size_t n;
+
+	if (v == NULL || v[0] != '/')
+		return NULL;
+	n = strcspn(v, ":");
+	if (n == 0 || n >= size)
+		return NULL;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Under systemd the unit's StateDirectory= is where state belongs; else
+ * the directory configure chose. */
+static const char *default_state_dir(void)
+{
+	static char buf[4096];
+	const char *d = systemd_dir("STATE_DIRECTORY", buf, sizeof(buf));
+
+	return d ? d : LOCALSTATEDIR "/lib/maybep2p";
+}
+
+/* Likewise RuntimeDirectory= for the control socket; maybep2pctl looks
+ * in the same places. */
+static void default_control(char *out, size_t size)
+{
+	char buf[4096];
+	const char *d = systemd_dir("RUNTIME_DIRECTORY", buf, sizeof(buf));
+
+	if (d != NULL && strlen(d) + sizeof("/control.sock") <= size)
+		snprintf(out, size, "%s/control.sock", d);
+	else
+		snprintf(out, size, "%s", RUNSTATEDIR "/maybep2p/control.sock");
+}
+
 static void load_checkpoint_interval(struct host_config *c, const config_setting_t *host,
                                      struct diag *errs);
 
@@ -288,7 +328,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 	};
 	const config_setting_t *limits = NULL, *timeouts = NULL, *dial = NULL;
 	struct sockaddr_storage ss;
-	char *level;
+	char *level, control[4096 + 16];
 	int len;
 
 	if (host != NULL) {
@@ -306,8 +346,9 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 	if (c->advertise != NULL && addr_parse(c->advertise, &ss, &len) < 0)
 		bad(errs, config_setting_get_member(host, "advertise"),
 		    "'%s' is not a numeric ADDR:PORT", c->advertise);
-	c->state_dir = get_string(host, "state_dir", LOCALSTATEDIR "/lib/maybep2p", errs);
-	c->control = get_string(host, "control", RUNSTATEDIR "/maybep2p/control.sock", errs);
+	c->state_dir = get_string(host, "state_dir", default_state_dir(), errs);
+	default_control(control, sizeof(control));
+	c->control = get_string(host, "control", control, errs);
 	c->plugin_dir = get_string(host, "plugin_dir", PLUGINDIR, errs);
 	level = get_string(host, "log_level", "info", errs);
 	c->log_level = log_level_parse(level);

@@ -339,6 +339,7 @@ int control_open(struct host *h, struct diag *errs)
 	const char *path = h->cfg.control;
 	struct sockaddr_un sun;
 	char *dir, *slash, *error_text = NULL;
+	struct stat st;
 	mode_t old;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -361,7 +362,16 @@ int control_open(struct host *h, struct diag *errs)
 		         "set host.control to another path", path);
 		return -1;
 	}
-	unlink(path);   /* a stale file from a daemon that died */
+	/* A stale socket from a daemon that died is replaced; anything else
+	 * at that path is someone's file, and is left alone. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			diag_add(errs, "%s: host.control %s is %s, not a socket: refusing to replace it",
+			         h->cfg.path, path, file_kind(st.st_mode));
+			return -1;
+		}
+		unlink(path);
+	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);

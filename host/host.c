@@ -36,42 +36,46 @@ void host_apply_settings(struct host *h)
 	timeval_of(h->cfg.t_connect, &h->tv_connect);
 }
 
-/* host.id if set; else the id this host generated on its first start. */
+/* host.id if set; else the id this host generated on its first start,
+ * read and written only as a plain file of state_dir (see safefile.c). */
 static int host_identity(struct host *h, int check_only, struct diag *errs)
 {
-	char *path, *error_text = NULL, buf[64];
+	char *path, *error_text = NULL, *text = NULL;
 	unsigned char rnd[8];
-	FILE *f;
+	size_t len;
 
 	if (h->cfg.id != NULL) {
 		h->id = strdup(h->cfg.id);
 		return 0;
 	}
 	path = str_printf("%s/host-id", h->cfg.state_dir);
-	if (path != NULL && (f = fopen(path, "r")) != NULL) {
-		if (fgets(buf, sizeof(buf), f) != NULL) {
-			buf[strcspn(buf, "\r\n")] = '\0';
-			if (buf[0] != '\0')
-				h->id = strdup(buf);
-		}
-		fclose(f);
+	if (path != NULL && safefile_read(path, 256, (void **)&text, &len, &error_text) > 0) {
+		text[strcspn(text, "\r\n")] = '\0';
+		if (text[0] != '\0' && strpbrk(text, " \t,|") == NULL)
+			h->id = strdup(text);
+	} else if (error_text != NULL) {
+		log_msg(HLOG_WARN, "%s: choosing a new host id", error_text);
 	}
+	free(text);
+	free(error_text);
+	error_text = NULL;
 	if (h->id == NULL) {
 		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 			memset(rnd, 0, sizeof(rnd));
 		h->id = str_printf("node-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
 		                   rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-		if (!check_only && path != NULL) {
-			if (state_mkdirs(h->cfg.state_dir, &error_text) < 0 ||
-			    (f = fopen(path, "w")) == NULL) {
+		if (!check_only && path != NULL && h->id != NULL) {
+			char *line = str_printf("%s\n", h->id);
+			if (line == NULL || safefile_write(h->cfg.state_dir, "host-id", line, strlen(line),
+			                                   &error_text) < 0) {
 				diag_add(errs, "%s: cannot keep the host id in %s: %s", h->cfg.path, path,
-				         error_text ? error_text : strerror(errno));
+				         error_text ? error_text : "out of memory");
 				free(error_text);
+				free(line);
 				free(path);
 				return -1;
 			}
-			fprintf(f, "%s\n", h->id);
-			fclose(f);
+			free(line);
 		}
 	}
 	free(path);
@@ -275,6 +279,7 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	int n;
 
 	memset(h, 0, sizeof(*h));
+	h->state_lock = -1;
 	h->config_path = strdup(config_path);
 	if (config_load(&h->cfg, config_path, errs) < 0)
 		return -1;
@@ -289,11 +294,14 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	}
 	h->started = host_now(h);
 	host_apply_settings(h);
+	/* A second daemon must be refused before it touches anything: the
+	 * state_dir lock comes first, then the control socket. */
+	if (!check_only && state_dir_claim(h, errs) < 0)
+		return -1;
 	if (host_identity(h, check_only, errs) < 0)
 		return -1;
 	h->advertise = strdup(h->cfg.advertise ? h->cfg.advertise : h->cfg.listen[0]);
 
-	/* A second daemon must be refused before it touches anything. */
 	if (!check_only && control_open(h, errs) < 0)
 		return -1;
 	if (scratch_open(h, check_only, tmpdir, errs) < 0)
@@ -437,6 +445,8 @@ void host_free(struct host *h)
 	idmap_free(&h->conn_by_dial);
 	idmap_free(&h->ip_counts);
 	idmap_free(&h->dial_pending);
+	if (h->state_lock >= 0)
+		close(h->state_lock);   /* the lock goes with it */
 	if (h->trim_timer)
 		event_free(h->trim_timer);
 	if (h->sig_int) event_free(h->sig_int);

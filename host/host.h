@@ -177,6 +177,9 @@ struct mp2p_host {
 };
 struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
                                   const struct plugin_conf *pc, struct diag *errs);
+struct mp2p_host *instance_create_from(struct host *h, const struct host_config *c,
+                                       const struct plugin_conf *pc, struct module *mod,
+                                       struct diag *errs);
 int instance_restore(struct mp2p_host *in, const void *data, size_t len, uint32_t format);
 int instance_start(struct mp2p_host *in, struct diag *errs);
 int instance_save(struct mp2p_host *in, void **data, size_t *len, uint32_t *format);
@@ -300,6 +303,20 @@ int state_read(const char *dir, const char *name, uint32_t *format,
 int state_mkdirs(const char *path, char **error_text);
 uint32_t crc32_bytes(const void *data, size_t len);
 
+/* safefile.c -- files in state_dir that nothing planted can redirect. */
+int safefile_write(const char *dir, const char *name, const void *data, size_t len,
+                   char **error_text);
+int safefile_write2(const char *dir, const char *name, const void *head, size_t head_len,
+                    const void *data, size_t len, char **error_text);
+int safefile_read(const char *path, size_t max, void **data, size_t *len, char **error_text);
+const char *file_kind(mode_t mode);
+int state_dir_claim(struct host *h, struct diag *errs);
+
+/* probe.c -- init() tried in a child process before the daemon runs it. */
+extern int probe_child;
+int probe_plugin(struct host *h, const struct host_config *c, const struct plugin_conf *pc,
+                 struct diag *errs);
+
 /* reload.c */
 int host_reload(struct host *h, char **error_text);
 
@@ -325,6 +342,7 @@ struct host {
 	char *id;
 	char *advertise;
 	char *scratch_dir;           /* per-generation plugin copies */
+	int state_lock;              /* flock()ed state_dir/.lock, or -1 */
 	double started;
 
 	/* Listening sockets, and whether they came from systemd. */

@@ -32,6 +32,16 @@ static void init_failed(struct diag *errs, const struct host_config *c,
 struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
                                   const struct plugin_conf *pc, struct diag *errs)
 {
+	return instance_create_from(h, c, pc, NULL, errs);
+}
+
+/* With `mod` NULL the file is loaded anew, its init() first tried in a
+ * probe process (probe.c); with a module already loaded (a reload that
+ * resumes the running build) that module is shared. */
+struct mp2p_host *instance_create_from(struct host *h, const struct host_config *c,
+                                       const struct plugin_conf *pc, struct module *mod,
+                                       struct diag *errs)
+{
 	struct mp2p_config cfg = { pc->config, pc->name, c->path, pc->line };
 	struct mp2p_host *in;
 	char *path, *error_text = NULL;
@@ -52,7 +62,14 @@ struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
 	in->file = strdup(pc->file);
 	in->config_text = strdup(pc->config_text ? pc->config_text : "{}");
 	in->state_dir = str_printf("%s/%s", c->state_dir, pc->name);
-	in->mod = loader_open(path, h->scratch_dir, &error_text);
+	if (mod != NULL) {
+		mod->refs++;
+		in->mod = mod;
+	} else if (probe_plugin(h, c, pc, errs) < 0) {
+		goto fail;
+	} else {
+		in->mod = loader_open(path, h->scratch_dir, &error_text);
+	}
 	if (in->mod == NULL) {
 		diag_add(errs, "%s:%d: plugin '%s': %s", c->path, pc->line, pc->name,
 		         error_text ? error_text : "cannot load");

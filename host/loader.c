@@ -11,35 +11,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static unsigned long load_counter;
+/* Prefixes the names of private copies: a probe process (probe.c) uses its
+ * own, so its copies never collide with the daemon's. */
+const char *loader_tag = "";
 
-static int copy_file(const char *from, const char *to, char **error_text)
+/* The most a plugin file may weigh: anything larger is a mistake (or
+ * /dev/zero), and copying it would fill the disk. */
+#define PLUGIN_FILE_MAX (64u << 20)
+
+/* Opens the operator's file as a regular file of sane size, or says what
+ * it is instead. O_NONBLOCK: opening a FIFO must not wait for a writer. */
+static int open_plugin_file(const char *path, struct stat *st, char **error_text)
 {
-	char buf[65536];
-	int in, out = -1;
-	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
-	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0) {
-		*error_text = str_printf("%s: cannot open: %s", from, strerror(errno));
+	if (fd < 0) {
+		*error_text = str_printf("%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
-	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700)) < 0) {
+	if (fstat(fd, st) < 0) {
+		*error_text = str_printf("%s: cannot open: %s", path, strerror(errno));
+	} else if (!S_ISREG(st->st_mode)) {
+		*error_text = str_printf("%s: is %s, not a plugin file: refused", path,
+		                         file_kind(st->st_mode));
+	} else if ((uint64_t)st->st_size > PLUGIN_FILE_MAX) {
+		*error_text = str_printf("%s: is %lld bytes, more than the %u MiB a plugin file may be: "
+		                         "refused", path, (long long)st->st_size, PLUGIN_FILE_MAX >> 20);
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+/* Copies what was opened (not the path again: it may have been swapped
+ * meanwhile), never more than the limit even if the file grows. */
+static int copy_fd(int in, const char *from, const char *to, char **error_text)
+{
+	char buf[65536];
+	uint64_t total = 0;
+	int out;
+	ssize_t n;
+
+	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700)) < 0) {
 		*error_text = str_printf("%s: cannot copy to %s: %s", from, to, strerror(errno));
-		close(in);
 		return -1;
 	}
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		if (write(out, buf, (size_t)n) != n) {
-			*error_text = str_printf("%s: cannot copy: %s", from, strerror(errno));
-			close(in);
+		total += (uint64_t)n;
+		if (total > PLUGIN_FILE_MAX || write(out, buf, (size_t)n) != n) {
+			*error_text = total > PLUGIN_FILE_MAX ?
+			              str_printf("%s: grew past %u MiB while being read: refused", from,
+			                         PLUGIN_FILE_MAX >> 20) :
+			              str_printf("%s: cannot copy: %s", from, strerror(errno));
 			close(out);
 			unlink(to);
 			return -1;
 		}
 	}
-	close(in);
 	if (n < 0 || close(out) < 0) {
 		*error_text = str_printf("%s: cannot read: %s", from, strerror(errno));
 		unlink(to);
@@ -120,17 +153,22 @@ struct module *loader_open(const char *path, const char *scratch_dir, char **err
 	const struct mp2p_plugin *d;
 	struct module *m = calloc(1, sizeof(*m));
 	const char *base = strrchr(path, '/');
+	int fd, rc;
 
 	if (m == NULL)
 		return NULL;
 	m->path = strdup(path);
-	if (stat(path, &m->st) < 0) {
-		*error_text = str_printf("%s: cannot open: %s", path, strerror(errno));
+	if ((fd = open_plugin_file(path, &m->st, error_text)) < 0)
+		goto fail;
+	m->private_path = str_printf("%s/%s%lu-%s", scratch_dir, loader_tag, ++load_counter,
+	                             base ? base + 1 : path);
+	rc = copy_fd(fd, path, m->private_path, error_text);
+	close(fd);
+	if (rc < 0) {
+		free(m->private_path);   /* not ours: loader_close must not unlink it */
+		m->private_path = NULL;
 		goto fail;
 	}
-	m->private_path = str_printf("%s/%lu-%s", scratch_dir, ++load_counter, base ? base + 1 : path);
-	if (copy_file(path, m->private_path, error_text) < 0)
-		goto fail;
 	if ((m->dl = dlopen(m->private_path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		/* dlerror() names our private copy; name the operator's file. */
 		const char *e = dlerror();
@@ -165,7 +203,7 @@ fail:
 
 void loader_close(struct module *m)
 {
-	if (m == NULL)
+	if (m == NULL || --m->refs > 0)
 		return;
 	if (m->dl != NULL)
 		dlclose(m->dl);

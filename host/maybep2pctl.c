@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@
 #define DEFAULT_CONFIG SYSCONFDIR "/maybep2p/maybep2p.conf"
 #define DEFAULT_SOCKET RUNSTATEDIR "/maybep2p/control.sock"
 #define DEFAULT_TIMEOUT 30.0
+/* RuntimeDirectory=maybep2p of etc/maybep2p.service: always under /run. */
+#define UNIT_SOCKET "/run/maybep2p/control.sock"
 
 static void usage(FILE *out)
 {
@@ -23,6 +26,29 @@ static void usage(FILE *out)
 	        "  -T SECONDS  give up on an answer that takes longer (default 30)\n"
 	        "host commands: status, plugins, connections, stats, reload, stop\n"
 	        "plugin commands: maybep2pctl NAME COMMAND [ARG...] (NAME: a plugin instance)\n");
+}
+
+/* The socket of a config that names none, found as the daemon chose it:
+ * in systemd's RuntimeDirectory= when run by the unit (ExecReload), else
+ * configure's default; an operator's shell has no RUNTIME_DIRECTORY, so
+ * the shipped unit's directory is tried when the default is absent. */
+static char *default_socket(void)
+{
+	const char *rd = getenv("RUNTIME_DIRECTORY");
+	struct stat st;
+	char *out;
+	size_t n;
+
+	if (rd != NULL && rd[0] == '/' && (n = strcspn(rd, ":")) > 0) {
+		if ((out = malloc(n + sizeof("/control.sock"))) != NULL) {
+			memcpy(out, rd, n);
+			memcpy(out + n, "/control.sock", sizeof("/control.sock"));
+		}
+		return out;
+	}
+	if (stat(DEFAULT_SOCKET, &st) < 0 && stat(UNIT_SOCKET, &st) == 0)
+		return strdup(UNIT_SOCKET);
+	return strdup(DEFAULT_SOCKET);
 }
 
 /* The socket the config names, as the daemon would read it. */
@@ -43,7 +69,7 @@ static char *socket_from_config(const char *path)
 	if (config_lookup_string(&c, "host.control", &s) == CONFIG_TRUE)
 		out = strdup(s);
 	else
-		out = strdup(DEFAULT_SOCKET);
+		out = default_socket();
 	config_destroy(&c);
 	return out;
 }

@@ -64,6 +64,56 @@ static void keep_fixed(struct host *h, struct host_config *nc)
 #undef KEEP
 }
 
+/* A replacement's start() failed: the running build comes back, as a new
+ * instance of the module that is still loaded, with the state it saved,
+ * so nothing is lost. Only if that fails too is the slot left empty, and
+ * the saved state then goes to disk for the next start. */
+static struct mp2p_host *resume(struct host *h, struct mp2p_host *cur, const void *blob,
+                                size_t len, uint32_t format, struct diag *swap_errs)
+{
+	const struct plugin_conf *pc = NULL;
+	struct mp2p_host *back = NULL, *failed = h->slots[cur->slot];
+	struct diag one = { 0 };
+	int s = cur->slot;
+
+	diag_add(swap_errs, "plugin '%s': the replacement %s did not start, so %s %s resumed with "
+	         "its state", cur->name, failed->mod->path, cur->mod->desc.name, cur->mod->desc.version);
+	h->slots[s] = NULL;
+	failed->slot = -1;
+	instance_destroy(failed);
+	for (int i = 0; i < h->cfg.nplugins; i++)
+		if (strcmp(h->cfg.plugins[i].name, cur->name) == 0)
+			pc = &h->cfg.plugins[i];
+	if (pc != NULL)
+		back = instance_create_from(h, &h->cfg, pc, cur->mod, &one);
+	if (back != NULL) {
+		back->slot = s;
+		h->slots[s] = back;
+		back->origin = MP2P_ORIGIN_SWAP;
+		if (blob != NULL)
+			instance_restore(back, len ? blob : "", len, format);
+		if (instance_start(back, &one) == 0) {
+			log_msg(HLOG_WARN, "reload: '%s' resumed its running build with %zu bytes of state",
+			        cur->name, len);
+			diag_clear(&one);
+			return back;
+		}
+		h->slots[s] = NULL;
+		back->slot = -1;
+		instance_destroy(back);
+	}
+	for (int k = 0; k < one.count; k++)
+		diag_add(swap_errs, "%s", one.lines[k]);
+	diag_clear(&one);
+	if (blob != NULL) {
+		char *e = NULL;
+		if (state_write(h->cfg.state_dir, cur->name, format, len ? blob : "", len, &e) < 0)
+			log_msg(HLOG_ERR, "%s: cannot save state: %s", cur->name, e ? e : "?");
+		free(e);
+	}
+	return NULL;
+}
+
 int host_reload(struct host *h, char **error_text)
 {
 	struct host_config nc;
@@ -72,6 +122,7 @@ int host_reload(struct host *h, char **error_text)
 	struct mp2p_host *next[MAX_INSTANCES] = { 0 };
 	struct mp2p_host *old[MAX_INSTANCES] = { 0 };  /* old instance each new one replaces */
 	int fresh[MAX_INSTANCES] = { 0 };
+	struct diag swap_errs = { 0 };  /* replacements that did not start */
 
 	if (h->stopping) {
 		*error_text = strdup("the host is stopping");
@@ -147,7 +198,9 @@ int host_reload(struct host *h, char **error_text)
 			continue;
 		if (old[s] == cur) {
 			/* Replaced: hand its state (and deferred replies, if it
-			 * hands them) to the successor in memory. */
+			 * hands them) to the successor in memory, and start the
+			 * successor now, while the old instance still exists: if
+			 * start() fails, the old build resumes with that state. */
 			int saved;
 			cur->swapping = 1;
 			saved = instance_save(cur, &blob, &len, &format) == 0;
@@ -157,9 +210,16 @@ int host_reload(struct host *h, char **error_text)
 			next[s]->origin = MP2P_ORIGIN_SWAP;
 			if (saved)
 				instance_restore(next[s], blob ? blob : "", len, format);
+			if (instance_start(next[s], &swap_errs) == 0) {
+				log_msg(HLOG_INFO, "reload: '%s' replaced by %s %s, %zu bytes of state handed over",
+				        cur->name, next[s]->mod->desc.name, next[s]->mod->desc.version, len);
+			} else {
+				next[s] = resume(h, cur, saved ? blob : NULL, len, format, &swap_errs);
+				if (next[s] == NULL)
+					conn_forget_slot(h, s);
+			}
+			fresh[s] = 0;   /* started (or resumed) here */
 			free(blob);
-			log_msg(HLOG_INFO, "reload: '%s' replaced by %s %s, %zu bytes of state handed over",
-			        cur->name, next[s]->mod->desc.name, next[s]->mod->desc.version, len);
 		} else {
 			/* Removed: keep its state on disk in case it comes back. */
 			host_save_one(h, cur);
@@ -220,6 +280,14 @@ int host_reload(struct host *h, char **error_text)
 	routes_build(h, h->slots, MAX_INSTANCES, &errs);
 	diag_clear(&errs);
 	h->stats.reloads++;
+	if (swap_errs.count > 0) {
+		/* Applied, but not all of it: the operator must hear so. */
+		*error_text = diag_join(&swap_errs);
+		diag_clear(&swap_errs);
+		h->stats.reload_failures++;
+		log_msg(HLOG_ERR, "reload done, but not every replacement started");
+		return -1;
+	}
 	log_msg(HLOG_INFO, "reload done");
 	return 0;
 

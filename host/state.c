@@ -68,32 +68,17 @@ int state_mkdirs(const char *path, char **error_text)
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int state_write(const char *dir, const char *name, uint32_t format,
                 const void *data, size_t len, char **error_text)
 {
 	unsigned char hdr[STATE_HEADER];
-	char *path = str_printf("%s/%s.state", dir, name);
-	char *tmp = str_printf("%s/.%s.state.tmp", dir, name);
-	int fd = -1, rc = -1;
+	char *file = str_printf("%s.state", name);
+	int rc;
 
-	if (path == NULL || tmp == NULL || state_mkdirs(dir, error_text) < 0)
-		goto out;
+	if (file == NULL || state_mkdirs(dir, error_text) < 0) {
+		free(file);
+		return -1;
+	}
 	memcpy(hdr, STATE_MAGIC, 8);
 	put32(hdr + 8, STATE_FILE_VERSION);
 	put32(hdr + 12, format);
@@ -101,27 +86,9 @@ int state_write(const char *dir, const char *name, uint32_t format,
 	put32(hdr + 20, (uint32_t)len);
 	put32(hdr + 24, crc32_bytes(data, len));
 	put32(hdr + 28, 0);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, hdr, sizeof(hdr)) < 0 || write_all(fd, data, len) < 0 ||
-	    fsync(fd) < 0) {
-		*error_text = str_printf("cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) < 0 || (fd = -1, rename(tmp, path) < 0)) {
-		*error_text = str_printf("cannot replace %s: %s", path, strerror(errno));
-		goto out;
-	}
-	/* The rename is durable only once the directory is synced too. */
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
-		fsync(fd);
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0 && tmp != NULL)
-		unlink(tmp);
-	free(path);
-	free(tmp);
+	/* A fresh temporary, synced and renamed: see safefile.c. */
+	rc = safefile_write2(dir, file, hdr, sizeof(hdr), data, len, error_text);
+	free(file);
 	return rc;
 }
 
@@ -147,20 +114,29 @@ int state_read(const char *dir, const char *name, uint32_t *format,
 	uint64_t length;
 	struct stat st;
 	FILE *f;
-	int rc = -1;
+	int fd, rc = -1;
 
 	*data = NULL;
 	*len = 0;
 	if (path == NULL)
 		return -1;
-	if ((f = fopen(path, "rb")) == NULL) {
+	/* Not through a symlink, and never a FIFO that would hang the read. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || (f = fdopen(fd, "rb")) == NULL) {
 		rc = errno == ENOENT ? 0 : -1;
 		if (rc < 0)
-			*error_text = str_printf("%s: cannot read: %s", path, strerror(errno));
+			*error_text = str_printf("%s: cannot read: %s%s", path, strerror(errno),
+			                         errno == ELOOP ? " (a symlink: refused)" : "");
+		if (fd >= 0)
+			close(fd);
 		free(path);
 		return rc;
 	}
-	if (fstat(fileno(f), &st) < 0 || fread(hdr, 1, sizeof(hdr), f) != sizeof(hdr) ||
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		*error_text = str_printf("%s: %s, not a state file: refused", path, file_kind(st.st_mode));
+		goto out;
+	}
+	if (fread(hdr, 1, sizeof(hdr), f) != sizeof(hdr) ||
 	    memcmp(hdr, STATE_MAGIC, 8) != 0 || get32(hdr + 8) != STATE_FILE_VERSION) {
 		move_aside(path, error_text, "not a state file of this host");
 		goto out;

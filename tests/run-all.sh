@@ -45,6 +45,23 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:ha
 	make -j"$jobs" check || { cat tests/*.log tests/*/*.log 2>/dev/null | tail -200; exit 1; }
 cd "$top"
 
+step "minimal build: --disable-classicv1 --disable-kademlia"
+# Only libevent, libconfig and libdl: no plugin with a library of its own
+# is built, nothing links c-ares or libcrypto, and the host still runs echo.
+mkdir -p _build-min && cd _build-min
+"$top/configure" --quiet --disable-classicv1 --disable-kademlia
+make -j"$jobs" >/dev/null
+if ls plugins/classicv1/.libs/*.so plugins/kademlia/.libs/*.so >/dev/null 2>&1; then
+	echo "the minimal build built classicv1 or kademlia"; exit 1
+fi
+if ldd maybep2pd maybep2pctl plugins/echo/.libs/echo.so | grep -E 'libcares|libcrypto'; then
+	echo "the minimal build links a library it should not need"; exit 1
+fi
+printf 'host: { plugin_dir = "%s"; };\nplugins = ( { name = "echo"; file = "echo.so"; } );\n' \
+	"$PWD/plugins/echo/.libs" > minimal.conf
+./maybep2pd -t -c minimal.conf
+cd "$top"
+
 step "fuzzers"
 bash tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
 

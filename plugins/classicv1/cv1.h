@@ -78,6 +78,14 @@ int cv1_valid_addr(const char *addr, size_t length);
 int cv1_hostport(char *buf, size_t cap, const char *addr, uint16_t port);
 int cv1_parse_hostport(const char *text, char addr_out[CV1_ADDR_MAX + 1],
                        uint16_t *port_out);
+
+/* Quiet broadcasts: bytes in a broadcast's text ("~q1:" and base64). */
+#define CV1_QUIET_PREFIX "~q1:"
+#define CV1_QUIET_PREFIX_LEN 4
+#define CV1_QUIET_MAX 49152
+#define CV1_QUIET_TEXT_MAX (CV1_QUIET_PREFIX_LEN + 4 * ((CV1_QUIET_MAX + 2) / 3))
+int cv1_quiet_encode(char *buf, size_t cap, const uint8_t *data, size_t length);
+int cv1_quiet_decode(const char *text, size_t length, uint8_t *out, size_t cap, size_t *out_len);
 /* Do two addresses (bare, or ADDR:PORT as the host writes a connection's
  * peer) name the same IP? Every spelling of one address compares equal,
  * IPv4-mapped IPv6 included; anything that does not parse equals nothing. */

@@ -62,6 +62,34 @@ struct cv1_inbox_entry *cv1_inbox_push(struct cv1_inbox *box, int kind,
 	return e;
 }
 
+/* A quiet broadcast: no log line, no inbox, its own topic, the bytes as
+ * they are (classicv1.h, QUIET BROADCASTS). */
+void cv1_deliver_quiet(struct cv1 *c, const char *origin, const char *id, const uint8_t *data,
+                       size_t length, unsigned hops)
+{
+	struct mp2p_classicv1_message m;
+	char *copy;
+
+	(*c->n.delivered_quiet)++;
+	if (c->publishing || (copy = malloc(length + 1)) == NULL)
+		return;
+	memcpy(copy, data, length);
+	copy[length] = '\0';
+	memset(&m, 0, sizeof(m));
+	m.size = sizeof(m);
+	m.kind = MP2P_CLASSICV1_BROADCAST;
+	m.sender = origin;
+	m.id = id;
+	m.text = copy;
+	m.text_length = length;
+	m.hops = hops;
+	m.at = c->api->now(c->host);
+	c->publishing = 1;
+	c->api->publish(c->host, MP2P_CLASSICV1_QUIET_TOPIC, &m, sizeof(m));
+	c->publishing = 0;
+	free(copy);
+}
+
 void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
                  const char *text, size_t length, unsigned hops)
 {

@@ -582,6 +582,25 @@ static void forward(struct cv1 *c, uint64_t id, unsigned hops, const char *origi
 	free(buf);
 }
 
+/* A broadcast whose text is a quiet one's encoding goes to the quiet topic
+ * alone. Returns 0 if it is an ordinary text. */
+static int deliver_quiet(struct cv1 *c, const char *origin, const char *id, const char *text,
+                         size_t length, unsigned hops)
+{
+	uint8_t *data;
+	size_t n = 0;
+	int quiet;
+
+	if (length < CV1_QUIET_PREFIX_LEN || memcmp(text, CV1_QUIET_PREFIX, CV1_QUIET_PREFIX_LEN) != 0 ||
+	    (data = malloc(CV1_QUIET_MAX)) == NULL)
+		return 0;
+	quiet = cv1_quiet_decode(text, length, data, CV1_QUIET_MAX, &n) == 0;
+	if (quiet)
+		cv1_deliver_quiet(c, origin, id, data, n, hops);
+	free(data);
+	return quiet;
+}
+
 static void on_mesg(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f)
 {
 	struct cv1_mesg m;
@@ -614,7 +633,8 @@ static void on_mesg(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		return;
 	}
 	cv1_id_format(id, m.id);
-	cv1_deliver(c, MP2P_CLASSICV1_BROADCAST, m.origin, id, m.text, m.text_length, m.hops);
+	if (!deliver_quiet(c, m.origin, id, m.text, m.text_length, m.hops))
+		cv1_deliver(c, MP2P_CLASSICV1_BROADCAST, m.origin, id, m.text, m.text_length, m.hops);
 	forward(c, m.id, m.hops - 1, m.origin, m.from, m.text, m.text_length);
 }
 
@@ -828,22 +848,53 @@ void cv1_node_bootstrap(struct cv1 *c)
 		cv1_dns_seed(c->dns, c->dns_seed);
 }
 
-int cv1_node_broadcast(struct cv1 *c, const char *text, size_t length,
-                       char id_out[CV1_ID_HEX + 1])
+/* Starts a broadcast of `text`: a new id, our own delivery, the FOR
+ * copies; quiet ones (text already encoded) go to hosts of ours alone. */
+static void start_broadcast(struct cv1 *c, const char *text, size_t length, int quiet,
+                            const uint8_t *data, size_t data_length, char id_out[CV1_ID_HEX + 1])
 {
 	uint64_t id;
 	char buf[CV1_ID_HEX + 1];
-	char *mesg;
 
-	if (!cv1_text_ok(text, length))
-		return -1;
 	c->api->random_bytes(c->host, &id, sizeof(id));
 	cv1_dedup_check_add(&c->dedup, id, c->api->now(c->host));
 	cv1_id_format(buf, id);
 	if (id_out)
 		memcpy(id_out, buf, sizeof(buf));
-	cv1_deliver(c, MP2P_CLASSICV1_BROADCAST, c->pid, buf, text, length, c->broadcast_hops);
+	if (quiet)
+		cv1_deliver_quiet(c, c->pid, buf, data, data_length, c->broadcast_hops);
+	else
+		cv1_deliver(c, MP2P_CLASSICV1_BROADCAST, c->pid, buf, text, length, c->broadcast_hops);
 	forward(c, id, c->broadcast_hops, c->pid, NULL, text, length);
+}
+
+int cv1_node_broadcast_quiet(struct cv1 *c, const void *data, size_t length,
+                             char id_out[CV1_ID_HEX + 1])
+{
+	char *text;
+	int n;
+
+	if (data == NULL || length == 0 || length > CV1_QUIET_MAX ||
+	    (text = malloc(CV1_QUIET_TEXT_MAX + 1)) == NULL)
+		return -1;
+	n = cv1_quiet_encode(text, CV1_QUIET_TEXT_MAX + 1, data, length);
+	if (n > 0)
+		start_broadcast(c, text, (size_t)n, 1, data, length, id_out);
+	free(text);
+	return n > 0 ? 0 : -1;
+}
+
+int cv1_node_broadcast(struct cv1 *c, const char *text, size_t length,
+                       char id_out[CV1_ID_HEX + 1])
+{
+	char *mesg;
+
+	/* The quiet prefix means bytes to every host of ours: a text may not
+	 * pretend to be one. */
+	if (!cv1_text_ok(text, length) ||
+	    (length >= CV1_QUIET_PREFIX_LEN && memcmp(text, CV1_QUIET_PREFIX, CV1_QUIET_PREFIX_LEN) == 0))
+		return -1;
+	start_broadcast(c, text, length, 0, NULL, 0, id_out);
 	/* Original peers ignore FOR; the host that starts a broadcast gives
 	 * them the text the way the original broadcast did. */
 	if ((mesg = malloc(length + 8)) == NULL)

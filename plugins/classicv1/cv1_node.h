@@ -61,6 +61,7 @@ struct cv1_counters {
 	uint64_t *unknown_type;      /* frames of a type we do not speak */
 	uint64_t *delivered_direct;
 	uint64_t *delivered_broadcast;
+	uint64_t *delivered_quiet;   /* quiet broadcasts published, ours included */
 	uint64_t *duplicate_broadcast;
 	uint64_t *frames_sent;
 	uint64_t *for_sent;          /* FOR copies sent (origin and relays) */
@@ -126,6 +127,8 @@ void cv1_node_bootstrap(struct cv1 *c);
 int cv1_node_broadcast(struct cv1 *c, const char *text, size_t length,
                        char id_out[CV1_ID_HEX + 1]);
 int cv1_node_send(struct cv1 *c, const char *pid, const char *text, size_t length);
+int cv1_node_broadcast_quiet(struct cv1 *c, const void *data, size_t length,
+                             char id_out[CV1_ID_HEX + 1]);
 void cv1_node_quit_all(struct cv1 *c);
 
 /* cv1_inbox.c */
@@ -135,6 +138,8 @@ struct cv1_inbox_entry *cv1_inbox_push(struct cv1_inbox *box, int kind,
                                        const char *text, size_t length,
                                        unsigned hops, double wall);
 struct cv1_inbox_entry *cv1_inbox_at(struct cv1_inbox *box, size_t i);
+void cv1_deliver_quiet(struct cv1 *c, const char *origin, const char *id, const uint8_t *data,
+                       size_t length, unsigned hops);
 void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
                  const char *text, size_t length, unsigned hops);
 

@@ -163,6 +163,7 @@ static int cv1_init(const struct mp2p_host_api *api, mp2p_host *host,
 	c->n.unknown_type = api->counter(host, "unknown_type");
 	c->n.delivered_direct = api->counter(host, "delivered_direct");
 	c->n.delivered_broadcast = api->counter(host, "delivered_broadcast");
+	c->n.delivered_quiet = api->counter(host, "delivered_quiet");
 	c->n.duplicate_broadcast = api->counter(host, "duplicate_broadcast");
 	c->n.frames_sent = api->counter(host, "frames_sent");
 	c->n.for_sent = api->counter(host, "for_sent");
@@ -222,6 +223,22 @@ static const char *svc_self_pid(void *provider)
 	return ((struct cv1 *)provider)->pid;
 }
 
+static int svc_peer_addr(void *provider, const char *pid, char *addr_out, size_t size)
+{
+	struct cv1 *c = provider;
+	struct cv1_peer *p = pid != NULL ? cv1_peers_find(&c->peers, pid) : NULL;
+
+	if (p == NULL || addr_out == NULL || strlen(p->hostport) >= size)
+		return -1;
+	memcpy(addr_out, p->hostport, strlen(p->hostport) + 1);
+	return 0;
+}
+
+static int svc_broadcast_quiet(void *provider, const void *data, size_t length, char *id_out)
+{
+	return cv1_node_broadcast_quiet(provider, data, length, id_out);
+}
+
 static int svc_peer_count(void *provider)
 {
 	return (int)((struct cv1 *)provider)->peers.count;
@@ -233,6 +250,8 @@ static const struct mp2p_classicv1_service cv1_service = {
 	.send = svc_send,
 	.self_pid = svc_self_pid,
 	.peer_count = svc_peer_count,
+	.peer_addr = svc_peer_addr,
+	.broadcast_quiet = svc_broadcast_quiet,
 };
 
 static int cv1_start(void *self, char **error_text)
@@ -439,3 +458,4 @@ MP2P_PLUGIN_DEFINE = {
 	.restore_state = cv1_restore_state,
 	.control = cv1_control,              /* peers join send broadcast inbox */
 };
+_Static_assert(CV1_QUIET_MAX == MP2P_CLASSICV1_QUIET_MAX, "the quiet limit is the one classicv1.h promises");

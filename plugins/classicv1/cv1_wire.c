@@ -481,3 +481,74 @@ int cv1_parse_hostport(const char *text, char addr_out[CV1_ADDR_MAX + 1],
 	*port_out = a.port;
 	return 0;
 }
+
+/* ---- quiet broadcasts ------------------------------------------------------
+ * Bytes ride in the text of a broadcast as "~q1:" and base64 (RFC 4648,
+ * padded): printable, comma-free, and read back only in its one canonical
+ * form, so one text has one meaning. */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int cv1_quiet_encode(char *buf, size_t cap, const uint8_t *data, size_t length)
+{
+	size_t need = CV1_QUIET_PREFIX_LEN + 4 * ((length + 2) / 3), o = CV1_QUIET_PREFIX_LEN;
+
+	if (length == 0 || length > CV1_QUIET_MAX || cap < need + 1)
+		return CV1_E_SPACE;
+	memcpy(buf, CV1_QUIET_PREFIX, CV1_QUIET_PREFIX_LEN);
+	for (size_t i = 0; i < length; i += 3) {
+		uint32_t v = (uint32_t)data[i] << 16;
+		if (i + 1 < length)
+			v |= (uint32_t)data[i + 1] << 8;
+		if (i + 2 < length)
+			v |= data[i + 2];
+		buf[o++] = b64[v >> 18 & 63];
+		buf[o++] = b64[v >> 12 & 63];
+		buf[o++] = i + 1 < length ? b64[v >> 6 & 63] : '=';
+		buf[o++] = i + 2 < length ? b64[v & 63] : '=';
+	}
+	buf[o] = '\0';
+	return (int)o;
+}
+
+static int b64_value(char ch)
+{
+	const char *at = ch != '\0' ? strchr(b64, ch) : NULL;
+
+	return at != NULL ? (int)(at - b64) : -1;
+}
+
+int cv1_quiet_decode(const char *text, size_t length, uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t n = 0;
+
+	if (length < CV1_QUIET_PREFIX_LEN + 4 || memcmp(text, CV1_QUIET_PREFIX, CV1_QUIET_PREFIX_LEN) != 0)
+		return -1;
+	text += CV1_QUIET_PREFIX_LEN;
+	length -= CV1_QUIET_PREFIX_LEN;
+	if (length % 4 != 0 || length / 4 * 3 > cap + 2)
+		return -1;
+	for (size_t i = 0; i < length; i += 4) {
+		int last = i + 4 == length;
+		int a = b64_value(text[i]), b = b64_value(text[i + 1]);
+		int c = text[i + 2] == '=' && last ? -2 : b64_value(text[i + 2]);
+		int d = text[i + 3] == '=' && last ? -2 : b64_value(text[i + 3]);
+		uint32_t v;
+		if (a < 0 || b < 0 || c == -1 || d == -1 || (c == -2 && d != -2))
+			return -1;
+		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)(c < 0 ? 0 : c) << 6 |
+		    (uint32_t)(d < 0 ? 0 : d);
+		/* Bits the padding leaves over must be 0: one encoding per value. */
+		if ((c == -2 && (v & 0xffff)) || (d == -2 && (v & 0xff)))
+			return -1;
+		if (n + 3 - (c == -2) - (d == -2) > cap)
+			return -1;
+		out[n++] = (uint8_t)(v >> 16);
+		if (c != -2)
+			out[n++] = (uint8_t)(v >> 8);
+		if (d != -2)
+			out[n++] = (uint8_t)v;
+	}
+	*out_len = n;
+	return n > 0 ? 0 : -1;
+}

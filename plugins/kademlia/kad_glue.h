@@ -137,6 +137,12 @@ struct kad {
 	uint64_t table_changes, routes_written;
 };
 
+/* kad_file.c -- files in the state directory, safe from planted links.
+ * kad_file_read: 1 and a malloc'd buffer (NUL after it), 0 if absent, -1
+ * if it is not a regular file of 1 to max bytes. */
+int kad_file_write(const char *dir, const char *name, const void *data, size_t len);
+int kad_file_read(const char *dir, const char *name, size_t max, uint8_t **data, size_t *len);
+
 /* kad_net.c */
 int kad_send_request(struct kad *kd, int type, const struct kad_node *to, int id_known,
                      int kind, struct kad_op *op, const struct kad_msg *body,

@@ -413,11 +413,10 @@ int kad_put_start(struct kad *kd, const void *name, size_t nlen, const void *val
 int kad_write_routes(struct kad *kd)
 {
 	struct kad_state_view v;
-	char path[4096], tmp[4096];
 	const char *dir = kd->api->state_dir(kd->host);
 	uint8_t *blob;
-	size_t len, off = 0;
-	int fd;
+	size_t len;
+	int rc;
 
 	if (dir == NULL)
 		return -1;
@@ -429,25 +428,10 @@ int kad_write_routes(struct kad *kd)
 	v.wall = kad_wall_usec(kd) / 1000000u;
 	if (kad_state_save(&v, 0, &blob, &len) < 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/routes", dir);
-	snprintf(tmp, sizeof(tmp), "%s/routes.tmp", dir);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
-		free(blob);
-		return -1;
-	}
-	while (off < len) {
-		ssize_t w = write(fd, blob + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
+	rc = kad_file_write(dir, "routes", blob, len);
 	free(blob);
-	if (close(fd) < 0 || off != len || rename(tmp, path) < 0) {
-		unlink(tmp);
+	if (rc < 0)
 		return -1;
-	}
 	kd->routes_written = kd->table_changes;
 	kd->last_routes_write = kd->api->now(kd->host);
 	return 0;

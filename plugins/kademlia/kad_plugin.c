@@ -113,40 +113,36 @@ static void path_in_state(struct kad *kd, const char *name, char *out, size_t ca
 
 static int write_node_id(struct kad *kd)
 {
-	char path[4096], tmp[4200];
-	FILE *f;
+	const char *dir = kd->api->state_dir(kd->host);
+	char line[2 * KAD_ID_LEN + 2];
 
-	path_in_state(kd, "node_id", path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((f = fopen(tmp, "w")) == NULL)
-		return -1;
-	fprintf(f, "%s\n", kd->self_hex);
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		remove(tmp);
-		return -1;
-	}
-	return 0;
+	snprintf(line, sizeof(line), "%s\n", kd->self_hex);
+	return kad_file_write(dir ? dir : ".", "node_id", line, strlen(line));
 }
 
 /* The node id from the state_dir, or a new random one. The host creates
  * the directory only before start(), so a new id is written there then. */
 static void load_node_id(struct kad *kd)
 {
-	char path[4096], line[2 * KAD_ID_LEN + 8];
-	FILE *f;
+	const char *dir = kd->api->state_dir(kd->host);
+	uint8_t *text = NULL;
+	size_t len;
+	int rc = kad_file_read(dir ? dir : ".", "node_id", 256, &text, &len);
 
-	path_in_state(kd, "node_id", path, sizeof(path));
-	if ((f = fopen(path, "r")) != NULL) {
-		int ok = fgets(line, sizeof(line), f) != NULL;
-		fclose(f);
+	if (rc > 0) {
+		char *line = (char *)text;
 		line[strcspn(line, "\r\n")] = '\0';
-		if (ok && kad_id_parse(line, kd->self) == 0) {
+		if (kad_id_parse(line, kd->self) == 0) {
 			kad_id_hex(kd->self, kd->self_hex);
 			kd->id_saved = 1;
+			free(text);
 			return;
 		}
-		kd->api->log(kd->host, MP2P_LOG_WARN, "%s is damaged: choosing a new node id", path);
 	}
+	free(text);
+	if (rc != 0)
+		kd->api->log(kd->host, MP2P_LOG_WARN, "%s/node_id is damaged or not a plain file: "
+		             "choosing a new node id", dir ? dir : ".");
 	kd->api->random_bytes(kd->host, kd->self, KAD_ID_LEN);
 	kad_id_hex(kd->self, kd->self_hex);
 }
@@ -181,7 +177,8 @@ static void load_key(struct kad *kd)
 	int fd;
 
 	path_in_state(kd, "kad.key", path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO planted here must not hang init(). */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		uint8_t seed[KAD_PUB_LEN];
 		char hex[2 * KAD_PUB_LEN + 1];
 		if (errno != ENOENT) {
@@ -241,25 +238,14 @@ static int write_key(struct kad *kd)
  * nodes), so reading it in init() is cheap. */
 static void load_routes(struct kad *kd)
 {
-	char path[4096];
-	uint8_t *blob, self[KAD_ID_LEN];
-	struct stat st;
+	const char *dir = kd->api->state_dir(kd->host);
+	uint8_t *blob = NULL, self[KAD_ID_LEN];
 	size_t got;
-	FILE *f;
 	int nodes = 0;
 
-	path_in_state(kd, "routes", path, sizeof(path));
-	if (stat(path, &st) != 0 || st.st_size <= 0 || st.st_size > (1 << 20))
+	if (kad_file_read(dir ? dir : ".", "routes", 1 << 20, &blob, &got) <= 0)
 		return;
-	if ((f = fopen(path, "rb")) == NULL)
-		return;
-	if ((blob = malloc((size_t)st.st_size)) == NULL) {
-		fclose(f);
-		return;
-	}
-	got = fread(blob, 1, (size_t)st.st_size, f);
-	fclose(f);
-	if (got == (size_t)st.st_size && kad_state_peek_self(blob, got, self) == 0 &&
+	if (kad_state_peek_self(blob, got, self) == 0 &&
 	    memcmp(self, kd->self, KAD_ID_LEN) == 0 &&
 	    kad_state_load(blob, got, &kd->table, NULL, kd->api->now(kd->host),
 	                   kad_wall_usec(kd) / 1000000u, kd->conf.republish, &nodes, NULL) == 0) {

@@ -105,16 +105,21 @@ CASES = [
 ]
 
 # Service headers carry versions of their own: (header, edit, expected).
-CV1_LAST = "\tint (*peer_count)(void *provider);\n"
+CV1_APPEND = append_to("mp2p_classicv1_service", "\tint (*forget)(void *provider, const char *pid);\n")
+
+
+def cv1_minor(text):
+    return re.sub(r"#define MP2P_CLASSICV1_MINOR (\d+)",
+                  lambda m: "#define MP2P_CLASSICV1_MINOR %d" % (int(m.group(1)) + 1), text, count=1)
+
 KAD_NODE = "\tchar addr[64];"
 SERVICE_CASES = [
     ("classicv1.h: append to the service table with a service minor bump",
-     "classicv1.h", chain(after(CV1_LAST, "\tint (*forget)(void *provider, const char *pid);\n"),
-                          sub("#define MP2P_CLASSICV1_MINOR 0", "#define MP2P_CLASSICV1_MINOR 1")), 0),
+     "classicv1.h", chain(CV1_APPEND, cv1_minor), 0),
     ("classicv1.h: append to the service table without a bump",
-     "classicv1.h", after(CV1_LAST, "\tint (*forget)(void *provider, const char *pid);\n"), 1),
+     "classicv1.h", CV1_APPEND, 1),
     ("classicv1.h: the plugin ABI minor does not stand in for the service's",
-     "classicv1.h", after(CV1_LAST, "\tint (*forget)(void *provider, const char *pid);\n"), 1),
+     "classicv1.h", CV1_APPEND, 1),
     ("classicv1.h: change a constant", "classicv1.h",
      sub("#define MP2P_CLASSICV1_ID_SIZE 17", "#define MP2P_CLASSICV1_ID_SIZE 33"), 1),
     ("kademlia.h: grow the node struct, which has no size member",

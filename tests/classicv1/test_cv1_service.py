@@ -2,7 +2,9 @@
 """test_cv1_service.py -- another plugin in the same host uses classicv1:
 it receives every delivered message on "classicv1.message" and broadcasts
 and sends through the classicv1 service; a hot swap of classicv1 keeps its
-pid, peers and inbox and says no goodbye."""
+pid, peers and inbox and says no goodbye. Service 1.1: peer_addr, and quiet
+broadcasts of bytes that reach the other host's "classicv1.quiet" whole
+and stay out of every inbox, log and "classicv1.message"."""
 import sys
 import time
 
@@ -17,7 +19,10 @@ def main():
     a.plugins.append(SUB)
     a.write_config()
     a.start()
-    b = cv1_host("sb", bootstrap=[a.addr], peer_timeout=10).start()
+    b = cv1_host("sb", bootstrap=[a.addr], peer_timeout=10)
+    b.plugins.append(SUB)
+    b.write_config()
+    b.start()
     try:
         pa, pb = pid(a), pid(b)
         wait_until(lambda: pb in peers(a) and peers(a)[pb]["kind"] == "ours", 5, "a knows b")
@@ -49,6 +54,33 @@ def main():
         ok(code == 1, "service send to an unknown pid fails")
         code, out, err = a.ctl_raw(["sub", "broadcast", "caf\u00e9"])
         ok(code == 1, "service broadcast of non-ASCII text is refused")
+
+        # Service 1.1.
+        ok(a.ctl("sub", "addr", pb).get("addr") == b.addr, "peer_addr names b's address")
+        code, out, err = a.ctl_raw(["sub", "addr", "nobody"])
+        ok(code == 1, "peer_addr of an unknown pid fails")
+        box_a, box_b, seen_b = inbox(a), inbox(b), b.ctl("sub", "seen")["seen"]
+
+        def fnv(n, seed):
+            h = 1469598103934665603
+            for i in range(n):
+                h = ((h ^ ((i * seed) & 0xff)) * 1099511628211) & 0xffffffffffffffff
+            return "%016x" % h
+        qid = a.ctl("sub", "quiet", "49152", "7")["id"]
+        q = wait_until(lambda: b.ctl("sub", "quietseen")["seen"] == 1 and b.ctl("sub", "quietseen"), 5,
+                       "b's subscriber got the quiet broadcast")
+        ok(q["length"] == 49152 and q["fnv"] == fnv(49152, 7) and q["sender"] == pa,
+           "a quiet broadcast of 48 KiB of bytes, zeros included, arrives whole: %s" % q)
+        ok(a.ctl("sub", "quietseen")["seen"] == 1, "the sender's own subscriber hears it too")
+        time.sleep(0.3)
+        ok(inbox(a) == box_a and inbox(b) == box_b, "quiet broadcasts stay out of the inboxes")
+        ok(b.ctl("sub", "seen")["seen"] == seen_b, "and off the classicv1.message topic")
+        ok(qid not in a.log_text() + b.log_text() and "~q1:" not in a.log_text() + b.log_text(),
+           "and out of the logs")
+        code, out, err = a.ctl_raw(["sub", "quiet", "49153", "7"])
+        ok(code == 1, "a quiet broadcast over MP2P_CLASSICV1_QUIET_MAX is refused")
+        code, out, err = a.ctl_raw(["cv1", "broadcast", "~q1:AAAA"])
+        ok(code == 1, "a text broadcast cannot pose as a quiet one")
 
         # Hot swap: a changed config makes the host swap the instance.
         box, table = inbox(a), set(peers(a))

@@ -109,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	switch (data[0] % 7) {
+	switch (data[0] % 8) {
 	case 0:
 		if (cv1_decode_join(p, n, &dir, &pa) != CV1_OK)
 			break;
@@ -181,6 +181,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 6:
 		state(p, n);
 		break;
+	case 7: {
+		/* A quiet broadcast's text: decodes to at most the limit, and the
+		 * bytes encode back to the same text (one text, one meaning). */
+		static uint8_t bytes[CV1_QUIET_MAX];
+		static char text[CV1_QUIET_TEXT_MAX + 1];
+		size_t got = 0;
+
+		if (cv1_quiet_decode((const char *)p, n, bytes, sizeof(bytes), &got) != 0)
+			break;
+		if (got == 0 || got > CV1_QUIET_MAX)
+			abort();
+		len = cv1_quiet_encode(text, sizeof(text), bytes, got);
+		if (len < 0 || (size_t)len != n || memcmp(text, p, n) != 0)
+			abort();
+		break;
+	}
 	}
 	return 0;
 }

@@ -13,6 +13,8 @@
 #define TP_INIT_FAILS 5
 #define TP_CLAIMS_ECHO 6
 #define TP_FLAGS 7
+#define TP_START_FAILS 8
+#define TP_INIT_CRASH 9
 
 #ifndef TP_KIND
 #define TP_KIND TP_GOOD
@@ -33,6 +35,11 @@ static int tp_init(const struct mp2p_host_api *a, mp2p_host *host, const mp2p_co
 	struct tp *t;
 
 	api = a;
+	if (TP_KIND == TP_INIT_CRASH) {
+		/* A plugin with a bug in init(): the host must survive it. */
+		volatile int *nowhere = NULL;
+		*nowhere = 1;
+	}
 	if (TP_KIND == TP_INIT_FAILS) {
 		*error_text = strdup("the test plugin refuses to start: no frobnicator");
 		return -1;
@@ -132,6 +139,16 @@ static void tp_control(void *self, mp2p_reply *reply, int argc, const char *cons
 	}
 }
 
+static int tp_start(void *self, char **error_text)
+{
+	(void)self;
+	if (TP_KIND == TP_START_FAILS) {
+		*error_text = strdup("the test plugin cannot start: no frobnicator");
+		return -1;
+	}
+	return 0;
+}
+
 static void tp_destroy(void *self)
 {
 	free(self);
@@ -169,6 +186,7 @@ MP2P_PLUGIN_DEFINE = {
 	.version = "0.0.1",
 	.protocols = tp_protocols,
 	.init = tp_init,
+	.start = tp_start,
 	.on_frame = tp_frame,
 	.destroy = tp_destroy,
 	.save_state = tp_save,

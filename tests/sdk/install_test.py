@@ -113,6 +113,15 @@ def check_install(ok, inst):
     ok(all(inst.mans), "man pages maybep2pd(8), maybep2pctl(8), maybep2p.conf(5), maybep2p-plugin(3)")
     ok(inst.guide is not None and os.path.isdir(os.path.join(inst.examples, "minimal")),
        "the author's guide and the examples in docdir")
+    docdir = os.path.dirname(inst.guide) if inst.guide else ""
+    docs = ["classicv1/PROTOCOL.md", "kademlia/PROTOCOL.md", "abi/README.md", "examples/transfer/transfer.c"]
+    ok(all(os.path.exists(os.path.join(docdir, d)) for d in docs),
+       "the protocols, the ABI rules and the transfer example in docdir: %s" % docs)
+    ok(os.path.exists(os.path.join(os.path.dirname(inst.header), "util.h")), "<maybep2p/util.h> in includedir")
+    if inst.mans and all(inst.mans):
+        page = open([m for m in inst.mans if m.endswith("maybep2p-plugin.3")][0]).read()
+        ok("DOCDIR/README.md" in page and "DOCDIR/abi/README.md" in page,
+           "maybep2p-plugin(3) names the installed guide and ABI rules")
     return all([inst.maybep2pd, inst.maybep2pctl, inst.header, inst.pc, inst.plugindir, inst.guide])
 
 

@@ -5,21 +5,19 @@
 enum { GREET_NAME_MAX = 64, GREET_TEXT_MAX = 200 };   /* longest name, greeting */
 
 struct greet {
+	const struct mp2p_host_api *api;   /* the host's functions: no globals */
 	mp2p_host *host;         /* ours from init() to destroy() */
 	char *greeting;          /* copied: config strings die with init() */
 	uint64_t *greeted;       /* a counter `maybep2pctl stats` shows */
 };
 
-static const struct mp2p_host_api *api;   /* valid until we are unloaded */
-
-static int greet_init(const struct mp2p_host_api *host_api, mp2p_host *host,
+static int greet_init(const struct mp2p_host_api *api, mp2p_host *host,
                       const mp2p_config *config, void **self_out, char **error_text)
 {
 	static const char *const known[] = { "greeting", NULL };
 	const char *greeting = "hello";          /* the default, kept if unset */
 	struct greet *g;
 
-	api = host_api;
 	if (api->config_check_keys(config, known, error_text) < 0 ||
 	    api->config_get_string(config, "greeting", &greeting, error_text) < 0)
 		return -1;
@@ -31,6 +29,7 @@ static int greet_init(const struct mp2p_host_api *host_api, mp2p_host *host,
 		free(g);
 		return -1;
 	}
+	g->api = api;
 	g->host = host;
 	g->greeted = api->counter(host, "greeted");
 	*self_out = g;
@@ -44,13 +43,13 @@ static void greet_on_frame(void *self, mp2p_conn_id conn, const struct mp2p_fram
 	size_t len = strlen(g->greeting);
 
 	if (!mp2p_type_is(f->type, "HELO") || f->length > GREET_NAME_MAX) {   /* from the network: check */
-		api->log(g->host, MP2P_LOG_DEBUG, "dropped %.4s frame of %u bytes", f->type, f->length);
+		g->api->log(g->host, MP2P_LOG_DEBUG, "dropped %.4s frame of %u bytes", f->type, f->length);
 		return;
 	}
 	memcpy(text, g->greeting, len);
 	memcpy(text + len, ", ", 2);
 	memcpy(text + len + 2, f->payload, f->length);
-	if (api->send(g->host, conn, NULL, "HELO", text, len + 2 + f->length) == 0 && g->greeted)
+	if (g->api->send(g->host, conn, NULL, "HELO", text, len + 2 + f->length) == 0 && g->greeted)
 		(*g->greeted)++;
 }
 
@@ -58,9 +57,9 @@ static void greet_control(void *self, mp2p_reply *reply, int argc, const char *c
 {
 	struct greet *g = self;
 	if (strcmp(argv[0], "greeted") == 0 && argc == 1)
-		api->reply_int(reply, "greeted", g->greeted ? (long long)*g->greeted : 0);
+		g->api->reply_int(reply, "greeted", g->greeted ? (long long)*g->greeted : 0);
 	else
-		api->reply_usage(reply, "usage: greeted");
+		g->api->reply_usage(reply, "usage: greeted");
 }
 
 static void greet_destroy(void *self)

@@ -28,6 +28,20 @@
  * (to answer a message, say); a broadcast started from inside deliver() is
  * sent and kept in the inbox but not published again, so a subscriber that
  * broadcasts what it hears cannot recurse without end.
+ *
+ * QUIET BROADCASTS (1.1)
+ *
+ * broadcast_quiet() floods bytes, not text, for plugins that talk to each
+ * other over classicv1: a quiet broadcast is kept out of the inbox and the
+ * log, never sent to original peers, and published on its own topic,
+ * MP2P_CLASSICV1_QUIET_TOPIC, so subscribers of MP2P_CLASSICV1_TOPIC never
+ * see it. There, `text` points to the bytes (binary, `text_length` of
+ * them; a NUL follows that is not counted) and `kind` is
+ * MP2P_CLASSICV1_BROADCAST. At most MP2P_CLASSICV1_QUIET_MAX bytes: on the
+ * wire they travel as base64 after the prefix "~q1:" in the text of an
+ * ordinary broadcast (which is why broadcast() refuses a text starting
+ * with that prefix), about 64 KiB, and a host whose host.limits.max_frame
+ * is smaller drops them.
  */
 #ifndef MAYBEP2P_CLASSICV1_H
 #define MAYBEP2P_CLASSICV1_H
@@ -41,12 +55,21 @@ extern "C" {
 
 #define MP2P_CLASSICV1_SERVICE "classicv1"
 #define MP2P_CLASSICV1_MAJOR 1
-#define MP2P_CLASSICV1_MINOR 0
+#define MP2P_CLASSICV1_MINOR 1
 #define MP2P_CLASSICV1_VERSION \
 	(((uint32_t)MP2P_CLASSICV1_MAJOR << 16) | MP2P_CLASSICV1_MINOR)
 
 /** The topic delivered messages are published on. */
 #define MP2P_CLASSICV1_TOPIC "classicv1.message"
+
+/** (1.1) The topic quiet broadcasts are published on. */
+#define MP2P_CLASSICV1_QUIET_TOPIC "classicv1.quiet"
+
+/** (1.1) The most bytes one quiet broadcast carries. */
+#define MP2P_CLASSICV1_QUIET_MAX 49152
+
+/** (1.1) The longest "ADDR:PORT" peer_addr() writes, with its NUL. */
+#define MP2P_CLASSICV1_ADDR_SIZE 64
 
 /** A broadcast id in text: 16 lower-case hex digits and a NUL. */
 #define MP2P_CLASSICV1_ID_SIZE 17
@@ -100,6 +123,23 @@ struct mp2p_classicv1_service {
 
 	/** Number of peers in the table now. */
 	int (*peer_count)(void *provider);
+
+	/* --- 1.1 --------------------------------------------------------- */
+
+	/** Writes the "ADDR:PORT" ("[ADDR]:PORT" for IPv6) the table holds for
+	 *  `pid` into addr_out (`size` bytes; MP2P_CLASSICV1_ADDR_SIZE is
+	 *  always enough). -1 if the pid is not in the table or it does not
+	 *  fit. The address is the one the peer announced and classicv1
+	 *  checked (it reached the peer there, or the peer's own IP named it). */
+	int (*peer_addr)(void *provider, const char *pid, char *addr_out, size_t size);
+
+	/** Floods `length` bytes (1 to MP2P_CLASSICV1_QUIET_MAX, any values) to
+	 *  the hosts of ours in the network, quietly (QUIET BROADCASTS above).
+	 *  This host's own quiet subscribers hear it too. If id_out is not
+	 *  NULL, writes the broadcast's id there. -1 if the length is out of
+	 *  range or memory runs out. */
+	int (*broadcast_quiet)(void *provider, const void *data, size_t length,
+	                       char *id_out);
 };
 
 #ifdef __cplusplus
