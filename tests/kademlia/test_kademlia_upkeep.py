@@ -47,10 +47,10 @@ def main():
 
         r = ctl_or_error(hosts[1], "put", "keep", "kept")
         check(r.get("stored") == SIZE - 1, "put on every other host (%s)" % r.get("stored", r))
-        keep = "%s/keep" % r.get("writer")
+        keep = "%s/keep" % hosts[1].ctl(NAME, "routes")["writer"]
         r = ctl_or_error(hosts[2], "put", "short", "brief", "2")
         check(r.get("stored") == SIZE - 1, "a 2-second value put")
-        short = "%s/short" % r.get("writer")
+        short = "%s/short" % hosts[2].ctl(NAME, "routes")["writer"]
         check(ctl_or_error(hosts[3], "get", short).get("value") == "brief", "and got at once")
         r = ctl_or_error(hosts[4], "put", "capped", "x", "999999")
         capped_key = bytes.fromhex(r.get("key", "00" * 32))
