@@ -61,7 +61,10 @@ def main():
         # Three values (one expiring after 2 s), a 1 s period, 4 s, six
         # holders each: one republication per value and period is about 10;
         # without the skip it would be about 6 times that.
-        check(4 <= done <= 24, "holders republished %d times in 4 s, not 6 times each period" % done)
+        # Republications run when due, so two holders due within the
+        # same few milliseconds may both go before either's STOR arrives:
+        # a loaded machine sees a few more, never the six per period.
+        check(4 <= done <= 32, "holders republished %d times in 4 s, not 6 times each period" % done)
         replies = parallel(lambda h: ctl_or_error(h, "get", short), hosts)
         check(all("error" in r and "not found" in r["error"] for r in replies),
               "the 2-second value expired on every host")
