@@ -37,6 +37,30 @@ int addr_parse(const char *text, struct sockaddr_storage *ss, int *len_out)
 	return 0;
 }
 
+/* An address to listen on: the same rule, and port 0 besides, which asks
+ * the kernel to pick one (peers are never told to dial port 0). */
+int addr_parse_listen(const char *text, struct sockaddr_storage *ss, int *len_out)
+{
+	size_t n = strlen(text);
+	char *one;
+	int rc;
+
+	if (addr_parse(text, ss, len_out) == 0)
+		return 0;
+	if (n < 3 || text[n - 1] != '0' || text[n - 2] != ':' || (one = strdup(text)) == NULL)
+		return -1;
+	one[n - 1] = '1';
+	rc = addr_parse(one, ss, len_out);
+	free(one);
+	if (rc < 0)
+		return -1;
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = 0;
+	else
+		((struct sockaddr_in *)ss)->sin_port = 0;
+	return 0;
+}
+
 void addr_format(const struct sockaddr *sa, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN];

@@ -34,6 +34,8 @@ static const char *api_instance_name(mp2p_host *in) { return in->name; }
 static const char *api_host_id(mp2p_host *in) { return in->host->id; }
 static const char *api_advertise(mp2p_host *in) { return in->host->advertise; }
 static const char *api_state_dir(mp2p_host *in) { return in->state_dir; }
+static const char *api_peer_id(mp2p_host *in) { return in->host->peer_id; }
+static int api_security(mp2p_host *in) { return in->host->cfg.security_mode; }
 
 double host_now(struct host *h)
 {
@@ -279,7 +281,7 @@ static const char *api_config_list_string(const mp2p_config *c, const char *key,
 
 /* The flags a host of this minor knows; others are refused, not ignored,
  * so a plugin never believes a request was honoured. */
-#define SEND_FLAGS (MP2P_SEND_ONESHOT | MP2P_SEND_NOWAIT | MP2P_SEND_OWNED)
+#define SEND_FLAGS (MP2P_SEND_ONESHOT | MP2P_SEND_NOWAIT | MP2P_SEND_OWNED | MP2P_SEND_PLAINTEXT)
 
 static int api_send_v2(mp2p_host *in, mp2p_conn_id conn, const char *protocol, const char *type,
                        const void *payload, size_t length, unsigned flags)
@@ -301,7 +303,8 @@ static int api_send_to_v2(mp2p_host *in, const char *addr, const char *protocol,
 		return MP2P_ERR_INVALID;
 	if (in->state != INST_RUNNING)
 		return MP2P_ERR_REFUSED;
-	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, conn_out);
+	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, NULL,
+	                    conn_out);
 }
 
 /* The 1.0 entries: the same, with one -1 for every failure. */
@@ -329,7 +332,18 @@ static int api_send_claimed(mp2p_host *in, mp2p_conn_id claimed_on, const char *
 	    (flags & ~(unsigned)SEND_FLAGS))
 		return -1;
 	return conn_send_to(in->host, in, addr, claimed_on, protocol, type, payload, length,
-	                    flags, conn_out) < 0 ? -1 : 0;
+	                    flags, NULL, conn_out) < 0 ? -1 : 0;
+}
+
+static int api_send_to_peer(mp2p_host *in, const char *addr, const char *peer_id,
+                            const char *protocol, const char *type, const void *payload,
+                            size_t length, unsigned flags, mp2p_conn_id *conn_out)
+{
+	if (in->state != INST_RUNNING || addr == NULL || type == NULL ||
+	    (payload == NULL && length > 0) || (flags & ~(unsigned)SEND_FLAGS))
+		return -1;
+	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, peer_id,
+	                    conn_out) < 0 ? -1 : 0;
 }
 
 static int api_conn_close(mp2p_host *in, mp2p_conn_id conn, int flush)
@@ -459,4 +473,7 @@ const struct mp2p_host_api host_api = {
 	.checkpoint = api_checkpoint,
 	.reply_handover = reply_handover,
 	.reply_adopt = reply_adopt,
+	.peer_id = api_peer_id,
+	.security = api_security,
+	.send_to_peer = api_send_to_peer,
 };

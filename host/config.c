@@ -185,7 +185,7 @@ static void load_listen(struct host_config *c, const config_setting_t *host, str
 			bad(errs, e, "element %d is not a string", i);
 			continue;
 		}
-		if (addr_parse(v, &ss, &len) < 0) {
+		if (addr_parse_listen(v, &ss, &len) < 0) {
 			bad(errs, e, "'%s' is not a numeric ADDR:PORT (IPv6 as [ADDR]:PORT)", v);
 			continue;
 		}
@@ -312,12 +312,158 @@ static void default_control(char *out, size_t size)
 static void load_checkpoint_interval(struct host_config *c, const config_setting_t *host,
                                      struct diag *errs);
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_allowed(struct host_config *c, const char *id)
+{
+	char **more = realloc(c->allow, sizeof(*more) * (size_t)(c->nallow + 1));
+
+	if (more == NULL)
+		return -1;
+	c->allow = more;
+	if ((c->allow[c->nallow] = strdup(id)) == NULL)
+		return -1;
+	c->nallow++;
+	return 0;
+}
+
+/* One peer id a line; blank lines and lines starting with '#' are skipped.
+ * Every bad line is reported with its number. */
+int allow_file_read(const char *path, char ***ids, int *n, struct diag *errs)
+{
+	char line[256];
+	int lineno = 0, before = errs->count;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL) {
+		diag_add(errs, "%s: cannot read the allow file: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *end;
+		char **more;
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			diag_add(errs, "%s:%d: line too long for a peer id", path, lineno);
+			while (fgets(line, sizeof(line), f) != NULL && strchr(line, '\n') == NULL)
+				;
+			continue;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = p + strcspn(p, "\r\n");
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		*end = '\0';
+		if (*p == '\0' || *p == '#')
+			continue;
+		if (!peer_id_valid(p)) {
+			diag_add(errs, "%s:%d: '%.80s' is not a peer id (64 lowercase hex digits)", path,
+			         lineno, p);
+			continue;
+		}
+		if ((more = realloc(*ids, sizeof(*more) * (size_t)(*n + 1))) == NULL ||
+		    (more[*n] = strdup(p)) == NULL) {
+			if (more != NULL)
+				*ids = more;
+			diag_add(errs, "%s: out of memory", path);
+			break;
+		}
+		*ids = more;
+		(*n)++;
+	}
+	fclose(f);
+	return errs->count > before ? -1 : 0;
+}
+
+/* host.security: the mode and who is admitted. */
+static void load_security(struct host_config *c, const config_setting_t *sec, struct diag *errs)
+{
+	static const char *const security_keys[] = { "mode", "allow", "allow_file", NULL };
+	const config_setting_t *s;
+	char *mode;
+
+	c->security_mode = SEC_TLS;
+	if (sec == NULL)
+		return;
+	check_keys(sec, security_keys, errs);
+	mode = get_string(sec, "mode", "tls", errs);
+	if (mode != NULL && strcmp(mode, "plain") == 0)
+		c->security_mode = SEC_PLAIN;
+	else if (mode != NULL && strcmp(mode, "mixed") == 0)
+		c->security_mode = SEC_MIXED;
+	else if (mode == NULL || strcmp(mode, "tls") != 0)
+		bad(errs, config_setting_get_member(sec, "mode"),
+		    "must be \"tls\", \"plain\" or \"mixed\" (got '%s')", mode ? mode : "");
+	free(mode);
+	if ((s = config_setting_get_member(sec, "allow")) != NULL) {
+		c->allow_set = 1;
+		if (!config_setting_is_aggregate(s)) {
+			bad(errs, s, "must be a list of peer ids: [ \"PEERID\", ... ]");
+		} else {
+			for (int i = 0; i < config_setting_length(s); i++) {
+				const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+				const char *v = config_setting_get_string(e);
+				if (v == NULL || !peer_id_valid(v))
+					bad(errs, e, "element %d is not a peer id (64 lowercase hex digits, "
+					    "as `maybep2pd --peer-id` prints)", i);
+				else if (add_allowed(c, v) < 0)
+					bad(errs, e, "out of memory");
+			}
+		}
+	}
+	if ((s = config_setting_get_member(sec, "allow_file")) != NULL) {
+		char *path = get_string(sec, "allow_file", NULL, errs);
+		c->allow_set = 1;
+		if (path != NULL && path[0] != '/' && strrchr(c->path, '/') != NULL) {
+			/* Relative to the config file, as an operator reading it expects. */
+			char *full = str_printf("%.*s/%s", (int)(strrchr(c->path, '/') - c->path),
+			                        c->path, path);
+			free(path);
+			path = full;
+		}
+		if (path != NULL) {
+			struct diag file_errs = { 0 };
+			char *where = config_where(s);
+			allow_file_read(path, &c->allow, &c->nallow, &file_errs);
+			for (int i = 0; i < file_errs.count; i++)
+				diag_add(errs, "%s: setting 'host.security.allow_file': %s", where,
+				         file_errs.lines[i]);
+			diag_clear(&file_errs);
+			free(where);
+		}
+		free(path);
+	}
+	if (c->allow_set && c->security_mode == SEC_PLAIN)
+		bad(errs, config_setting_get_member(sec, "allow") ?
+		    config_setting_get_member(sec, "allow") : config_setting_get_member(sec, "allow_file"),
+		    "needs mode \"tls\" or \"mixed\": a plaintext peer cannot prove its peer id");
+	if (c->nallow > 1)
+		qsort(c->allow, (size_t)c->nallow, sizeof(*c->allow), cmp_str);
+}
+
+const char *security_mode_name(int mode)
+{
+	return mode == SEC_PLAIN ? "plain" : mode == SEC_MIXED ? "mixed" : "tls";
+}
+
+int config_allows(const struct host_config *c, const char *peer_id)
+{
+	if (!c->allow_set)
+		return 1;
+	return c->nallow > 0 &&
+	       bsearch(&peer_id, c->allow, (size_t)c->nallow, sizeof(*c->allow), cmp_str) != NULL;
+}
+
 static void load_host(struct host_config *c, const config_setting_t *host, struct diag *errs)
 {
 	static const char *const host_keys[] = {
 		"id", "listen", "advertise", "state_dir", "control", "plugin_dir",
 		"log_level", "limits", "timeouts", "dial", "log", "metrics_listen",
-		"checkpoint_interval", NULL
+		"checkpoint_interval", "security", NULL
 	};
 	static const char *const limit_keys[] = {
 		"max_connections", "max_inbound", "max_outbound", "max_connections_per_ip",
@@ -327,6 +473,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		"connect", "idle", "frame", "write", "first_frame", NULL
 	};
 	const config_setting_t *limits = NULL, *timeouts = NULL, *dial = NULL;
+	const config_setting_t *security = NULL;
 	struct sockaddr_storage ss;
 	char *level, control[4096 + 16];
 	int len;
@@ -336,6 +483,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		limits = get_group(host, "limits", errs);
 		timeouts = get_group(host, "timeouts", errs);
 		dial = get_group(host, "dial", errs);
+		security = get_group(host, "security", errs);
 	}
 	c->id = get_string(host, "id", NULL, errs);
 	if (c->id != NULL && strpbrk(c->id, " \t\r\n,|") != NULL)
@@ -367,7 +515,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 	}
 	free(level);
 	c->metrics_listen = get_string(host, "metrics_listen", NULL, errs);
-	if (c->metrics_listen != NULL && addr_parse(c->metrics_listen, &ss, &len) < 0)
+	if (c->metrics_listen != NULL && addr_parse_listen(c->metrics_listen, &ss, &len) < 0)
 		bad(errs, config_setting_get_member(host, "metrics_listen"),
 		    "'%s' is not a numeric ADDR:PORT (IPv6 as [ADDR]:PORT)", c->metrics_listen);
 
@@ -417,6 +565,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		get_seconds(timeouts, "first_frame", &c->t_first_frame, errs);
 	}
 	load_dial(c, dial, errs);
+	load_security(c, security, errs);
 	load_checkpoint_interval(c, host, errs);
 }
 
@@ -561,6 +710,9 @@ void config_release(struct host_config *c)
 		free(c->plugins[i].config_text);
 	}
 	free(c->plugins);
+	for (int i = 0; i < c->nallow; i++)
+		free(c->allow[i]);
+	free(c->allow);
 	free(c->path);
 	free(c->id);
 	free(c->advertise);

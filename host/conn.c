@@ -20,9 +20,6 @@
 /* Which timeout a connection's one deadline timer stands for now. */
 enum deadline_kind { DL_IDLE = 0, DL_FRAME = 1, DL_FIRST = 2 };
 
-/* Bytes one connection may read, or write, in one turn of the loop. */
-#define CONN_IO_STEP (256 * 1024)
-
 struct conn {
 	struct conn *next, *prev;
 	struct host *h;
@@ -55,8 +52,11 @@ struct conn {
 	unsigned partial : 1;        /* part of a frame is waiting: the frame timeout runs */
 	unsigned dispatching : 1;    /* inside a plugin callback: free later */
 	unsigned dead : 1;
+	unsigned secure : 1;         /* TLS */
+	unsigned handshaken : 1;     /* TLS: the handshake is done, tls.verified is the peer */
 	unsigned above_low : 1;      /* output rose above low_water since the last drain */
 	char peer[56];
+	struct tls_check tls;
 };
 
 static void conn_read(struct bufferevent *bev, void *arg);
@@ -80,6 +80,13 @@ static void ip_count_add(struct host *h, uint64_t key, long delta)
 		idmap_del(&h->ip_counts, key);
 	else
 		idmap_put(&h->ip_counts, key, (void *)(uintptr_t)n);
+}
+
+/* An accepted socket not yet a connection (its first bytes are awaited)
+ * holds its place under the per-address limit. */
+void conn_ip_hold(struct host *h, const struct sockaddr *sa, long delta)
+{
+	ip_count_add(h, addr_ip_key(sa, h->cfg.ipv6_prefix), delta);
 }
 
 static void silent_unlink(struct conn *c)
@@ -135,7 +142,7 @@ int conn_admit(struct host *h, const struct sockaddr *sa)
 		h->stats.refused_per_ip++;
 		why = "max_connections_per_ip reached";
 		rl = &rl_per_ip;
-	} else if (h->nin >= h->cfg.max_inbound) {
+	} else if (h->nin + h->nsniffs >= h->cfg.max_inbound) {
 		struct conn *victim = h->silent_head;
 		if (victim != NULL) {
 			h->stats.evicted_silent++;
@@ -240,13 +247,21 @@ static int budget_enforce(struct host *h, struct conn *spare)
 	return h->buffered > (size_t)h->cfg.max_buffered ? -1 : 0;
 }
 
-static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct sockaddr *sa)
+static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct sockaddr *sa,
+                             int secure, int inbound, const char *expect_peer)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
-	if (c == NULL)
+	if (c == NULL) {
+		if (fd >= 0)
+			evutil_closesocket(fd);
 		return NULL;
-	c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (expect_peer != NULL)
+		memcpy(c->tls.expected, expect_peer, sizeof(c->tls.expected));
+	c->secure = secure ? 1 : 0;
+	c->bev = secure ? tls_bev_new(h, fd, inbound, &c->tls)
+	                : bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->deadline = evtimer_new(h->base, conn_deadline, c);
 	if (c->bev == NULL || c->deadline == NULL) {
 		if (c->bev)
@@ -284,11 +299,6 @@ static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct so
 		c->next->prev = c;
 	h->conns = c;
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
-	/* libevent reads and writes at most 16 KiB a time by default: a bulk
-	 * connection would then cost one callback per 16 KiB. A larger step
-	 * is still bounded, so one connection cannot hold the loop. */
-	bufferevent_set_max_single_read(c->bev, CONN_IO_STEP);
-	bufferevent_set_max_single_write(c->bev, CONN_IO_STEP);
 	return c;
 }
 
@@ -300,13 +310,14 @@ static void set_nodelay(evutil_socket_t fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+                         int secure)
 {
 	struct conn *c;
 
 	(void)salen;
 	set_nodelay(fd);
-	if ((c = conn_new(h, fd, sa)) == NULL) {
+	if ((c = conn_new(h, fd, sa, secure, 1, NULL)) == NULL) {
 		log_msg(HLOG_ERR, "out of memory accepting a connection");
 		return NULL;
 	}
@@ -317,7 +328,8 @@ struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockad
 	ip_count_add(h, c->ip_key, 1);   /* the per-IP cap is on what peers open */
 	h->stats.accepted++;
 	bufferevent_set_timeouts(c->bev, NULL, &h->tv_write);
-	/* Its first frame is due within first_frame, or idle if that is shorter. */
+	/* Its first frame is due within first_frame, or idle if that is shorter;
+	 * a TLS handshake comes first and must fit in the same time. */
 	if (h->cfg.t_first_frame <= h->cfg.t_idle) {
 		c->deadline_kind = DL_FIRST;
 		event_add(c->deadline, h->tv_first);
@@ -427,6 +439,19 @@ static void conn_fail(struct conn *c, uint64_t *counter, struct ratelog *rl,
 	conn_close(c, reason);
 }
 
+/* A TLS handshake failed. Counted, and logged at most once a second: a
+ * stranger knocking at a private network must not fill the log. */
+static void tls_refused(struct conn *c, const char *reason)
+{
+	static struct ratelog rl;
+	struct host *h = c->h;
+
+	h->stats.tls_refused++;
+	log_rated(&rl, HLOG_WARN, "%s: closing connection %llu: %s (%llu TLS refusals so far)",
+	          c->peer, (unsigned long long)c->id, reason, (unsigned long long)h->stats.tls_refused);
+	conn_close(c, reason);
+}
+
 /* Writes what is queued, then closes. Reading stops at once. */
 static void conn_close_flush(struct conn *c, const char *reason)
 {
@@ -440,6 +465,10 @@ static void conn_close_flush(struct conn *c, const char *reason)
 	 * say): it connects, writes, then closes, or the connect timeout ends it. */
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
+	/* A TLS bufferevent stops writing when the peer ends its stream; what
+	 * is queued (the answer to a one-shot frame) must still leave. */
+	if (c->secure)
+		bufferevent_enable(c->bev, EV_WRITE);
 	event_del(c->deadline);
 }
 
@@ -604,8 +633,21 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (c->dead)
 		return;
+	if ((what & BEV_EVENT_CONNECTED) && c->inbound) {
+		/* An inbound TLS handshake is done: the key was checked. The
+		 * first-frame deadline set at accept still runs. */
+		c->handshaken = 1;
+		h->stats.tls_handshakes++;
+		log_msg(HLOG_DEBUG, "%s: connection %llu is peer %s", c->peer,
+		        (unsigned long long)c->id, c->tls.verified);
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		c->established = 1;
+		if (c->secure) {
+			c->handshaken = 1;
+			h->stats.tls_handshakes++;
+		}
 		if (c->dialling) {
 			dial_finished(h, c->dest_key);
 			c->dialling = 0;
@@ -641,6 +683,17 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 			static struct ratelog rl_write;
 			conn_fail(c, &h->stats.timeouts_write, &rl_write, "write timeout: peer is not reading");
 		}
+	} else if ((what & BEV_EVENT_ERROR) && c->secure) {
+		/* A wrong key, no key, no TLS at all, or the far end refused
+		 * ours (in TLS 1.3 a dialler hears that just after its side of
+		 * the handshake is done, before any frame came back). */
+		tls_failure(c->bev, &c->tls, reason, sizeof(reason));
+		if (!c->established)
+			h->stats.dial_failures++;
+		if (!c->handshaken || c->bytes_in == 0)
+			tls_refused(c, reason);
+		else
+			conn_close(c, reason);
 	} else if (what & BEV_EVENT_ERROR) {
 		int err = EVUTIL_SOCKET_ERROR();
 		if (!c->established) {
@@ -662,7 +715,13 @@ static void conn_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->deadline_kind == DL_FIRST)
+	if (c->secure && !c->handshaken) {
+		if (!c->inbound) {
+			h->stats.timeouts_connect++;
+			h->stats.dial_failures++;
+		}
+		tls_refused(c, "TLS handshake not finished in time");
+	} else if (c->deadline_kind == DL_FIRST)
 		conn_fail(c, &h->stats.timeouts_first_frame, &rl_first,
 		          "first frame timeout: no complete frame in %g s", h->cfg.t_first_frame);
 	else if (c->deadline_kind == DL_FRAME)
@@ -690,6 +749,16 @@ static int protocol_of(struct mp2p_host *in, const char *protocol, const char **
 	return -1;
 }
 
+/* An owned connection is a plugin's bulk channel: it reads and writes up
+ * to 256 KiB a turn instead of libevent's 16 KiB, which saves a callback
+ * and a system call per 16 KiB. Shared connections keep the small step,
+ * so no peer can make the host read more per turn than it does today. */
+static void owned_io(struct conn *c)
+{
+	bufferevent_set_max_single_read(c->bev, 256 * 1024);
+	bufferevent_set_max_single_write(c->bev, 256 * 1024);
+}
+
 /* May this instance use the connection? An owned one is its owner's;
  * MP2P_SEND_OWNED claims one nobody else has used. */
 static int may_use(struct conn *c, struct mp2p_host *in, unsigned flags)
@@ -703,6 +772,7 @@ static int may_use(struct conn *c, struct mp2p_host *in, unsigned flags)
 	if ((c->users & ~me) != 0 || (c->dialer >= 0 && c->dialer != in->slot))
 		return MP2P_ERR_REFUSED;
 	c->owner = in->slot;
+	owned_io(c);
 	/* No plain send_to() may find it from now on. */
 	if (c->dial_key && idmap_get(&c->h->conn_by_dial, c->dial_key) == c)
 		idmap_del(&c->h->conn_by_dial, c->dial_key);
@@ -828,21 +898,24 @@ static evutil_socket_t dial_socket(struct host *h, const struct sockaddr *sa)
 }
 
 static struct conn *dial(struct host *h, struct mp2p_host *in, const char *addr,
-                         const struct sockaddr *sa, int salen)
+                         const struct sockaddr *sa, int salen, int secure, const char *expect_peer)
 {
 	struct conn *c;
 
 	if (!dial_allowed(h, in, addr, sa))
 		return NULL;
-	if ((c = conn_new(h, dial_socket(h, sa), sa)) == NULL)
+	if ((c = conn_new(h, dial_socket(h, sa), sa, secure, 0, expect_peer)) == NULL)
 		return NULL;
 	h->nout++;
 	c->dialer = in->slot;
 	c->dest_key = addr_ip_key(sa, 128);
 	c->dialling = 1;
 	dial_started(h, c->dest_key);
-	/* While connecting, libevent's write timeout is the connect timeout. */
+	/* While connecting, libevent's write timeout is the connect timeout;
+	 * a TLS handshake waits on reads, so the deadline bounds it too. */
 	bufferevent_set_timeouts(c->bev, NULL, &h->tv_connect);
+	if (secure)
+		event_add(c->deadline, &h->tv_connect);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(c->bev, sa, salen) < 0) {
 		/* libevent reports most failures through the event callback; one
@@ -854,10 +927,22 @@ static struct conn *dial(struct host *h, struct mp2p_host *in, const char *addr,
 	return c;
 }
 
+/* May a connection dialled earlier carry frames meant for `expect_peer`? */
+static int reusable_for(const struct conn *c, const char *expect_peer)
+{
+	if (expect_peer == NULL)
+		return 1;
+	if (c->handshaken)
+		return strcmp(c->tls.verified, expect_peer) == 0;
+	return strcmp(c->tls.expected, expect_peer) == 0;
+}
+
 int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, uint64_t claimed_on,
                  const char *protocol, const char *type, const void *payload, size_t len,
-                 unsigned flags, uint64_t *id_out)
+                 unsigned flags, const char *expect_peer, uint64_t *id_out)
 {
+	int mode = h->cfg.security_mode;
+	int secure = mode == SEC_TLS || (mode == SEC_MIXED && !(flags & MP2P_SEND_PLAINTEXT));
 	struct sockaddr_storage ss;
 	char canon[64];
 	uint64_t key;
@@ -868,13 +953,24 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, uint64_
 		log_msg(HLOG_DEBUG, "%s: cannot send to '%s': not a numeric ADDR:PORT", in->name, addr);
 		return MP2P_ERR_REFUSED;
 	}
+	if ((flags & MP2P_SEND_PLAINTEXT) && mode == SEC_TLS) {
+		log_msg(HLOG_DEBUG, "%s: cannot send to %s in plaintext: host.security.mode is \"tls\"",
+		        in->name, addr);
+		return MP2P_ERR_REFUSED;
+	}
+	if (expect_peer != NULL && (!secure || !peer_id_valid(expect_peer))) {
+		log_msg(HLOG_DEBUG, "%s: cannot send to %s expecting a peer id: %s", in->name, addr,
+		        secure ? "not a peer id" : "the connection would be plaintext");
+		return MP2P_ERR_REFUSED;
+	}
 	if (claimed_on != 0 && !dial_claim_allowed(h, in, claimed_on, addr, (struct sockaddr *)&ss))
 		return MP2P_ERR_REFUSED;
 	addr_format((struct sockaddr *)&ss, canon, sizeof(canon));
 	key = hash_bytes(canon, strlen(canon));
 	if (!(flags & (MP2P_SEND_ONESHOT | MP2P_SEND_OWNED))) {
 		c = idmap_get(&h->conn_by_dial, key);
-		if (c != NULL && !c->dead && !c->closing && strcmp(c->peer, canon) == 0) {
+		if (c != NULL && !c->dead && !c->closing && strcmp(c->peer, canon) == 0 &&
+		    reusable_for(c, expect_peer)) {
 			if ((rc = queue_frame(c, in, protocol, type, payload, len, flags)) < 0)
 				return rc;
 			if (id_out)
@@ -882,12 +978,13 @@ int conn_send_to(struct host *h, struct mp2p_host *in, const char *addr, uint64_
 			return MP2P_OK;
 		}
 	}
-	if ((c = dial(h, in, addr, (struct sockaddr *)&ss, salen)) == NULL)
+	if ((c = dial(h, in, addr, (struct sockaddr *)&ss, salen, secure, expect_peer)) == NULL)
 		return MP2P_ERR_REFUSED;
 	if (flags & MP2P_SEND_ONESHOT) {
 		c->oneshot = 1;
 	} else if (flags & MP2P_SEND_OWNED) {
 		c->owner = in->slot;
+		owned_io(c);
 	} else {
 		c->dial_key = key;
 		idmap_put(&h->conn_by_dial, key, c);
@@ -944,6 +1041,10 @@ int conn_info(struct host *h, uint64_t id, struct mp2p_conn_info *info)
 	full.bytes_in = c->bytes_in;
 	full.bytes_out = c->bytes_out - pending(c);
 	full.opened = c->opened;
+	full.tls = c->secure;
+	full.authenticated = c->secure && c->handshaken && c->tls.verified[0] != '\0';
+	if (full.authenticated)
+		memcpy(full.peer_id, c->tls.verified, sizeof(full.peer_id));
 	memcpy(info, &full, full.size);
 	return 0;
 }
@@ -1026,6 +1127,8 @@ void conns_list(struct host *h, struct mp2p_reply *r)
 		reply_int(r, "id", (long long)c->id);
 		reply_str(r, "peer", c->peer);
 		reply_str(r, "direction", c->inbound ? "in" : "out");
+		reply_str(r, "tls", c->secure ? "yes" : "no");
+		reply_str(r, "peer_id", c->handshaken && c->tls.verified[0] ? c->tls.verified : "-");
 		reply_str(r, "state", c->closing ? "closing" : c->established ? "open" : "connecting");
 		reply_int(r, "bytes_in", (long long)c->bytes_in);
 		reply_int(r, "bytes_out", (long long)(c->bytes_out - pending(c)));

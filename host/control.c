@@ -169,6 +169,8 @@ static void cmd_status(struct host *h, struct mp2p_reply *r)
 		n += h->slots[i] != NULL;
 	snprintf(abi, sizeof(abi), "%d.%d", MP2P_ABI_MAJOR, MP2P_ABI_MINOR);
 	reply_str(r, "id", h->id);
+	reply_str(r, "peer_id", h->peer_id);
+	reply_str(r, "security", security_mode_name(h->cfg.security_mode));
 	reply_str(r, "version", HOST_VERSION);
 	reply_str(r, "abi", abi);
 	reply_int(r, "pid", (long long)getpid());
@@ -243,6 +245,8 @@ static void cmd_stats(struct host *h, struct mp2p_reply *r)
 	reply_int(r, "dial_refused_outbound", (long long)s->dial_refused_outbound);
 	reply_int(r, "reloads", (long long)s->reloads);
 	reply_int(r, "reload_failures", (long long)s->reload_failures);
+	reply_int(r, "tls_handshakes", (long long)s->tls_handshakes);
+	reply_int(r, "tls_refused", (long long)s->tls_refused);
 	for (int i = 0; i < MAX_INSTANCES; i++) {
 		struct mp2p_host *in = h->slots[i];
 		if (in == NULL)

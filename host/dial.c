@@ -21,7 +21,7 @@ static int is_self(struct host *h, const struct sockaddr *sa)
 	for (int i = 0; i < h->cfg.nlisten; i++) {
 		const struct sockaddr *l = (const struct sockaddr *)&ls;
 		uint16_t lport, port;
-		if (addr_parse(h->cfg.listen[i], &ls, &len) < 0)
+		if (addr_parse_listen(h->cfg.listen[i], &ls, &len) < 0)
 			continue;
 		lport = l->sa_family == AF_INET ? ((const struct sockaddr_in *)l)->sin_port
 		                                : ((const struct sockaddr_in6 *)l)->sin6_port;

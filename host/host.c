@@ -12,6 +12,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 static void timeval_of(double seconds, struct timeval *tv)
 {
 	tv->tv_sec = (time_t)seconds;
@@ -80,6 +82,23 @@ static int host_identity(struct host *h, int check_only, struct diag *errs)
 	}
 	free(path);
 	return 0;
+}
+
+/* The host key from state_dir/host.key, made at the first start. A check
+ * (-t) creates nothing: without a key file it checks with a throwaway key. */
+static int host_key(struct host *h, int check_only, struct diag *errs)
+{
+	char *error_text = NULL;
+
+	h->key = hostkey_load(h->cfg.state_dir, !check_only, &error_text);
+	if (h->key == NULL && error_text == NULL && check_only)
+		h->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (h->key == NULL || peer_id_of_key(h->key, h->peer_id) < 0) {
+		diag_add(errs, "%s: host key: %s", h->cfg.path, error_text ? error_text : "unusable");
+		free(error_text);
+		return -1;
+	}
+	return tls_init(h, errs);
 }
 
 /* Loads, checks and initialises every plugin of `cfg` into out[] (indexed
@@ -298,7 +317,7 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	 * state_dir lock comes first, then the control socket. */
 	if (!check_only && state_dir_claim(h, errs) < 0)
 		return -1;
-	if (host_identity(h, check_only, errs) < 0)
+	if (host_identity(h, check_only, errs) < 0 || host_key(h, check_only, errs) < 0)
 		return -1;
 	h->advertise = strdup(h->cfg.advertise ? h->cfg.advertise : h->cfg.listen[0]);
 
@@ -359,8 +378,9 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	event_add(h->sig_hup, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	host_arm_checkpoints(h);
-	log_msg(HLOG_INFO, "host %s (maybep2pd %s, ABI %d.%d) running; advertising %s", h->id,
-	        HOST_VERSION, MP2P_ABI_MAJOR, MP2P_ABI_MINOR, h->advertise);
+	log_msg(HLOG_INFO, "host %s (maybep2pd %s, ABI %d.%d) running; advertising %s; peer id %s; "
+	        "security %s", h->id, HOST_VERSION, MP2P_ABI_MAJOR, MP2P_ABI_MINOR, h->advertise,
+	        h->peer_id, security_mode_name(h->cfg.security_mode));
 	return 0;
 
 fail_instances:
@@ -402,6 +422,7 @@ void host_request_stop(struct host *h)
 	h->stopping = 1;
 	h->stop_began = host_now(h);
 	listeners_close(h);
+	sniffs_free(h);
 	if (h->checkpoint_timer != NULL)
 		event_del(h->checkpoint_timer);
 	host_save_states(h);
@@ -435,6 +456,8 @@ void host_free(struct host *h)
 	reply_abandon_handed(h, NULL);
 	if (h->base != NULL)
 		conns_drop_all(h);
+	tls_free(h);           /* after the connections: they hold SSL objects */
+	hostkey_free(h->key);
 	control_close(h);
 	metrics_close(h);
 	listeners_close(h);

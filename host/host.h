@@ -59,6 +59,7 @@ char *str_vprintf(const char *fmt, va_list ap);
 
 /* addr.c */
 int addr_parse(const char *text, struct sockaddr_storage *ss, int *len_out);
+int addr_parse_listen(const char *text, struct sockaddr_storage *ss, int *len_out);
 void addr_format(const struct sockaddr *sa, char *buf, size_t size);
 uint64_t addr_ip_key(const struct sockaddr *sa, long ipv6_prefix);
 int addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
@@ -91,7 +92,17 @@ int frame_scan(const uint8_t *start, size_t have, uint32_t max_payload,
 int frame_protocol_valid(const char *name);
 void frame_header_write(uint8_t *hdr, const char *protocol, const char *type, uint32_t length);
 
+/* hostkey.c -- the host key and peer ids. */
+typedef struct evp_pkey_st EVP_PKEY;
+struct evp_pkey_st *hostkey_load(const char *state_dir, int create, char **error_text);
+void hostkey_free(struct evp_pkey_st *key);
+int peer_id_of_key(const struct evp_pkey_st *key, char out[MP2P_PEER_ID_LEN + 1]);
+int peer_id_valid(const char *text);
+
 /* config.c */
+/* host.security.mode */
+enum security_mode { SEC_PLAIN = MP2P_SECURITY_PLAIN, SEC_TLS = MP2P_SECURITY_TLS,
+                     SEC_MIXED = MP2P_SECURITY_MIXED };
 struct plugin_conf {
 	char *name;
 	char *file;                  /* as written: relative to plugin_dir or absolute */
@@ -123,6 +134,10 @@ struct host_config {
 	int ndial_deny;
 	double t_connect, t_idle, t_frame, t_write, t_first_frame;
 	double checkpoint_interval;  /* seconds; 0: only at shutdown and on request */
+	int security_mode;           /* enum security_mode */
+	int allow_set;               /* allow or allow_file given: admit only `allow` */
+	char **allow;                /* sorted peer ids, from allow and allow_file */
+	int nallow;
 	struct plugin_conf *plugins;
 	int nplugins;
 };
@@ -130,6 +145,9 @@ int config_load(struct host_config *c, const char *path, struct diag *errs);
 void config_release(struct host_config *c);
 char *config_where(const config_setting_t *s);
 char *config_dump(const config_setting_t *s);
+int config_allows(const struct host_config *c, const char *peer_id);
+const char *security_mode_name(int mode);
+int allow_file_read(const char *path, char ***ids, int *n, struct diag *errs);
 
 /* loader.c -- a plugin file opened and checked, before any of its code runs. */
 struct module {
@@ -225,13 +243,14 @@ void services_release(struct host *h, mp2p_host *in);
 void services_free(struct host *h);
 
 /* conn.c */
-struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen);
+struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+                         int secure);
 struct conn *conn_find(struct host *h, uint64_t id);
 int conn_send(struct host *h, mp2p_host *in, uint64_t id, const char *protocol,
               const char *type, const void *payload, size_t len, unsigned flags);
 int conn_send_to(struct host *h, mp2p_host *in, const char *addr, uint64_t claimed_on,
                  const char *protocol, const char *type, const void *payload, size_t len,
-                 unsigned flags, uint64_t *id_out);
+                 unsigned flags, const char *expect_peer, uint64_t *id_out);
 int conn_close_id(struct host *h, mp2p_host *in, uint64_t id, int flush, const char *reason);
 int64_t conn_pending(struct host *h, uint64_t id);
 int conn_set_low_water(struct host *h, mp2p_host *in, uint64_t id, size_t low);
@@ -243,6 +262,7 @@ void conns_list(struct host *h, struct mp2p_reply *r);
 void conns_buffered(struct host *h, size_t *in, size_t *out);
 int conn_admit(struct host *h, const struct sockaddr *sa);
 int conn_peer_addr(struct host *h, uint64_t id, struct sockaddr_storage *out);
+void conn_ip_hold(struct host *h, const struct sockaddr *sa, long delta);
 
 /* dial.c -- what a plugin may make the host dial. */
 struct dial_rule {                 /* one CIDR of host.dial.deny */
@@ -258,6 +278,24 @@ void dial_started(struct host *h, uint64_t dest_key);
 void dial_finished(struct host *h, uint64_t dest_key);
 int dial_claim_allowed(struct host *h, struct mp2p_host *in, uint64_t claimed_on,
                        const char *addr, const struct sockaddr *sa);
+
+/* tls.c -- TLS 1.3 contexts, the handshake's key check, first-byte sniffing. */
+/* What one connection's handshake checks and learns. Lives in struct conn;
+ * the verify callback reaches it through the SSL object. */
+struct tls_check {
+	char expected[MP2P_PEER_ID_LEN + 1];  /* a dial's expected peer id, or "" */
+	char verified[MP2P_PEER_ID_LEN + 1];  /* the peer id the peer proved, or "" */
+	char refusal[160];                     /* why the key was refused, or "" */
+};
+enum sniff_result { SNIFF_NEED_MORE = 0, SNIFF_TLS = 1, SNIFF_PLAIN = 2, SNIFF_BAD = -1 };
+int tls_init(struct host *h, struct diag *errs);
+void tls_free(struct host *h);
+struct bufferevent *tls_bev_new(struct host *h, evutil_socket_t fd, int inbound,
+                                struct tls_check *check);
+void tls_failure(struct bufferevent *bev, const struct tls_check *check, char *buf, size_t size);
+int tls_sniff(const uint8_t *p, size_t n, const char **why);
+void sniff_start(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen);
+void sniffs_free(struct host *h);
 
 /* listener.c */
 int listeners_open(struct host *h, struct diag *errs);
@@ -334,6 +372,7 @@ struct host_stats {
 	uint64_t dial_refused_claim, dial_refused_deny, dial_refused_self, dial_refused_rate;
 	uint64_t dial_refused_pending, dial_refused_outbound;
 	uint64_t evicted_silent, timeouts_first_frame, dropped_buffered;
+	uint64_t tls_handshakes, tls_refused;
 };
 struct host {
 	struct event_base *base;
@@ -341,6 +380,11 @@ struct host {
 	char *config_path;
 	char *id;
 	char *advertise;
+	struct evp_pkey_st *key;     /* the Ed25519 host key */
+	char peer_id[MP2P_PEER_ID_LEN + 1];
+	struct ssl_ctx_st *tls_ctx;  /* one context for both roles */
+	struct sniff *sniffs;        /* inbound connections whose first byte is awaited */
+	long nsniffs;
 	char *scratch_dir;           /* per-generation plugin copies */
 	int state_lock;              /* flock()ed state_dir/.lock, or -1 */
 	double started;

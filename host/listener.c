@@ -20,7 +20,12 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		evutil_closesocket(fd);
 		return;
 	}
-	conn_accept(h, fd, sa, salen);
+	/* In mode "mixed" the first bytes tell a TLS peer from a plaintext one. */
+	switch (h->cfg.security_mode) {
+	case SEC_PLAIN: conn_accept(h, fd, sa, salen, 0); break;
+	case SEC_TLS: conn_accept(h, fd, sa, salen, 1); break;
+	default: sniff_start(h, fd, sa, salen); break;
+	}
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
@@ -102,7 +107,7 @@ int listeners_open(struct host *h, struct diag *errs)
 		char name[64];
 		int len;
 
-		addr_parse(h->cfg.listen[i], &ss, &len);
+		addr_parse_listen(h->cfg.listen[i], &ss, &len);
 		l = evconnlistener_new_bind(h->base, on_accept, h,
 		                            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 		                            1024, (struct sockaddr *)&ss, len);

@@ -12,23 +12,58 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: maybep2pd [-c FILE] [-t] [-V] [-h]\n"
-	        "  -c FILE  the config file (default %s)\n"
-	        "  -t       check the config, load every plugin and run its init, then exit\n"
-	        "  -V       print the host version and the plugin ABI version\n"
-	        "  -h       this help\n",
+	        "usage: maybep2pd [-c FILE] [-t] [-V] [-h] [--peer-id]\n"
+	        "  -c FILE    the config file (default %s)\n"
+	        "  -t         check the config, load every plugin and run its init, then exit\n"
+	        "  -V         print the host version and the plugin ABI version\n"
+	        "  --peer-id  print this host's peer id (creating its key in state_dir if\n"
+	        "             needed), to hand to the hosts that list it in host.security.allow\n"
+	        "  -h         this help\n",
 	        DEFAULT_CONFIG);
+}
+
+/* --peer-id: only the config's state_dir matters; no plugin is loaded. */
+static int print_peer_id(const char *config_path)
+{
+	struct host_config cfg;
+	struct diag errs = { 0 };
+	char *error_text = NULL, id[MP2P_PEER_ID_LEN + 1];
+	EVP_PKEY *key;
+	int rc = 1;
+
+	if (config_load(&cfg, config_path, &errs) < 0) {
+		for (int i = 0; i < errs.count; i++)
+			fprintf(stderr, "%s\n", errs.lines[i]);
+	} else if ((key = hostkey_load(cfg.state_dir, 1, &error_text)) == NULL ||
+	           peer_id_of_key(key, id) < 0) {
+		fprintf(stderr, "%s: host key: %s\n", config_path, error_text ? error_text : "unusable");
+		hostkey_free(key);
+	} else {
+		printf("%s\n", id);
+		hostkey_free(key);
+		rc = 0;
+	}
+	free(error_text);
+	diag_clear(&errs);
+	config_release(&cfg);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "peer-id", no_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int want_peer_id = 0;
 	const char *config_path = DEFAULT_CONFIG;
 	struct diag errs = { 0 };
 	struct host h;
 	int check_only = 0, opt, rc;
 
-	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'P': want_peer_id = 1; break;
 		case 'c': config_path = optarg; break;
 		case 't': check_only = 1; break;
 		case 'V':
@@ -42,6 +77,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (want_peer_id)
+		return print_peer_id(config_path);
 	if (host_init(&h, config_path, check_only, &errs) < 0) {
 		/* -t reports on stdout for scripts; a failed start logs them. */
 		if (check_only)

@@ -353,7 +353,7 @@ int metrics_open(struct host *h, struct diag *errs)
 
 	if (h->cfg.metrics_listen == NULL)
 		return 0;
-	if (addr_parse(h->cfg.metrics_listen, &ss, &len) < 0) {
+	if (addr_parse_listen(h->cfg.metrics_listen, &ss, &len) < 0) {
 		diag_add(errs, "%s: host.metrics_listen '%s' is not a numeric ADDR:PORT", h->cfg.path,
 		         h->cfg.metrics_listen);
 		return -1;

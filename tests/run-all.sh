@@ -27,7 +27,7 @@ make -j"$jobs" >/dev/null
 make -j"$jobs" check || { cat tests/*.log tests/*/*.log 2>/dev/null | tail -200; exit 1; }
 
 step "daemon tests with maybep2pd under valgrind"
-for t in test_ctl test_reload; do
+for t in test_ctl test_reload test_abi11; do
 	MP2P_VALGRIND=1 top_builddir="$top/_build" top_srcdir="$top" python3 "$top/tests/host/$t.py" | tail -1
 	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "$t failed under valgrind"; exit 1; }
 done

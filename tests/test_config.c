@@ -4,6 +4,7 @@
 #include "host.h"
 #include "unit.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,14 @@ static void test_addr(void)
 	CU_ASSERT_EQUAL(addr_parse("127.0.0.1:", &ss, &len), -1);
 	CU_ASSERT_EQUAL(addr_parse("127.0.0.1:-1", &ss, &len), -1);
 	CU_ASSERT_EQUAL(addr_parse("127.0.0.1:65536", &ss, &len), -1);
+	/* Port 0 is for listening alone: the kernel picks. */
+	CU_ASSERT_EQUAL(addr_parse("127.0.0.1:0", &ss, &len), -1);
+	CU_ASSERT_EQUAL(addr_parse_listen("127.0.0.1:0", &ss, &len), 0);
+	CU_ASSERT_EQUAL(((struct sockaddr_in *)&ss)->sin_port, 0);
+	CU_ASSERT_EQUAL(addr_parse_listen("[::1]:0", &ss, &len), 0);
+	CU_ASSERT_EQUAL(ss.ss_family, AF_INET6);
+	CU_ASSERT_EQUAL(addr_parse_listen("127.0.0.1:00", &ss, &len), -1);
+	CU_ASSERT_EQUAL(addr_parse_listen("127.0.0.1:7000", &ss, &len), 0);
 	CU_ASSERT_EQUAL(addr_parse("example.org:80", &ss, &len), -1);
 	CU_ASSERT_EQUAL(addr_parse(":80", &ss, &len), -1);
 }

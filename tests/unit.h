@@ -10,6 +10,7 @@ int reply_suite(void);
 int state_suite(void);
 int util_suite(void);
 int dial_suite(void);
+int tls_suite(void);
 
 /* A fresh private directory under TMPDIR, malloc'd. */
 char *unit_tmpdir(void);

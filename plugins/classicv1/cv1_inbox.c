@@ -99,11 +99,12 @@ void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
 
 	if (kind == MP2P_CLASSICV1_BROADCAST) {
 		(*c->n.delivered_broadcast)++;
-		c->api->log(c->host, MP2P_LOG_INFO, "delivered broadcast %s from %s hops %u: %.*s%s",
+		/* Per message, and peers decide how many: debug, not info. */
+		c->api->log(c->host, MP2P_LOG_DEBUG, "delivered broadcast %s from %s hops %u: %.*s%s",
 		             id, sender, hops, shown, text, (size_t)shown < length ? "..." : "");
 	} else {
 		(*c->n.delivered_direct)++;
-		c->api->log(c->host, MP2P_LOG_INFO, "delivered message from %s: %.*s%s",
+		c->api->log(c->host, MP2P_LOG_DEBUG, "delivered message from %s: %.*s%s",
 		             sender, shown, text, (size_t)shown < length ? "..." : "");
 	}
 	cv1_inbox_push(&c->inbox, kind, sender, id, text, length, hops, c->api->wall_now(c->host));

@@ -53,6 +53,14 @@ void mp2p_abi_anchor_1_1(const struct mp2p_limits *limits, enum mp2p_result resu
 	(void)limits; (void)result; (void)origin;
 }
 
+/* Types ABI 1.1 added for peer identity. */
+MP2P_EXPORT void mp2p_abi_anchor_security(enum mp2p_security security);
+
+void mp2p_abi_anchor_security(enum mp2p_security security)
+{
+	(void)security;
+}
+
 /* Service headers are compiled in when present, so the check also runs on
  * a tree that has only plugin.h. */
 #if defined(__has_include)

@@ -12,6 +12,8 @@ import sys
 import tempfile
 
 from mp2ptest import Host, FrameConn, Check, free_port, builddir, srcdir
+# host.security.mode = "plain": Python clients here speak plaintext frames to the host.
+Host.default_security = "plain"
 
 HERE = os.path.join(srcdir, "tests", "abi")
 # The SHA-256 of plugin.h as ABI 1.0 shipped it (the header the committed

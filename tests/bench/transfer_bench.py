@@ -10,11 +10,17 @@ on both alike; the median round of each is reported, with the ratio.
 The plugin's time runs from `maybep2pctl xfer send` to the receiver's hash
 check coming back; rawxfer's from connect to the same check.
 
+Beside the rates, the CPU time both ends used per MB moved (user + system,
+of the two maybep2pd processes from /proc, of rawxfer and its receiver
+from getrusage): on a machine shared with other work the rates swing with
+the neighbours' load, the CPU each byte costs much less.
+
 Usage: transfer_bench.py --builddir DIR [--mb 256] [--rounds 3] [--chunk 262144]
 """
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,6 +45,18 @@ def make_file(path, mb):
             f.write(chunk)
             h.update(chunk)
     return h.hexdigest()
+
+
+def cpu_of(pid):
+    """User + system seconds a process has used so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def main():
@@ -69,29 +87,34 @@ def main():
                       plugins=[dict(name="xfer", file="transfer.so", config=conf)])
     b = mp2ptest.Host(name="xfer-b", plugin_dir=plugdir, log_level="info",
                       plugins=[dict(name="xfer", file="transfer.so", config='dir = "%s"; %s' % (inbox, conf))])
-    host_rates, raw_rates = [], []
+    host_rates, raw_rates, host_cpu, raw_cpu = [], [], [], []
     try:
         b.start()
         a.start()
         for rnd in range(args.rounds):
             out = os.path.join(inbox, "raw.bin")
+            c0 = children_cpu()
             r = subprocess.run([raw, src, out, str(args.chunk)], capture_output=True, text=True)
+            raw_cpu.append((children_cpu() - c0) / args.mb)
             if r.returncode != 0:
                 print("transfer bench: rawxfer failed: %s" % r.stderr.strip())
                 return 1
             raw_rates.append(float(r.stdout.split()[2]))
             os.unlink(out)
 
+            c0 = cpu_of(a.proc.pid) + cpu_of(b.proc.pid)
             t0 = time.time()
             res = a.ctl("xfer", "send", b.addr, src, "copy.bin")
             wall = time.time() - t0
+            host_cpu.append((cpu_of(a.proc.pid) + cpu_of(b.proc.pid) - c0) / args.mb)
             if res.get("sha256") != want or res.get("bytes") != args.mb << 20:
                 print("transfer bench: the plugin's transfer failed: %s" % res)
                 return 1
             host_rates.append(float(res["mb_per_s"]))
             os.unlink(os.path.join(inbox, "copy.bin"))
-            print("  round %d: transfer %.1f MB/s (%.2f s by maybep2pctl), raw TCP %.1f MB/s"
-                  % (rnd + 1, host_rates[-1], wall, raw_rates[-1]))
+            print("  round %d: transfer %.1f MB/s (%.2f s by maybep2pctl, %.2f ms CPU/MB), "
+                  "raw TCP %.1f MB/s (%.2f ms CPU/MB)" % (rnd + 1, host_rates[-1], wall, host_cpu[-1] * 1e3,
+                                                       raw_rates[-1], raw_cpu[-1] * 1e3))
             sys.stdout.flush()
         a.stop()
         b.stop()
@@ -100,10 +123,12 @@ def main():
         b.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
     hm, rm = statistics.median(host_rates), statistics.median(raw_rates)
+    hc, rc = statistics.median(host_cpu) * 1e3, statistics.median(raw_cpu) * 1e3
     print("transfer: %d MB, chunk %d KiB, SHA-256 on both ends, median of %d rounds"
           % (args.mb, args.chunk // 1024, args.rounds))
-    print("  maybep2pd + transfer.so  %8.1f MB/s" % hm)
-    print("  raw TCP (rawxfer)        %8.1f MB/s" % rm)
+    print("  maybep2pd + transfer.so  %8.1f MB/s  %6.2f ms CPU per MB (both hosts)" % (hm, hc))
+    print("  raw TCP (rawxfer)        %8.1f MB/s  %6.2f ms CPU per MB (both ends)" % (rm, rc))
+    print("  CPU per MB, raw / plugin: %.2f" % (rc / hc if hc > 0 else 0))
     print("  ratio %.2f (aim >= %.2f: %s)" % (hm / rm, AIM_RATIO, "met" if hm / rm >= AIM_RATIO else "MISSED"))
     return 0
 

@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 from cv1util import Check, FrameConn, builddir, counters, cv1_host, free_port, peers, wait_until
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": hostile input is sent from Python as plaintext frames.
+mp2ptest.Host.default_security = "plain"
 
 P = "ClassicV1"
 

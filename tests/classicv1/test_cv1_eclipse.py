@@ -20,6 +20,9 @@ import threading
 import time
 
 from cv1util import Check, FrameConn, cv1_host, inbox, next_ip, peers, pid, wait_until
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": the eclipse attackers are Python peers speaking plaintext frames.
+mp2ptest.Host.default_security = "plain"
 from refpeer import frame
 
 SECONDS = float(os.environ.get("ECLIPSE_SECONDS", "50"))

@@ -43,7 +43,7 @@ def main():
             boot = [] if i == 0 else [hosts[j].addr for j in
                                       rng.sample(range(i), min(i, rng.choice((1, 2))))]
             h = cv1_host("n%02d" % i, bootstrap=boot, peer_timeout=TIMEOUT,
-                         max_peers=MAX_PEERS, log_level="info",
+                         max_peers=MAX_PEERS, log_level="debug",
                          host_settings="timeouts: { connect = 2.0; };")
             hosts.append(h.start())
         pids = [pid(h) for h in hosts]

@@ -19,6 +19,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import mp2ptest  # noqa: E402
 from mp2ptest import Check, FrameConn, Host  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": Python clients here speak plaintext frames to the host.
+mp2ptest.Host.default_security = "plain"
 
 ok = Check("test_abi11")
 ERR = dict(gone=-2, too_big=-3, would_block=-4, refused=-5, invalid=-6)

@@ -16,6 +16,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kademlia"))
 
 from mp2ptest import Check, FrameConn, Host  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": Python peers here make their claims in plaintext frames.
+mp2ptest.Host.default_security = "plain"
 import kadnet  # noqa: E402
 
 ATTACKER = "127.0.0.2"

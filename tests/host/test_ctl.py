@@ -12,6 +12,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from mp2ptest import Check, FrameConn, Host, builddir  # noqa: E402
+# host.security.mode = "plain": a Python client here speaks plaintext frames to the host.
+Host.default_security = "plain"
 
 ok = Check("test_ctl")
 ctl = os.path.join(builddir, "maybep2pctl")

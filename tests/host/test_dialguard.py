@@ -19,6 +19,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
 from mp2ptest import Check, FrameConn, Host, frame  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": Python clients here speak plaintext frames to the host.
+mp2ptest.Host.default_security = "plain"
 
 ok = Check("test_dialguard")
 INSIDE = "--inside-netns"

@@ -19,6 +19,9 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from mp2ptest import Check, FrameConn, Host, builddir, free_port  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": Python clients here speak plaintext frames to the host.
+mp2ptest.Host.default_security = "plain"
 
 ok = Check("test_metrics")
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')

@@ -16,6 +16,8 @@ import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from mp2ptest import Check, FrameConn, Host, plugin_dir  # noqa: E402
+# host.security.mode = "plain": Python clients here speak plaintext frames to the host.
+Host.default_security = "plain"
 
 ok = Check("test_reload")
 built = plugin_dir()

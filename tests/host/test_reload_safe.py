@@ -12,6 +12,9 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
 from mp2ptest import Check, FrameConn, Host  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": Python clients here speak plaintext frames to the host.
+mp2ptest.Host.default_security = "plain"
 
 ok = Check("test_reload_safe")
 

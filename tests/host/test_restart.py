@@ -12,6 +12,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from mp2ptest import Check, FrameConn, Host, builddir, _live  # noqa: E402
+# host.security.mode = "plain": Python clients here speak plaintext frames to the host.
+Host.default_security = "plain"
 
 ok = Check("test_restart")
 

@@ -27,6 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kadnet  # noqa: E402
 from kadnet import NAME, Net, answer, decode_answer, next_ip, parallel, request, value_body  # noqa: E402
 from mp2ptest import Check, FrameConn, frame  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": the forgers are Python nodes speaking plaintext frames.
+mp2ptest.Host.default_security = "plain"
 
 SIZE = 8
 U64 = (1 << 64) - 1

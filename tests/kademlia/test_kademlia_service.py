@@ -12,6 +12,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kadnet import NAME, FakeNode, TEST_CONFIG, kad_host, request  # noqa: E402
 from mp2ptest import Check, FrameConn, Host  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": stand-in nodes in Python speak plaintext frames.
+mp2ptest.Host.default_security = "plain"
 
 CLIENT = "kc"
 

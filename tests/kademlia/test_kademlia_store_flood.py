@@ -21,6 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kadnet  # noqa: E402
 from kadnet import NAME, decode_answer, immutable, next_ip, request, value_body  # noqa: E402
 from mp2ptest import Check, FrameConn  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": the flooding stand-in nodes speak plaintext frames.
+mp2ptest.Host.default_security = "plain"
 
 MAX_VALUES = 2000
 VALUE = b"x" * 4000

@@ -21,6 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kadnet  # noqa: E402
 from kadnet import NAME, Net, SybilFarm, decode_answer, id_sharing, next_ip, request  # noqa: E402
 from mp2ptest import Check, FrameConn  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": the Sybil farm's stand-in nodes speak plaintext frames.
+mp2ptest.Host.default_security = "plain"
 
 FAKES = 300
 CONF = "request_timeout = 1.0; refresh = 600.0; republish = 600.0;"

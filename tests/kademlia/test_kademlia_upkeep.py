@@ -14,6 +14,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kadnet import NAME, ctl_or_error, decode_answer, kad_host, parallel, request  # noqa: E402
 from mp2ptest import Check, FrameConn  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": a Python client asks the host in plaintext frames.
+mp2ptest.Host.default_security = "plain"
 
 UPKEEP = "request_timeout = 1.0; republish = 1.0; refresh = 1.0; value_ttl_max = 30;"
 SIZE = 6

@@ -18,6 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kadnet  # noqa: E402
 from kadnet import NAME, FakeNode, answer, decode_answer, nodes_body, request, value_body  # noqa: E402
 from mp2ptest import Check, FrameConn, free_port  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": the wire is checked from Python with plaintext frames.
+mp2ptest.Host.default_security = "plain"
 
 PROTO = "Kademlia"
 

@@ -3,12 +3,14 @@ tests: a Host writes its own config in a private directory, starts the
 daemon, talks to it through maybep2pctl, and is always cleaned up."""
 
 import atexit
+import hashlib
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -136,6 +138,73 @@ class FrameConn:
         self.sock.close()
 
 
+# An Ed25519 public key inside a certificate: the SubjectPublicKeyInfo
+# header, then the 32 key bytes.
+_ED25519_SPKI = bytes.fromhex("302a300506032b6570032100")
+
+
+def peer_id_of_der(der):
+    """The peer id (SHA-256 of the raw Ed25519 key) a DER certificate carries."""
+    i = der.find(_ED25519_SPKI)
+    if i < 0:
+        raise ValueError("no Ed25519 key in the certificate")
+    raw = der[i + len(_ED25519_SPKI):i + len(_ED25519_SPKI) + 32]
+    return hashlib.sha256(raw).hexdigest()
+
+
+class Identity:
+    """An Ed25519 key and a self-signed certificate made with the openssl
+    tool, so a Python client can be a TLS peer with a peer id of its own."""
+
+    def __init__(self, directory, name="client"):
+        self.key = os.path.join(directory, name + ".key")
+        self.cert = os.path.join(directory, name + ".crt")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", self.key],
+                       check=True, capture_output=True)
+        subprocess.run(["openssl", "req", "-new", "-x509", "-key", self.key, "-subj", "/CN=" + name,
+                        "-days", "2", "-out", self.cert], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", self.cert, "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        self.peer_id = peer_id_of_der(der)
+
+    def client_context(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE      # the peer id is checked by the caller
+        ctx.load_cert_chain(self.cert, self.key)
+        return ctx
+
+    def server_context(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.verify_mode = ssl.CERT_NONE      # asks the dialler for no key
+        ctx.load_cert_chain(self.cert, self.key)
+        return ctx
+
+
+class TLSFrameConn(FrameConn):
+    """A FrameConn over TLS 1.3 with a client key; .peer_id is the host's."""
+
+    def __init__(self, port, identity, host="127.0.0.1", timeout=5.0):
+        raw = socket.create_connection((host, port), timeout=timeout)
+        self.sock = identity.client_context().wrap_socket(raw)
+        self.buf = b""
+        self.peer_id = peer_id_of_der(self.sock.getpeercert(binary_form=True))
+
+    def closed_by_peer(self, timeout=5.0):
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return True
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            return True
+        except socket.timeout:
+            return False
+
+
 class CtlError(Exception):
     def __init__(self, status, stdout, stderr):
         super().__init__("maybep2pctl exited %d: %s%s" % (status, stdout, stderr))
@@ -143,10 +212,17 @@ class CtlError(Exception):
 
 
 class Host:
-    """One maybep2pd process with its own config, state and control socket."""
+    """One maybep2pd process with its own config, state and control socket.
+
+    `security` is host.security.mode; None writes no security group, so the
+    host runs the default ("tls"). A test file whose Python clients speak
+    plaintext frames sets Host.default_security = "plain" and says why."""
+
+    default_security = None
 
     def __init__(self, name="node", plugins=None, listen_port=None, host_settings="",
-                 log_level="debug", workdir=None, plugin_dir=None, ip="127.0.0.1"):
+                 log_level="debug", workdir=None, plugin_dir=None, ip="127.0.0.1",
+                 security="default", allow=None):
         self.name = name
         self.dir = workdir or tempfile.mkdtemp(prefix="mp2p-%s-" % name)
         # Any address of 127.0.0.0/8 is loopback on Linux: hosts of one
@@ -162,6 +238,8 @@ class Host:
         self.state_dir = os.path.join(self.dir, "state")
         self.log_path = os.path.join(self.dir, "host.log")
         self.plugin_dir = plugin_dir
+        self.security = Host.default_security if security == "default" else security
+        self.allow = allow
         self.proc = None
         self.write_config()
 
@@ -170,6 +248,14 @@ class Host:
         for p in self.plugins:
             parts.append('  { name = "%s"; file = "%s"; required = %s; config: { %s }; }' % (
                 p["name"], p["file"], "true" if p.get("required", True) else "false", p.get("config", "")))
+        sec = []
+        if self.security is not None:
+            sec.append('mode = "%s";' % self.security)
+        if self.allow is not None:
+            sec.append("allow = [ %s ];" % ", ".join('"%s"' % a for a in self.allow))
+        settings = self.host_settings
+        if sec:
+            settings += "\n  security: { %s };" % " ".join(sec)
         return """host: {
   id = "%s";
   listen = [ "%s" ];
@@ -183,7 +269,7 @@ plugins = (
 %s
 );
 """ % (self.name, self.addr, self.state_dir, self.control, self.plugin_dir or plugin_dir(), self.log_level,
-       self.host_settings, ",\n".join(parts))
+       settings, ",\n".join(parts))
 
     def write_config(self, text=None):
         with open(self.config_path, "w") as f:
@@ -216,6 +302,10 @@ plugins = (
                 return
             time.sleep(0.02)
         raise RuntimeError("%s did not start:\n%s" % (self.name, self.log_text()))
+
+    def peer_id(self):
+        """This host's peer id, read from the start-up log line."""
+        return re.search(r"peer id ([0-9a-f]{64})", self.log_text()).group(1)
 
     def log_text(self):
         try:

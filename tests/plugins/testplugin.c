@@ -26,6 +26,10 @@ struct tp {
 	mp2p_host *host;
 	long long answer;
 	uint64_t asked;              /* kept across reloads and restarts */
+	/* The last ANSR heard, and who the host says sent it. */
+	char last_answer[32];
+	struct mp2p_conn_info last_info;
+	char last_closed[256];       /* why the last connection we dialled closed */
 };
 
 static int tp_init(const struct mp2p_host_api *a, mp2p_host *host, const mp2p_config *config,
@@ -83,7 +87,23 @@ static void tp_frame(void *self, mp2p_conn_id conn, const struct mp2p_frame *f)
 		addr[f->length] = '\0';
 		rc = api->send_to(t->host, addr, NULL, "HELO", "", 0, MP2P_SEND_ONESHOT, NULL);
 		api->send(t->host, conn, NULL, "DIAL", rc == 0 ? "ok" : "refused", rc == 0 ? 2 : 7);
+	} else if (mp2p_type_is(f->type, "ANSR")) {
+		snprintf(t->last_answer, sizeof(t->last_answer), "%.*s",
+		         (int)(f->length < 31 ? f->length : 31), (const char *)f->payload);
+		memset(&t->last_info, 0, sizeof(t->last_info));
+		t->last_info.size = sizeof(t->last_info);
+		api->conn_info(t->host, conn, &t->last_info);
 	}
+}
+
+static void tp_conn(void *self, mp2p_conn_id conn, const struct mp2p_conn_event *ev)
+{
+	struct tp *t = self;
+
+	(void)conn;
+	if (ev->kind == MP2P_CONN_CLOSED)
+		snprintf(t->last_closed, sizeof(t->last_closed), "%s%s",
+		         ev->established ? "" : "never established: ", ev->reason ? ev->reason : "");
 }
 
 /* State format 1: the number of questions asked, 8 bytes big-endian. */
@@ -122,6 +142,8 @@ static void tp_control(void *self, mp2p_reply *reply, int argc, const char *cons
 {
 	struct tp *t = self;
 
+	mp2p_conn_id conn = 0;
+
 	if (strcmp(argv[0], "asked") == 0 && argc == 1) {
 		api->reply_int(reply, "asked", (long long)t->asked);
 	} else if (strcmp(argv[0], "hang") == 0 && argc == 1) {
@@ -134,8 +156,24 @@ static void tp_control(void *self, mp2p_reply *reply, int argc, const char *cons
 		 * surrogate, a code point past U+10FFFF, and valid text between. */
 		api->reply_str(reply, "text", "ok \xff caf\xc3\xa9 \xe2\x82 \xc0\xaf \xed\xa0\x80 "
 		               "\xf4\x90\x80\x80 \xf0\x9f\x99\x82 \x01 end");
+	} else if (strcmp(argv[0], "ask") == 0 && (argc == 2 || argc == 3)) {
+		/* ask ADDR [PEERID]: an ASK over a fresh connection, to that
+		 * peer only if PEERID is given. */
+		t->last_answer[0] = '\0';
+		t->last_closed[0] = '\0';
+		if (api->send_to_peer(t->host, argv[1], argc == 3 ? argv[2] : NULL, NULL, "ASK ", "", 0,
+		                      MP2P_SEND_REUSE, &conn) < 0)
+			api->reply_error(reply, "send_to_peer refused");
+		else
+			api->reply_int(reply, "conn", (long long)conn);
+	} else if (strcmp(argv[0], "last") == 0 && argc == 1) {
+		api->reply_str(reply, "answer", t->last_answer);
+		api->reply_int(reply, "authenticated", t->last_info.authenticated);
+		api->reply_int(reply, "tls", t->last_info.tls);
+		api->reply_str(reply, "peer_id", t->last_info.peer_id);
+		api->reply_str(reply, "closed", t->last_closed);
 	} else {
-		api->reply_usage(reply, "usage: asked | hang | bytes");
+		api->reply_usage(reply, "usage: asked | hang | bytes | ask ADDR [PEERID] | last");
 	}
 }
 
@@ -188,6 +226,7 @@ MP2P_PLUGIN_DEFINE = {
 	.init = tp_init,
 	.start = tp_start,
 	.on_frame = tp_frame,
+	.on_conn = tp_conn,
 	.destroy = tp_destroy,
 	.save_state = tp_save,
 	.restore_state = tp_restore,

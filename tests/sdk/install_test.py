@@ -16,6 +16,9 @@ import time
 
 import mp2ptest
 from mp2ptest import Host, FrameConn, Check, builddir, srcdir
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": Python clients here speak plaintext frames to the host.
+mp2ptest.Host.default_security = "plain"
 
 
 def run(cmd, **kw):

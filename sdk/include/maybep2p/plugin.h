@@ -24,7 +24,9 @@
  *  1. Export exactly one symbol: the descriptor MP2P_PLUGIN_SYMBOL, defined
  *     with MP2P_PLUGIN_DEFINE. Build with -fvisibility=hidden so nothing
  *     else leaks; the host loads with RTLD_NOW | RTLD_LOCAL.
- *  2. Link against nothing of ours. The header is all you need.
+ *  2. Link against nothing of ours. The headers are all you need:
+ *     this one, <maybep2p/util.h> (inline helpers) and the headers of the
+ *     services you use.
  *  3. One thread. Every callback runs on the host's single event-loop thread
  *     and must return quickly: never sleep, never wait on a socket, never
  *     read a large file. See SLOW WORK below.
@@ -49,7 +51,7 @@
  *
  * LIFECYCLE
  *
- *        dlopen, descriptor checked (magic, ABI, size, names)
+ *        dlopen, descriptor checked (magic, ABI, size, flags, names)
  *                        |
  *                      init()          -- read config; allocate; no frames yet
  *                        |
@@ -102,9 +104,10 @@
  *
  * Everything runs on the loop thread, but these host functions call
  * plugin code before they return:
- *  - send(), send_to() and conn_close() may close a connection and run
+ *  - send(), send_to() (and send_claimed(), send_to_peer(), which queue
+ *    as it does) and conn_close() may close a connection and run
  *    on_conn(MP2P_CONN_CLOSED) for every instance that used it, this one
- *    included, inside the call (send and send_to when the output limit is
+ *    included, inside the call (the sends when the output limit is
  *    passed; send_v2() and send_to_v2() with MP2P_SEND_NOWAIT never close);
  *  - publish() runs every subscriber's deliver() inside the call;
  *  - checkpoint() runs this instance's own save_state() inside the call;
@@ -159,15 +162,17 @@
  * reordering or retyping a member, changing a meaning) is a major bump, and
  * the entry symbol's name changes with it (mp2p_plugin_v2).
  *
- * 1.1 added, at the ends: send_claimed, wall_now, vlog, limits, conn_pending,
- * conn_set_low_water, send_v2, send_to_v2, origin, checkpoint,
- * reply_handover and reply_adopt to the host API; on_drain to the
- * descriptor; the flags MP2P_SEND_NOWAIT and MP2P_SEND_OWNED; enum
- * mp2p_result, enum mp2p_origin and struct mp2p_limits. A 1.1 host also
- * refuses a descriptor whose reserved `flags` are not 0, writes
- * conn_info()'s bytes_out as bytes written rather than bytes queued, and
- * keeps services offered through stop(). Plugins built against 1.0 load
- * and run unchanged.
+ * 1.1 added, at the ends: send_claimed, wall_now, vlog, limits,
+ * conn_pending, conn_set_low_water, send_v2, send_to_v2, origin,
+ * checkpoint, reply_handover, reply_adopt, peer_id, security and
+ * send_to_peer to the host API; on_drain to the descriptor; authenticated,
+ * tls and peer_id to struct mp2p_conn_info; the flags MP2P_SEND_NOWAIT,
+ * MP2P_SEND_OWNED and MP2P_SEND_PLAINTEXT; enum mp2p_result, enum
+ * mp2p_origin, enum mp2p_security, struct mp2p_limits and
+ * MP2P_PEER_ID_LEN. A 1.1 host also refuses a descriptor whose reserved
+ * `flags` are not 0, writes conn_info()'s bytes_out as bytes written
+ * rather than bytes queued, and keeps services offered through stop().
+ * Plugins built against 1.0 load and run unchanged.
  *
  * C AND C++
  *
@@ -257,6 +262,11 @@ extern "C" {
 #define MP2P_PROTOCOL_MAX 12
 #define MP2P_TYPE_LEN 4
 
+/** Characters in a peer id (ABI 1.1): the SHA-256 digest of a host's
+ *  Ed25519 public key, written as 64 lowercase hex digits. A host's peer id
+ *  names it for as long as it keeps its key (state_dir/host.key). */
+#define MP2P_PEER_ID_LEN 64
+
 #if defined(__GNUC__) || defined(__clang__)
 #define MP2P_EXPORT __attribute__((visibility("default")))
 #define MP2P_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -345,6 +355,19 @@ struct mp2p_conn_info {
 	 *  difference is conn_pending()). */
 	uint64_t bytes_out;
 	double opened;               /**< the host clock (now()) at open */
+	/* (1.1) Filled only if the caller's size covers them. */
+	/** 1 once the peer has proved, in a TLS 1.3 handshake, that it holds
+	 *  the private key behind peer_id; then every frame on the connection
+	 *  is that peer's. 0 on a plaintext connection (host.security.mode
+	 *  "plain", or a plaintext peer in "mixed") and while a dial's
+	 *  handshake is still running: trust nothing a peer says about itself
+	 *  there. */
+	uint32_t authenticated;
+	/** 1 if the connection is encrypted (TLS), even before its handshake
+	 *  has finished. */
+	uint32_t tls;
+	/** The remote peer id, NUL-terminated, when authenticated; else "". */
+	char peer_id[MP2P_PEER_ID_LEN + 1];
 };
 
 /** Why stop() is called. stop() receives it as an enum, which every
@@ -370,7 +393,7 @@ enum mp2p_log_level {
 	MP2P_LOG_DEBUG = 3
 };
 
-/** send_to() flags. */
+/** Flags of send_to(), send_to_v2() and send_v2(). */
 enum mp2p_send_flags {
 	/** Default: reuse a live connection this host dialled to the same
 	 *  address, or dial one and keep it for later sends. */
@@ -389,7 +412,13 @@ enum mp2p_send_flags {
 	 *  With send_to()/send_to_v2(): dial a fresh connection, owned from the
 	 *  start and never reused by a plain send_to(). With send_v2(): claim
 	 *  the connection, which succeeds if no other instance has used it. */
-	MP2P_SEND_OWNED = 1u << 2
+	MP2P_SEND_OWNED = 1u << 2,
+	/** (1.1) Dial this connection without TLS, for a peer that cannot
+	 *  speak it (an original Python peer). Honoured only when the host's
+	 *  mode is MP2P_SECURITY_MIXED (send_to() fails otherwise) and never
+	 *  combined with an expected peer id. Ignored when a live connection
+	 *  is reused. In mode "plain" every connection is plaintext anyway. */
+	MP2P_SEND_PLAINTEXT = 1u << 3
 };
 
 /** (1.1) What send_v2(), send_to_v2() and the other 1.1 functions that can
@@ -408,9 +437,11 @@ enum mp2p_result {
 	/** A rule refused it: the protocol is not yours, the connection is
 	 *  owned by another instance, the address does not follow the address
 	 *  rule (<maybep2p/util.h>) or may not be dialled, a connection limit
-	 *  was reached, or this instance is not running. The log says which. */
+	 *  or host.limits.max_buffered was reached, or this instance is not
+	 *  running. The log says which. */
 	MP2P_ERR_REFUSED = -5,
-	/** A bad argument (a NULL type, a NULL payload with a length). */
+	/** A bad argument: a NULL type or address, a NULL payload with a
+	 *  length, a flag this host does not know. */
 	MP2P_ERR_INVALID = -6,
 	/** The host tried and failed (out of memory, a write to disk failed);
 	 *  the log says why. */
@@ -427,6 +458,18 @@ enum mp2p_origin {
 	/** State handed over in memory by the instance this one replaces in a
 	 *  hot swap. Connection ids in it are still valid. */
 	MP2P_ORIGIN_SWAP = 2
+};
+
+/** (1.1) How the host's connections are secured (`host.security.mode`,
+ *  see security()). */
+enum mp2p_security {
+	/** No TLS: no connection is authenticated (the original behaviour). */
+	MP2P_SECURITY_PLAIN = 0,
+	/** Every connection, in and out, is TLS 1.3 with both keys checked. */
+	MP2P_SECURITY_TLS = 1,
+	/** TLS as in MP2P_SECURITY_TLS, but plaintext peers are let in (told
+	 *  apart by their first bytes) and dialled with MP2P_SEND_PLAINTEXT. */
+	MP2P_SECURITY_MIXED = 2
 };
 
 /** (1.1) conn_set_low_water()'s mark that turns on_drain() off. */
@@ -658,7 +701,9 @@ struct mp2p_host_api {
 	/** Subscribes to a topic (a string such as "classicv1.message").
 	 *  deliver() runs synchronously inside publish(), and only while this
 	 *  instance runs (so subscribing in init() is safe during a reload).
-	 *  The subscription ends when this instance stops. */
+	 *  The subscription ends once this instance has stopped: right after
+	 *  its stop() returns, or at shutdown once every instance's stop() has
+	 *  returned (until then it still hears what others publish). */
 	int (*subscribe)(mp2p_host *h, const char *topic,
 	                 void (*deliver)(void *arg, const char *topic,
 	                                 const void *data, size_t length),
@@ -787,6 +832,33 @@ struct mp2p_host_api {
 	 *  taken. A handed-over reply nobody adopts by the time start()
 	 *  returns is answered with an error. */
 	mp2p_reply *(*reply_adopt)(mp2p_host *h, uint64_t token);
+
+	/* --- (1.1) Peers named by their keys ------------------------------ */
+
+	/** This host's peer id (MP2P_PEER_ID_LEN lowercase hex digits), the
+	 *  one other hosts see in conn_info().peer_id. Host-owned, valid until
+	 *  destroy(); the same across restarts and reloads while state_dir
+	 *  keeps host.key. Given in every mode, though in "plain" no peer can
+	 *  check it. */
+	const char *(*peer_id)(mp2p_host *h);
+
+	/** The host's enum mp2p_security, as `host.security.mode` says now (a
+	 *  reload may change it; ask when you decide, do not cache). */
+	int (*security)(mp2p_host *h);
+
+	/** send_to() towards a known key: the frame goes only to the host whose
+	 *  peer id is `peer_id` (MP2P_PEER_ID_LEN lowercase hex digits). A
+	 *  reused connection must already be verified as that peer, or have
+	 *  been dialled expecting it; otherwise a new one is dialled. If the
+	 *  host at `addr` presents another key, the handshake fails and the
+	 *  connection closes before any frame is delivered either way:
+	 *  on_conn(MP2P_CONN_CLOSED) with established = 0 and a reason naming
+	 *  both ids. `peer_id` NULL behaves exactly as send_to(). Fails (-1) if
+	 *  peer_id is not a peer id, or the host cannot check it (mode "plain",
+	 *  or MP2P_SEND_PLAINTEXT in `flags`). */
+	int (*send_to_peer)(mp2p_host *h, const char *addr, const char *peer_id,
+	                    const char *protocol, const char *type, const void *payload,
+	                    size_t length, unsigned flags, mp2p_conn_id *conn_out);
 };
 
 /** True if the host's table has `member` (it may be older than the
@@ -924,7 +996,9 @@ MP2P_STATIC_ASSERT_(sizeof(struct mp2p_conn_event) == 16 + 2 * MP2P_P_, "mp2p_co
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_conn_info, peer) == 16, "mp2p_conn_info layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_conn_info, bytes_in) == 80, "mp2p_conn_info layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_conn_info, opened) == 96, "mp2p_conn_info layout");
-MP2P_STATIC_ASSERT_(sizeof(struct mp2p_conn_info) == 104, "mp2p_conn_info size");
+MP2P_STATIC_ASSERT_(offsetof(struct mp2p_conn_info, authenticated) == 104, "mp2p_conn_info layout (1.0 ends here)");
+MP2P_STATIC_ASSERT_(offsetof(struct mp2p_conn_info, peer_id) == 112, "mp2p_conn_info layout");
+MP2P_STATIC_ASSERT_(sizeof(struct mp2p_conn_info) == 184, "mp2p_conn_info size (1.1)");
 
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, log) == 8, "mp2p_host_api layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, config_check_keys) == 8 + 8 * MP2P_P_, "mp2p_host_api layout");
@@ -935,7 +1009,8 @@ MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, reply_str) == 8 + 33 * MP2P_P
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, send_claimed) == 8 + 41 * MP2P_P_, "mp2p_host_api layout (1.0 ends here)");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, wall_now) == 8 + 42 * MP2P_P_, "mp2p_host_api layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, send_v2) == 8 + 47 * MP2P_P_, "mp2p_host_api layout");
-MP2P_STATIC_ASSERT_(sizeof(struct mp2p_host_api) == 8 + 53 * MP2P_P_, "mp2p_host_api size (1.1)");
+MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, peer_id) == 8 + 53 * MP2P_P_, "mp2p_host_api layout");
+MP2P_STATIC_ASSERT_(sizeof(struct mp2p_host_api) == 8 + 56 * MP2P_P_, "mp2p_host_api size (1.1)");
 
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_plugin, name) == 16, "mp2p_plugin layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_plugin, init) == 16 + 4 * MP2P_P_, "mp2p_plugin layout");
