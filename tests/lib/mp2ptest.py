@@ -292,8 +292,9 @@ plugins = (
         return self
 
     def wait_ready(self, timeout=10.0):
+        # Under valgrind OpenSSL's start-up alone takes seconds on a busy machine.
         if os.environ.get("MP2P_VALGRIND"):
-            timeout *= 6          # valgrind starts slowly on a loaded machine
+            timeout = max(timeout, 60.0)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
