@@ -287,7 +287,11 @@ plugins = (
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout=10.0):
+    def wait_ready(self, timeout=None):
+        # Under valgrind a start (the host key, libcrypto, every plugin)
+        # takes many times longer, more so on a machine shared with others.
+        if timeout is None:
+            timeout = 60.0 if os.environ.get("MP2P_VALGRIND") else 10.0
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
