@@ -198,28 +198,6 @@ void tls_failure(struct bufferevent *bev, const struct tls_check *check, char *b
 
 /* --- mode "mixed": telling TLS from frames by the first bytes ---------- */
 
-/* A TLS client opens with a handshake record: content type 22, then a
- * legacy version 3.x. A frame opens with its protocol name, printable
- * ASCII. Neither can start like the other, so one byte decides and the
- * next two, when they are here, confirm. */
-int tls_sniff(const uint8_t *p, size_t n, const char **why)
-{
-	*why = NULL;
-	if (n == 0)
-		return SNIFF_NEED_MORE;
-	if (p[0] == 0x16) {
-		if ((n >= 2 && p[1] != 0x03) || (n >= 3 && p[2] > 0x04)) {
-			*why = "a TLS record of an unknown version";
-			return SNIFF_BAD;
-		}
-		return SNIFF_TLS;
-	}
-	if (p[0] > 0x20 && p[0] < 0x7f)
-		return SNIFF_PLAIN;
-	*why = "neither a TLS handshake nor a frame";
-	return SNIFF_BAD;
-}
-
 /* An accepted socket whose first bytes have not arrived yet. It holds its
  * place under max_connections and max_connections_per_ip meanwhile. */
 struct sniff {

@@ -491,12 +491,20 @@ static void test_dedup_bounded(void)
 
 /* ---- saved state ------------------------------------------------------- */
 
+/* The state tests are about the saved pid and table, as in mode "plain". */
+static int fake_security(mp2p_host *h)
+{
+	(void)h;
+	return MP2P_SECURITY_PLAIN;
+}
+
 static struct cv1 *state_node(void)
 {
 	struct cv1 *c = calloc(1, sizeof(*c));
 
 	CU_ASSERT_FATAL(c != NULL);
 	fake_api.now = fake_now;
+	fake_api.security = fake_security;
 	c->api = &fake_api;
 	c->max_peers = 4;
 	CU_ASSERT_FATAL(cv1_peers_init(&c->peers, 4) == 0);

@@ -85,6 +85,65 @@ static void follower_forget_conn(struct cv1 *c, mp2p_conn_id conn)
 			memset(&c->followers[i], 0, sizeof(c->followers[i]));
 }
 
+/* ---- who a connection is ----------------------------------------------- */
+
+/* Over TLS our hosts' pids are their peer ids. A pid of that form names a
+ * key, and only a connection authenticated with that key may speak for it. */
+static int pid_is_key(const char *pid)
+{
+	size_t i;
+
+	for (i = 0; pid[i] != '\0'; i++)
+		if (!((pid[i] >= '0' && pid[i] <= '9') || (pid[i] >= 'a' && pid[i] <= 'f')))
+			return 0;
+	return i == MP2P_PEER_ID_LEN;
+}
+
+/* The peer id the host proved for conn, or NULL on a plaintext one. */
+static const char *conn_key(struct cv1 *c, mp2p_conn_id conn, struct mp2p_conn_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	if (c->api->conn_info(c->host, conn, info) < 0 || !info->authenticated)
+		return NULL;
+	return info->peer_id;
+}
+
+/* May a frame on conn say it comes from `pid`? On an authenticated
+ * connection only if pid is the connection's own peer id; on a plaintext
+ * one (mode "plain", or an original peer in "mixed") not for a pid that
+ * names a key while the host speaks TLS. Refusals are counted. */
+static int may_speak_as(struct cv1 *c, mp2p_conn_id conn, const char *pid)
+{
+	struct mp2p_conn_info info;
+	const char *key = conn_key(c, conn, &info);
+
+	if (key != NULL ? strcmp(key, pid) == 0
+	                : !(pid_is_key(pid) && c->api->security(c->host) != MP2P_SECURITY_PLAIN))
+		return 1;
+	(*c->n.pid_mismatch)++;
+	c->api->log(c->host, MP2P_LOG_DEBUG, "ignored a frame on conn %llu speaking for %s: the "
+	             "connection is %s", (unsigned long long)conn, pid, key ? key : "plaintext");
+	return 0;
+}
+
+/* How a frame to `pid` travels. To a key-named pid over TLS the dial names
+ * that key, so nobody else at the address can take the frame; in mode
+ * "mixed" everything else (original peers, addresses without a pid) goes
+ * in plaintext, which is what an original peer reads. */
+static int send_to_pid(struct cv1 *c, const char *hostport, const char *pid, const char *type,
+                       const char *payload, size_t length, unsigned flags, mp2p_conn_id *conn)
+{
+	int mode = c->api->security(c->host);
+
+	if (mode != MP2P_SECURITY_PLAIN && pid != NULL && pid_is_key(pid))
+		return c->api->send_to_peer(c->host, hostport, pid, NULL, type, payload, length,
+		                            flags, conn);
+	if (mode == MP2P_SECURITY_MIXED)
+		flags |= MP2P_SEND_PLAINTEXT;
+	return c->api->send_to(c->host, hostport, NULL, type, payload, length, flags, conn);
+}
+
 /* ---- sending ----------------------------------------------------------- */
 
 static int send_oneshot(struct cv1 *c, const char *hostport, const char *pid,
@@ -93,8 +152,7 @@ static int send_oneshot(struct cv1 *c, const char *hostport, const char *pid,
 {
 	mp2p_conn_id conn = 0;
 
-	if (c->api->send_to(c->host, hostport, NULL, type, payload, length,
-	                     MP2P_SEND_ONESHOT, &conn) < 0) {
+	if (send_to_pid(c, hostport, pid, type, payload, length, MP2P_SEND_ONESHOT, &conn) < 0) {
 		(*c->n.send_failed)++;
 		return -1;
 	}
@@ -134,14 +192,14 @@ static int send_peer_on(struct cv1 *c, struct cv1_peer *p, const char *type,
 		char capa[160];
 		int n = capa_payload(c, capa, sizeof(capa), CV1_REQ);
 
-		if (n < 0 || c->api->send_to(c->host, p->hostport, NULL, "CAPA", capa,
+		if (n < 0 || send_to_pid(c, p->hostport, p->pid, "CAPA", capa,
 		                              (size_t)n, MP2P_SEND_REUSE, &conn) < 0) {
 			(*c->n.send_failed)++;
 			return -1;
 		}
 		(*c->n.frames_sent)++;
 	}
-	if (c->api->send_to(c->host, p->hostport, NULL, type, payload, length,
+	if (send_to_pid(c, p->hostport, p->pid, type, payload, length,
 	                     MP2P_SEND_REUSE, &conn) < 0) {
 		(*c->n.send_failed)++;
 		return -1;
@@ -255,7 +313,13 @@ static int conn_is_at(struct cv1 *c, mp2p_conn_id conn, const char *addr)
 static int conn_speaks_for(struct cv1 *c, mp2p_conn_id conn, const struct cv1_peer *p)
 {
 	struct cv1_conn *k = conn_find(c, conn);
+	struct mp2p_conn_info info;
+	const char *key = conn_key(c, conn, &info);
 
+	/* Keys first: an authenticated connection speaks for its own peer id
+	 * alone, and a key-named peer is never spoken for in plaintext. */
+	if (key != NULL || (pid_is_key(p->pid) && c->api->security(c->host) != MP2P_SECURITY_PLAIN))
+		return key != NULL && strcmp(key, p->pid) == 0;
 	if (k != NULL && strcmp(k->pid, p->pid) == 0)
 		return 1;
 	return conn_is_at(c, conn, p->addr);
@@ -317,6 +381,8 @@ static int claim_greet(struct cv1 *c, mp2p_conn_id conn, const struct cv1_peer_a
 
 	if (cv1_hostport(hp, sizeof(hp), pa->addr, pa->port) <= 0)
 		return -1;
+	if (c->api->security(c->host) == MP2P_SECURITY_MIXED && !pid_is_key(pa->pid))
+		flags |= MP2P_SEND_PLAINTEXT;   /* an original peer */
 	if (c->api->send_claimed(c->host, conn, hp, NULL, type, payload, length, flags,
 	                          &sent) < 0) {
 		(*c->n.claims_refused)++;
@@ -394,7 +460,7 @@ static void on_join(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		drop(c, conn, f, rc);
 		return;
 	}
-	if (is_self(c, &pa) || !claim_believed(c, conn, &pa))
+	if (is_self(c, &pa) || !may_speak_as(c, conn, pa.pid) || !claim_believed(c, conn, &pa))
 		return;
 	/* Answer a joiner at an address we did not know, even if the table is
 	 * full, so it knows of us and can ask us for other peers. The answer,
@@ -540,6 +606,11 @@ static void sender_of(struct cv1 *c, mp2p_conn_id conn, char *out, size_t cap)
 	struct cv1_conn *k = conn_find(c, conn);
 	struct mp2p_conn_info info;
 
+	/* Over TLS the sender is the connection's key, whatever was said. */
+	if (conn_key(c, conn, &info) != NULL) {
+		snprintf(out, cap, "%s", info.peer_id);
+		return;
+	}
 	if (k != NULL && k->pid[0] != '\0') {
 		snprintf(out, cap, "%s", k->pid);
 		return;
@@ -621,6 +692,9 @@ static void on_mesg(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		cv1_deliver(c, MP2P_CLASSICV1_DIRECT, sender, "", m.text, m.text_length, 0);
 		return;
 	}
+	/* Over TLS a copy comes from the host whose key its connection has. */
+	if (!may_speak_as(c, conn, m.from))
+		return;
 	/* The copy's <from> is believed only on that peer's connection. */
 	if ((p = cv1_peers_find(&c->peers, m.from)) != NULL && conn_speaks_for(c, conn, p)) {
 		heard(c, p);
@@ -649,7 +723,8 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 		drop(c, conn, f, rc);
 		return;
 	}
-	if (is_self(c, &k.peer) || !claim_believed(c, conn, &k.peer))
+	if (is_self(c, &k.peer) || !may_speak_as(c, conn, k.peer.pid) ||
+	    !claim_believed(c, conn, &k.peer))
 		return;
 	/* An address we have not reached this peer at is checked by the
 	 * CAPA that opens our connection to it (see claim_greet). */

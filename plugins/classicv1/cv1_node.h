@@ -72,6 +72,7 @@ struct cv1_counters {
 	uint64_t *peers_refused;     /* refused because the table was full */
 	uint64_t *claims_refused;    /* named an address at another IP than its own */
 	uint64_t *quit_refused;      /* QUIT for a pid not on that pid's connection */
+	uint64_t *pid_mismatch;      /* a frame speaking for a pid its TLS key is not */
 	uint64_t *unasked_list;      /* LIST RES on a connection we did not ask on */
 };
 

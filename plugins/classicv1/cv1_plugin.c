@@ -158,7 +158,13 @@ static int cv1_init(const struct mp2p_host_api *api, mp2p_host *host,
 	if (cv1_peers_init(&c->peers, c->max_peers) < 0 ||
 	    cv1_dedup_init(&c->dedup, CV1_DEDUP_ENTRIES, CV1_DEDUP_SECONDS) < 0)
 		goto fail;
-	new_pid(c);
+	/* Over TLS our pid is the host's peer id, which peers check against
+	 * the connection's key; in mode "plain" a random UUID, as the
+	 * original peers use. */
+	if (api->security(host) != MP2P_SECURITY_PLAIN)
+		snprintf(c->pid, sizeof(c->pid), "%s", api->peer_id(host));
+	else
+		new_pid(c);
 	c->n.malformed = api->counter(host, "malformed");
 	c->n.unknown_type = api->counter(host, "unknown_type");
 	c->n.delivered_direct = api->counter(host, "delivered_direct");
@@ -174,6 +180,7 @@ static int cv1_init(const struct mp2p_host_api *api, mp2p_host *host,
 	c->n.peers_refused = api->counter(host, "peers_refused");
 	c->n.claims_refused = api->counter(host, "claims_refused");
 	c->n.quit_refused = api->counter(host, "quit_refused");
+	c->n.pid_mismatch = api->counter(host, "pid_mismatch");
 	c->n.unasked_list = api->counter(host, "unasked_list");
 	uint64_t **all = (uint64_t **)&c->n;
 	for (size_t i = 0; i < sizeof(c->n) / sizeof(uint64_t *); i++)

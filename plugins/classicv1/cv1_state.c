@@ -210,7 +210,9 @@ int cv1_state_restore(struct cv1 *c, const char *data, size_t length, char **err
 		} else if (strcmp(f[0], "pid") == 0) {
 			if (n != 2 || !cv1_valid_pid(f[1], strlen(f[1])))
 				goto bad;
-			snprintf(c->pid, sizeof(c->pid), "%s", f[1]);
+			/* Over TLS the pid is the peer id, whatever was saved. */
+			if (c->api->security(c->host) == MP2P_SECURITY_PLAIN)
+				snprintf(c->pid, sizeof(c->pid), "%s", f[1]);
 		} else if (strcmp(f[0], "seq") == 0) {
 			unsigned long long seq;
 			if (n != 2 || number(f[1], UINT64_MAX, &seq) < 0)

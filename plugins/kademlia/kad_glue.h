@@ -39,7 +39,7 @@ struct kad_conf {
 	X(republished) X(refreshes) X(bootstrap_pings) X(join_pings) \
 	X(evict_pings) X(evicted) X(send_failures) X(busy) X(cached) X(refetched) \
 	X(healed) X(table_limited) X(restored_pings) X(bad_signature) X(bad_key) \
-	X(bad_record) X(v1_store_refused)
+	X(bad_record) X(v1_store_refused) X(id_not_key) X(unauthenticated)
 
 struct kad_counters {
 #define KAD_DECL(name) uint64_t *name;

@@ -83,6 +83,22 @@ static uint64_t new_reqid(struct kad *kd)
 	return id;
 }
 
+/* A node whose id we know is dialled expecting that id as its peer id
+ * (over TLS they are the same 32 bytes): a host at its address with
+ * another key is refused in the handshake, before any frame is sent. */
+static int send_to_node(struct kad *kd, const struct kad_node *to, int id_known,
+                        const char *type, size_t len, mp2p_conn_id *conn)
+{
+	char hex[2 * KAD_ID_LEN + 1];
+
+	if (!id_known || kd->api->security(kd->host) == MP2P_SECURITY_PLAIN)
+		return kd->api->send_to(kd->host, to->addr, NULL, type, kd->buf, len,
+		                        MP2P_SEND_REUSE, conn);
+	kad_id_hex(to->id, hex);
+	return kd->api->send_to_peer(kd->host, to->addr, hex, NULL, type, kd->buf, len,
+	                             MP2P_SEND_REUSE, conn);
+}
+
 static int send_request(struct kad *kd, int type, const struct kad_node *to, int id_known,
                         int kind, struct kad_op *op, const struct kad_msg *body,
                         uint64_t *reqid_out, mp2p_conn_id claimed_on)
@@ -115,8 +131,7 @@ static int send_request(struct kad *kd, int type, const struct kad_node *to, int
 	if ((claimed_on != 0 ?
 	     kd->api->send_claimed(kd->host, claimed_on, to->addr, NULL, kad_type_to_wire(type),
 	                           kd->buf, (size_t)len, MP2P_SEND_REUSE, &conn) :
-	     kd->api->send_to(kd->host, to->addr, NULL, kad_type_to_wire(type), kd->buf,
-	                      (size_t)len, MP2P_SEND_REUSE, &conn)) < 0) {
+	     send_to_node(kd, to, id_known, kad_type_to_wire(type), (size_t)len, &conn)) < 0) {
 		BUMP(kd, send_failures);
 		free(p);
 		return -1;
@@ -591,6 +606,34 @@ static void count_error(struct kad *kd, int e)
 	}
 }
 
+/* Over TLS a node id costs a key: a node's id is its host's peer id (32
+ * bytes), so a message whose sender id is not its connection's peer id is
+ * refused, as is any message on a plaintext connection unless the host
+ * runs in mode "plain" (where no id can be checked, as before). */
+static int id_is_senders_key(struct kad *kd, mp2p_conn_id conn, const uint8_t id[KAD_ID_LEN])
+{
+	struct mp2p_conn_info info;
+	uint8_t key[KAD_ID_LEN];
+
+	if (kd->api->security(kd->host) == MP2P_SECURITY_PLAIN)
+		return 1;
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	if (kd->api->conn_info(kd->host, conn, &info) < 0 || !info.authenticated) {
+		BUMP(kd, unauthenticated);
+		kd->api->log(kd->host, MP2P_LOG_DEBUG, "dropped a message on plaintext conn %llu: "
+		             "node ids are checked against TLS keys", (unsigned long long)conn);
+		return 0;
+	}
+	if (kad_id_parse(info.peer_id, key) == 0 && memcmp(key, id, KAD_ID_LEN) == 0)
+		return 1;
+	BUMP(kd, id_not_key);
+	kd->api->log(kd->host, MP2P_LOG_DEBUG, "dropped a message on conn %llu: its node id is "
+	             "not the peer id %.16s... of the key it connected with",
+	             (unsigned long long)conn, info.peer_id);
+	return 0;
+}
+
 void kad_on_frame(struct kad *kd, mp2p_conn_id conn, const struct mp2p_frame *f)
 {
 	struct kad_msg *m;
@@ -606,6 +649,8 @@ void kad_on_frame(struct kad *kd, mp2p_conn_id conn, const struct mp2p_frame *f)
 		count_error(kd, e);
 		kd->api->log(kd->host, MP2P_LOG_DEBUG, "dropped a %.4s frame of %u bytes (error %d)",
 		             f->type, f->length, e);
+	} else if (!id_is_senders_key(kd, conn, m->id)) {
+		/* dropped and counted there */
 	} else if (kad_is_request(type)) {
 		handle_request(kd, conn, m);
 	} else {

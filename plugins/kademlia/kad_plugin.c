@@ -127,7 +127,16 @@ static void load_node_id(struct kad *kd)
 	const char *dir = kd->api->state_dir(kd->host);
 	uint8_t *text = NULL;
 	size_t len;
-	int rc = kad_file_read(dir ? dir : ".", "node_id", 256, &text, &len);
+	int rc;
+
+	/* Over TLS the node id is the host's peer id: it cannot be chosen,
+	 * only earned with a key, and every peer can check it. */
+	if (kd->api->security(kd->host) != MP2P_SECURITY_PLAIN &&
+	    kad_id_parse(kd->api->peer_id(kd->host), kd->self) == 0) {
+		kad_id_hex(kd->self, kd->self_hex);
+		return;
+	}
+	rc = kad_file_read(dir ? dir : ".", "node_id", 256, &text, &len);
 
 	if (rc > 0) {
 		char *line = (char *)text;
@@ -312,7 +321,9 @@ static int kad_restore(void *self, const void *data, size_t length, uint32_t for
 	/* Start from the blob alone: it is newer than the routes file. */
 	kad_table_release(&kd->table);
 	kad_store_release(&kd->store);
-	if (memcmp(id, kd->self, KAD_ID_LEN) != 0) {
+	/* Over TLS the id is the peer id whatever an older run saved. */
+	if (memcmp(id, kd->self, KAD_ID_LEN) != 0 &&
+	    kd->api->security(kd->host) == MP2P_SECURITY_PLAIN) {
 		memcpy(kd->self, id, KAD_ID_LEN);
 		kad_id_hex(kd->self, kd->self_hex);
 		kd->id_saved = 0;

@@ -11,8 +11,9 @@ import time
 from cv1util import Check, RefPeer, counters, cv1_host, inbox, next_ip, peers, pid, wait_until
 from refpeer import frame
 import mp2ptest  # noqa: E402
-# host.security.mode = "plain": the original peers' stand-ins speak plaintext.
-mp2ptest.Host.default_security = "plain"
+# host.security.mode = "mixed": the original peers' stand-ins speak plaintext
+# on the same listener as TLS hosts would.
+mp2ptest.Host.default_security = "mixed"
 
 HEADER = struct.Struct("!12s4sL")
 
