@@ -60,7 +60,7 @@ def main():
             r = ctl_or_error(h, "put", key, value)
             check(r.get("stored", 0) >= 10, "put %s at %s stored on %s nodes" % (
                 key, h.name, r.get("stored", r)))
-            names[key] = "%s/%s" % (r.get("writer", "?"), key)
+            names[key] = "%s/%s" % (h.ctl(NAME, "routes")["writer"], key)
             putters[key] = h
             values[names[key]] = value
         t1 = time.time()

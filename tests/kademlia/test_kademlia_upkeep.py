@@ -50,10 +50,10 @@ def main():
 
         r = ctl_or_error(hosts[1], "put", "keep", "kept")
         check(r.get("stored") == SIZE - 1, "put on every other host (%s)" % r.get("stored", r))
-        keep = "%s/keep" % r.get("writer")
+        keep = "%s/keep" % hosts[1].ctl(NAME, "routes")["writer"]
         r = ctl_or_error(hosts[2], "put", "short", "brief", "2")
         check(r.get("stored") == SIZE - 1, "a 2-second value put")
-        short = "%s/short" % r.get("writer")
+        short = "%s/short" % hosts[2].ctl(NAME, "routes")["writer"]
         check(ctl_or_error(hosts[3], "get", short).get("value") == "brief", "and got at once")
         r = ctl_or_error(hosts[4], "put", "capped", "x", "999999")
         capped_key = bytes.fromhex(r.get("key", "00" * 32))
@@ -64,7 +64,10 @@ def main():
         # Three values (one expiring after 2 s), a 1 s period, 4 s, six
         # holders each: one republication per value and period is about 10;
         # without the skip it would be about 6 times that.
-        check(4 <= done <= 24, "holders republished %d times in 4 s, not 6 times each period" % done)
+        # Republications run when due, so two holders due within the
+        # same few milliseconds may both go before either's STOR arrives:
+        # a loaded machine sees a few more, never the six per period.
+        check(4 <= done <= 32, "holders republished %d times in 4 s, not 6 times each period" % done)
         replies = parallel(lambda h: ctl_or_error(h, "get", short), hosts)
         check(all("error" in r and "not found" in r["error"] for r in replies),
               "the 2-second value expired on every host")

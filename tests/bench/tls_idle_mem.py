@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""tls_idle_mem.py -- what one idle connection costs maybep2pd in user
+space, plaintext and TLS, measured in the same run: N clients each finish
+a frame exchange (so a TLS handshake is over and its buffers released) and
+stay connected; the host's resident memory before and after, over N.
+
+    top_builddir=_build python3 tests/bench/tls_idle_mem.py [N]
+"""
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from mp2ptest import FrameConn, Host, Identity, TLSFrameConn  # noqa: E402
+
+
+def rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def per_connection(mode, identity, n):
+    h = Host("mem-" + mode, security=mode, log_level="warn",
+             host_settings="limits: { max_connections_per_ip = 100000; max_inbound = 100000; }; "
+                           "timeouts: { idle = 3000.0; first_frame = 3000.0; };")
+    conns = []
+    try:
+        h.start()
+
+        def one():
+            c = TLSFrameConn(h.port, identity) if mode == "tls" else FrameConn(h.port)
+            c.send("echo", "PING", b"x" * 64)
+            assert c.recv(10)[1] == "PONG"
+            return c
+        for _ in range(50):          # the allocator's first arenas are not the connections'
+            conns.append(one())
+        time.sleep(0.3)
+        before = rss(h.proc.pid)
+        for _ in range(n):
+            conns.append(one())
+        time.sleep(1.0)
+        return (rss(h.proc.pid) - before) / n
+    finally:
+        for c in conns:
+            c.sock.close()
+        h.cleanup()
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    identity = Identity(tempfile.mkdtemp(prefix="mp2p-mem-"), "client")
+    plain = per_connection("plain", identity, n)
+    tls = per_connection("tls", identity, n)
+    print("%d idle connections: plaintext %.0f B each, TLS %.0f B each, TLS beyond plaintext %.0f B"
+          % (n, plain, tls, tls - plain))
+
+
+if __name__ == "__main__":
+    main()
