@@ -21,6 +21,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from mp2ptest import Check, FrameConn, Host, builddir  # noqa: E402
+import mp2ptest  # noqa: E402
+# host.security.mode = "plain": the bad frame here is a plaintext one.
+mp2ptest.Host.default_security = "plain"
 
 ok = Check("test_log")
 LINE = re.compile(r"^(error|warn |info |debug) \S")
