@@ -37,6 +37,14 @@ static const char *api_state_dir(mp2p_host *in) { return in->state_dir; }
 static const char *api_peer_id(mp2p_host *in) { return in->host->peer_id; }
 static int api_security(mp2p_host *in) { return in->host->cfg.security_mode; }
 
+static int api_sign(mp2p_host *in, const void *msg, size_t len,
+                    uint8_t sig_out[MP2P_SIGNATURE_LEN], uint8_t pub_out[MP2P_PUBLIC_KEY_LEN])
+{
+	if (sig_out == NULL && pub_out == NULL)
+		return -1;
+	return hostkey_sign(in->host->key, msg, len, sig_out, pub_out) == 0 ? MP2P_OK : -1;
+}
+
 double host_now(struct host *h)
 {
 	struct timespec ts;
@@ -476,4 +484,5 @@ const struct mp2p_host_api host_api = {
 	.peer_id = api_peer_id,
 	.security = api_security,
 	.send_to_peer = api_send_to_peer,
+	.sign = api_sign,
 };

@@ -1237,7 +1237,9 @@ static void test_store_fair_when_full(void)
 static void test_records(void)
 {
 	struct kad_keypair kp, other;
+	struct kad_signer sg, sg_other;
 	uint8_t seed[KAD_PUB_LEN], key[KAD_ID_LEN], key2[KAD_ID_LEN], rec[512], bad[512];
+	uint8_t writer[KAD_ID_LEN], joined[KAD_ID_LEN + 5];
 	struct kad_record r;
 	int len;
 	uint32_t saved_rng = rng;
@@ -1246,15 +1248,28 @@ static void test_records(void)
 	CU_ASSERT_EQUAL_FATAL(kad_keypair_from_private(&kp, seed), 0);
 	random_id(seed);
 	CU_ASSERT_EQUAL_FATAL(kad_keypair_from_private(&other, seed), 0);
+	memcpy(sg.pub, kp.pub, KAD_PUB_LEN);
+	sg.sign = kad_keypair_sign;
+	sg.arg = &kp;
+	memcpy(sg_other.pub, other.pub, KAD_PUB_LEN);
+	sg_other.sign = kad_keypair_sign;
+	sg_other.arg = &other;
 	/* A signed record checks, and says what it holds. */
-	len = kad_record_mutable(rec, sizeof(rec), &kp, "color", 5, 42, "blue", 4, key);
+	len = kad_record_mutable(rec, sizeof(rec), &sg, "color", 5, 42, "blue", 4, key);
 	CU_ASSERT_FATAL(len > 0);
 	CU_ASSERT_EQUAL(kad_record_check(key, 42, rec, (uint32_t)len), KAD_REC_OK);
 	CU_ASSERT_EQUAL(kad_record_parse(rec, (uint32_t)len, &r), 0);
 	CU_ASSERT_EQUAL(r.kind, KAD_REC_MUTABLE);
 	CU_ASSERT(r.vlen == 4 && memcmp(r.value, "blue", 4) == 0);
 	CU_ASSERT_EQUAL(memcmp(r.pub, kp.pub, KAD_PUB_LEN), 0);
-	kad_mutable_key(kp.pub, "color", 5, key2);
+	/* The key is SHA-256(SHA-256(public key) || name): the writer id,
+	 * a host's peer id when it signs with its host key, then the name. */
+	CU_ASSERT_EQUAL(kad_writer_id(kp.pub, writer), 0);
+	kad_mutable_key(writer, "color", 5, key2);
+	CU_ASSERT_EQUAL(memcmp(key, key2, KAD_ID_LEN), 0);
+	kad_key_hash(kp.pub, KAD_PUB_LEN, joined);
+	memcpy(joined + KAD_ID_LEN, "color", 5);
+	kad_key_hash(joined, sizeof(joined), key2);
 	CU_ASSERT_EQUAL(memcmp(key, key2, KAD_ID_LEN), 0);
 	/* Another sequence number, value, or writer: the signature fails. */
 	CU_ASSERT_EQUAL(kad_record_check(key, UINT64_MAX, rec, (uint32_t)len), KAD_REC_E_SIG);
@@ -1265,7 +1280,7 @@ static void test_records(void)
 	memcpy(bad + 1, other.pub, KAD_PUB_LEN);    /* someone else's key: another key */
 	CU_ASSERT_EQUAL(kad_record_check(key, 42, bad, (uint32_t)len), KAD_REC_E_HASH);
 	/* A writer cannot sign for another's key with its own. */
-	len = kad_record_mutable(bad, sizeof(bad), &other, "color", 5, UINT64_MAX, "red", 3, key2);
+	len = kad_record_mutable(bad, sizeof(bad), &sg_other, "color", 5, UINT64_MAX, "red", 3, key2);
 	CU_ASSERT_EQUAL(kad_record_check(key2, UINT64_MAX, bad, (uint32_t)len), KAD_REC_OK);
 	CU_ASSERT_EQUAL(kad_record_check(key, UINT64_MAX, bad, (uint32_t)len), KAD_REC_E_HASH);
 	/* Immutable: the key is the hash of the value, and seq is 0. */

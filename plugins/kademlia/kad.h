@@ -241,7 +241,20 @@ struct kad_record {
 	const uint8_t *value;
 	uint32_t vlen;
 };
-int kad_mutable_key(const uint8_t pub[KAD_PUB_LEN], const void *name, size_t nlen,
+/* Who signs a node's mutable values: a public key and the function that
+ * signs with its private half (the host's sign(), or kad_keypair_sign()
+ * over a key of the plugin's own). sign() writes KAD_SIG_LEN bytes and
+ * returns 0, or -1. */
+struct kad_signer {
+	uint8_t pub[KAD_PUB_LEN];
+	int (*sign)(void *arg, const uint8_t *msg, size_t len, uint8_t sig[KAD_SIG_LEN]);
+	void *arg;
+};
+/* A writer's id: SHA-256 of its public key (its host's peer id, when it
+ * signs with the host key). */
+int kad_writer_id(const uint8_t pub[KAD_PUB_LEN], uint8_t writer_out[KAD_ID_LEN]);
+/* A mutable value's key: SHA-256 of the writer id and the name. */
+int kad_mutable_key(const uint8_t writer[KAD_ID_LEN], const void *name, size_t nlen,
                     uint8_t key_out[KAD_ID_LEN]);
 int kad_record_parse(const uint8_t *rec, uint32_t rlen, struct kad_record *r);
 /* KAD_REC_OK if rec is a valid record for key at seq, else why not. */
@@ -250,10 +263,12 @@ int kad_record_check(const uint8_t key[KAD_ID_LEN], uint64_t seq, const uint8_t 
 /* Build records into out (cap bytes): the length, or -1. */
 int kad_record_immutable(uint8_t *out, size_t cap, const void *val, uint32_t vlen,
                          uint8_t key_out[KAD_ID_LEN]);
-int kad_record_mutable(uint8_t *out, size_t cap, const struct kad_keypair *kp,
+int kad_record_mutable(uint8_t *out, size_t cap, const struct kad_signer *sg,
                        const void *name, size_t nlen, uint64_t seq, const void *val,
                        uint32_t vlen, uint8_t key_out[KAD_ID_LEN]);
 int kad_keypair_from_private(struct kad_keypair *kp, const uint8_t priv[KAD_PUB_LEN]);
+/* A kad_signer's sign() for a kad_keypair (arg). */
+int kad_keypair_sign(void *arg, const uint8_t *msg, size_t len, uint8_t sig[KAD_SIG_LEN]);
 
 /* kad_lookup.c -- the iterative lookup, transport-agnostic. */
 #define KAD_LOOKUP_CANDS (3 * KAD_MAX_K)

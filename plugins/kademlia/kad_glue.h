@@ -103,10 +103,14 @@ struct kad {
 	char self_hex[2 * KAD_ID_LEN + 1];
 	char addr[KAD_ADDR_MAX + 1];
 	uint64_t last_seq;           /* the last put's sequence number */
-	struct kad_keypair kp;       /* signs this node's mutable values */
-	char writer_hex[2 * KAD_PUB_LEN + 1];   /* kp.pub in hex: the writer id */
-	int key_ok;                  /* kp holds a key */
-	int key_saved;               /* and it is in state_dir/kad.key */
+	struct kad_signer signer;    /* signs this node's mutable values: the
+	                                host key, or kp when the host has none */
+	struct kad_keypair kp;       /* the plugin's own key (kad.key), if used */
+	uint8_t writer[KAD_ID_LEN];  /* SHA-256 of signer.pub: the writer id */
+	char writer_hex[2 * KAD_ID_LEN + 1];    /* ... in hex */
+	int key_ok;                  /* signer can sign */
+	int host_signs;              /* signer is the host key (api->sign) */
+	int key_saved;               /* kp is in state_dir/kad.key (or unused) */
 	int addr_ok;
 	int id_saved;            /* node_id in the state_dir holds self */
 	struct kad_table table;

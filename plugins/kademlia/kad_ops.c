@@ -386,7 +386,7 @@ int kad_put_start(struct kad *kd, const void *name, size_t nlen, const void *val
 	if ((rec = malloc(cap)) == NULL)
 		return -1;
 	len = immutable ? kad_record_immutable(rec, cap, value, (uint32_t)vlen, key)
-	                : kad_record_mutable(rec, cap, &kd->kp, name, nlen, seq, value,
+	                : kad_record_mutable(rec, cap, &kd->signer, name, nlen, seq, value,
 	                                     (uint32_t)vlen, key);
 	if (len < 0) {
 		free(rec);
