@@ -275,6 +275,14 @@ int kad_keypair_sign(void *arg, const uint8_t *msg, size_t len, uint8_t sig[KAD_
 enum kad_lookup_kind { KAD_LK_NODE, KAD_LK_VALUE };
 enum kad_cand_state { KAD_C_NEW, KAD_C_WAIT, KAD_C_LATE, KAD_C_DONE, KAD_C_FAILED };
 
+/* The soft timeout's bounds: the floor is low enough for a LAN or
+ * loopback (round trips well under a millisecond), so a silent node costs
+ * a few milliseconds, not tens; the ceiling is request_timeout. */
+#define KAD_RTT_FLOOR 0.002
+/* After a lookup's first value, the queries still in flight are awaited
+ * for as long again as that value took, and at least this long (s). */
+#define KAD_VALUE_GRACE_MIN 0.001
+
 /* Round-trip estimate shared by all lookups (RFC 6298 style). */
 struct kad_rtt {
 	double srtt, rttvar;
@@ -282,6 +290,13 @@ struct kad_rtt {
 	double floor, ceiling;
 };
 void kad_rtt_init(struct kad_rtt *r, double floor, double ceiling);
+
+/* Bootstrap retries while the table is empty (PROTOCOL.md 5.4): the
+ * first after KAD_BOOT_FIRST seconds, each wait then doubled up to
+ * KAD_BOOT_MAX. kad_backoff_next() is the wait after `wait`. */
+#define KAD_BOOT_FIRST 1.0
+#define KAD_BOOT_MAX 60.0
+double kad_backoff_next(double wait);
 void kad_rtt_sample(struct kad_rtt *r, double rtt);
 double kad_rtt_timeout(const struct kad_rtt *r);
 
@@ -310,6 +325,7 @@ struct kad_lookup {
 	struct kad_cand c[KAD_LOOKUP_CANDS];   /* sorted by distance */
 	int n;
 	int inflight;
+	int widened;               /* node lookup converged: k in flight, not alpha */
 	int finished;
 	const struct kad_lookup_io *io;
 	void *arg;

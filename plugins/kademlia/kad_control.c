@@ -76,6 +76,7 @@ static void reply_common(mp2p_reply *r, const struct kad_op *op)
 	op->kd->api->reply_int(r, "hops", op->lk.hops);
 	op->kd->api->reply_int(r, "queries", op->lk.queries);
 	op->kd->api->reply_int(r, "timeouts", op->lk.timeouts);
+	op->kd->api->reply_int(r, "stores_sent", op->stores_sent);
 	op->kd->api->reply_float(r, "ms", ms(op));
 }
 

@@ -81,6 +81,7 @@ struct kad_op {
 	uint8_t *value;
 	uint32_t vlen;
 	int stores_out, stores_ok;
+	int stores_sent;         /* STORs this op sent: a put's, or a get's caches */
 	int local;               /* get: value/vlen/seq hold our own copy, and it
 	                            is the answer unless the lookup finds newer */
 	int fetching;            /* republish: an OP_FETCH was started */

@@ -7,12 +7,17 @@
  * Candidates are kept sorted by distance to the target. At most alpha
  * queries are in flight, always to the closest candidates not yet asked.
  * A query that outlives the adaptive timeout turns LATE: it stops holding
- * a slot, but its answer is still welcome until the hard timeout. The
- * lookup ends when the k closest candidates that have not failed have all
+ * a slot (so one more candidate is asked: alpha grows by one for each late
+ * query), but its answer is still welcome until the hard timeout. A node
+ * lookup whose answer names nobody closer than the closest candidate
+ * known has converged, as the paper says: it then asks all of the k
+ * closest not yet asked at once, instead of alpha at a time. The lookup
+ * ends when the k closest candidates that have not failed have all
  * answered, or, for a value, once the first value has arrived: no query is
- * sent after it, and the answers already in flight are awaited (they are
- * one round trip away) so that the newest version seen wins and holders
- * of older ones are marked stale, to be sent the newer. */
+ * sent after it, and the answers already in flight are awaited for as long
+ * again as the first value took (they were sent with it), so that the
+ * newest version seen wins and holders of older ones are marked stale, to
+ * be sent the newer, without a silent node holding the answer back. */
 #include "kad.h"
 
 #include <stdlib.h>
@@ -39,6 +44,11 @@ void kad_rtt_sample(struct kad_rtt *r, double rtt)
 		r->srtt = 0.875 * r->srtt + 0.125 * rtt;
 	}
 	r->samples++;
+}
+
+double kad_backoff_next(double wait)
+{
+	return wait * 2 > KAD_BOOT_MAX ? KAD_BOOT_MAX : wait * 2;
 }
 
 double kad_rtt_timeout(const struct kad_rtt *r)
@@ -158,7 +168,7 @@ void kad_lookup_step(struct kad_lookup *lk, double now)
 			waiting = 1;
 			break;
 		case KAD_C_NEW:
-			if (lk->inflight >= lk->alpha) {
+			if (lk->inflight >= (lk->widened ? lk->k : lk->alpha)) {
 				window++;
 				waiting = 1;
 				break;
@@ -221,9 +231,18 @@ int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
 		return -1;
 	depth = c->depth;
 	if (settle(lk, c, from, now) == 0) {
+		struct kad_node closest = lk->c[0].n;
 		/* No honest node sends more than k; the rest are ignored. */
 		for (int i = 0; i < n && i < lk->k; i++)
 			add_cand(lk, &nodes[i], depth + 1);
+		/* Nobody closer than the closest we knew: the candidates are as
+		 * near as they get, so the rest of the k closest are asked at
+		 * once rather than alpha per round trip. A value lookup stays at
+		 * alpha: any of the k closest holds the value, and a few more
+		 * round trips cost less than k requests per get. */
+		if (lk->kind == KAD_LK_NODE &&
+		    memcmp(lk->c[0].n.id, closest.id, KAD_ID_LEN) == 0)
+			lk->widened = 1;
 	}
 	kad_lookup_step(lk, now);
 	return 0;
@@ -267,6 +286,17 @@ int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
 		return 0;
 	}
 	c->had_value = 1;
+	if (!lk->found) {
+		/* The queries still out were sent about when this one was:
+		 * each gets as long again as this answer took, then stops
+		 * holding the answer (it is still taken if it comes in time). */
+		double grace = now - c->sent;
+		if (grace < KAD_VALUE_GRACE_MIN)
+			grace = KAD_VALUE_GRACE_MIN;
+		for (int i = 0; i < lk->n; i++)
+			if (lk->c[i].state == KAD_C_WAIT && lk->c[i].deadline > now + grace)
+				lk->c[i].deadline = now + grace;
+	}
 	if (lk->found) {
 		int c_newer = kad_value_newer(seq, value, vlen, lk->seq, lk->value, lk->vlen);
 		if (c_newer < 0) {

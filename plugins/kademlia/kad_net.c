@@ -558,6 +558,14 @@ static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_ms
 			BUMP(kd, wrong_answer);
 			kad_lookup_on_fail(&op->lk, p->reqid, now);
 		}
+		/* A first value shortens the wait for the rest (kad_lookup.c):
+		 * the wake timer must come by then. The op may be complete, but
+		 * it is freed only on the next turn of the loop. */
+		if (!op->lk.finished) {
+			double d = kad_lookup_next_deadline(&op->lk);
+			if (d > 0)
+				kad_schedule(kd, d);
+		}
 		break;
 	case P_STORE:
 		if (m->type != KAD_T_STOK)

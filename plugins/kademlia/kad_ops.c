@@ -69,8 +69,10 @@ static void send_store(struct kad *kd, struct kad_op *op, const struct kad_node 
 	body.ttl = ttl;
 	body.value = value;
 	body.vlen = vlen;
-	if (kad_send_request(kd, KAD_T_STOR, to, 1, P_STORE, op, &body, NULL) == 0 && op)
+	if (kad_send_request(kd, KAD_T_STOR, to, 1, P_STORE, op, &body, NULL) == 0 && op) {
 		op->stores_out++;
+		op->stores_sent++;
+	}
 }
 
 static void start_storing(struct kad_op *op)
@@ -156,12 +158,14 @@ static void spread_newest(struct kad *kd, struct kad_op *op)
 	if (lk->cache_at >= 0) {
 		BUMP(kd, cached);
 		send_store(kd, NULL, &lk->c[lk->cache_at].n, lk->target, seq, ttl, val, vlen);
+		op->stores_sent++;
 	}
 	for (int i = 0; i < lk->n; i++) {
 		if (!lk->c[i].stale && !(ours && lk->c[i].had_value))
 			continue;
 		BUMP(kd, healed);
 		send_store(kd, NULL, &lk->c[i].n, lk->target, seq, ttl, val, vlen);
+		op->stores_sent++;
 	}
 	adopt_if_newer(kd, op);
 }
@@ -256,12 +260,20 @@ void kad_op_run(struct kad_op *op)
 	kad_lookup_step(&op->lk, op->kd->api->now(op->kd->host));
 }
 
+/* A put is answered once half of k nodes hold the value (a majority of
+ * the k replicas a lookup will look among), or every STOR has been
+ * answered: waiting for the slowest of k stores would make every put as
+ * slow as the most loaded or distant node. The STORs still out go on;
+ * their answers are no longer the put's. A republication waits for all,
+ * since a STOK that says "newer" makes it fetch the newer version. */
 void kad_op_store_answered(struct kad_op *op, int ok)
 {
+	int quorum = (op->kd->conf.k + 1) / 2;
+
 	if (op->phase != PH_STORING)
 		return;
 	op->stores_ok += ok != 0;
-	if (--op->stores_out == 0)
+	if (--op->stores_out == 0 || (op->kind == OP_PUT && op->stores_ok >= quorum))
 		kad_op_complete(op, op->stores_ok > 0 ? MP2P_KAD_OK : MP2P_KAD_FAILED);
 }
 
@@ -483,7 +495,7 @@ static void bootstrap(struct kad *kd, double now)
 		if (kad_send_ping(kd, kd->conf.bootstrap[i], NULL, P_PING_BOOT, 0) == 0)
 			BUMP(kd, bootstrap_pings);
 	kd->next_boot = now + kd->boot_backoff;
-	kd->boot_backoff = kd->boot_backoff * 2 > 60 ? 60 : kd->boot_backoff * 2;
+	kd->boot_backoff = kad_backoff_next(kd->boot_backoff);
 }
 
 /* When maintenance must run next: the regular tick, or sooner for a
@@ -518,7 +530,7 @@ void kad_maintain(void *arg)
 		bootstrap(kd, now);
 	} else {
 		/* The next time the table empties, retries start at 1 s again. */
-		kd->boot_backoff = 1;
+		kd->boot_backoff = KAD_BOOT_FIRST;
 		kd->next_boot = 0;
 		if (!kd->joined)
 			kad_join(kd);

@@ -323,14 +323,14 @@ static int kad_init(const struct mp2p_host_api *api, mp2p_host *host,
 	kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
 	                     (int)kd->conf.table_per_prefix);
 	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)(kd->conf.max_value_size + KAD_REC_OVERHEAD));
-	kad_rtt_init(&kd->rtt, 0.05, kd->conf.request_timeout);
+	kad_rtt_init(&kd->rtt, KAD_RTT_FLOOR, kd->conf.request_timeout);
 	kd->bufcap = kad_encoded_max((size_t)kd->conf.max_value_size);
 	if ((kd->buf = malloc(kd->bufcap)) == NULL)
 		goto fail;
 #define KAD_GET(name) kd->c.name = api->counter(host, #name);
 	KAD_COUNTERS(KAD_GET)
 #undef KAD_GET
-	kd->boot_backoff = 1;
+	kd->boot_backoff = KAD_BOOT_FIRST;
 	load_routes(kd);
 	*self_out = kd;
 	return 0;
