@@ -148,6 +148,19 @@ char *config_dump(const config_setting_t *s);
 int config_allows(const struct host_config *c, const char *peer_id);
 const char *security_mode_name(int mode);
 int allow_file_read(const char *path, char ***ids, int *n, struct diag *errs);
+/* Pieces of config_load for other strict parsers of operator files (the
+ * simulator's scenarios): same checks, same messages, same defaults. */
+void config_load_limits(struct host_config *c, const config_setting_t *limits, struct diag *errs);
+void config_load_timeouts(struct host_config *c, const config_setting_t *timeouts, struct diag *errs);
+void config_load_plugins(struct host_config *c, const config_setting_t *list, struct diag *errs);
+void config_bad(struct diag *errs, const config_setting_t *s, const char *fmt, ...) MP2P_PRINTF(3, 4);
+int config_check_keys(const config_setting_t *group, const char *const *known, struct diag *errs);
+char *config_get_string(const config_setting_t *group, const char *key, const char *def,
+                        struct diag *errs);
+void config_get_long(const config_setting_t *group, const char *key, long lo, long hi,
+                     long *out, struct diag *errs);
+const config_setting_t *config_get_group(const config_setting_t *parent, const char *key,
+                                         struct diag *errs);
 
 /* loader.c -- a plugin file opened and checked, before any of its code runs. */
 struct module {
