@@ -24,6 +24,8 @@
 
 #include <errno.h>
 #include <math.h>
+
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,9 +307,105 @@ static void load_churn(struct sim_scenario *s, const config_setting_t *churn, st
 		parse_dist(g, &spec, &s->down, NULL, errs);
 }
 
+#define SHA256_PREFIX "%sha256:"
+
+/* Only the substitutions sim_command_expand() knows; a typo is an error
+ * here, not a command sent with a stray '%' at virtual hour three. */
+static int check_substitutions(const char *w, const char **why)
+{
+	if (strncmp(w, SHA256_PREFIX, strlen(SHA256_PREFIX)) == 0)
+		w += strlen(SHA256_PREFIX);
+	for (const char *p = w; (p = strchr(p, '%')) != NULL; p += 2) {
+		if (p[1] != 'i' && p[1] != 'x' && p[1] != '%') {
+			*why = p[1] == 's' ? "%sha256: must start the word" :
+			       "unknown substitution (known: %i, %x, %%, and %sha256: at a word's start)";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* One word of one run, with %i, %x and %% replaced. */
+static char *expand_word(const char *w, long run, struct sim_rng *r)
+{
+	size_t cap = strlen(w) + 1, n = 0;
+	char *out;
+
+	for (const char *p = w; *p; p++)
+		if (p[0] == '%' && p[1] == 'x')
+			cap += 64;
+		else if (p[0] == '%' && p[1] == 'i')
+			cap += 24;
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	for (const char *p = w; *p; p++) {
+		if (p[0] != '%' || p[1] == '\0') {
+			out[n++] = *p;
+			continue;
+		}
+		p++;
+		if (*p == 'i') {
+			n += (size_t)snprintf(out + n, cap - n, "%ld", run);
+		} else if (*p == 'x') {
+			unsigned char b[32];
+			sim_rng_bytes(r, b, sizeof(b));
+			for (int i = 0; i < 32; i++)
+				n += (size_t)snprintf(out + n, cap - n, "%02x", b[i]);
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static char *sha256_hex(const char *text)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char *hex;
+
+	if (EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL) != 1 ||
+	    (hex = malloc(2 * (size_t)len + 1)) == NULL)
+		return NULL;
+	for (unsigned int i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return hex;
+}
+
+char **sim_command_expand(const struct sim_command *c, long run, struct sim_rng *r)
+{
+	char **out = calloc((size_t)c->argc + 1, sizeof(*out));
+
+	for (int i = 0; out != NULL && i < c->argc; i++) {
+		const char *w = c->argv[i];
+		int hash = strncmp(w, SHA256_PREFIX, strlen(SHA256_PREFIX)) == 0;
+		char *e = expand_word(hash ? w + strlen(SHA256_PREFIX) : w, run, r);
+		if (e != NULL && hash) {
+			char *h = sha256_hex(e);
+			free(e);
+			e = h;
+		}
+		if (e == NULL) {
+			sim_command_words_free(out);
+			return NULL;
+		}
+		out[i] = e;
+	}
+	return out;
+}
+
+void sim_command_words_free(char **words)
+{
+	for (char **w = words; w != NULL && *w != NULL; w++)
+		free(*w);
+	free(words);
+}
+
 /* Words of a command: a string split at spaces, or a list of strings. */
 static int command_words(struct sim_command *c, const config_setting_t *cmd, struct diag *errs)
 {
+	const char *why;
 	char *words[MAX_WORDS + 1];
 	int n = 0;
 
@@ -346,6 +444,10 @@ static int command_words(struct sim_command *c, const config_setting_t *cmd, str
 		}
 		if (strlen(words[i]) > MAX_WORD) {
 			config_bad(errs, cmd, "word %d is longer than %d characters", i, MAX_WORD);
+			goto fail;
+		}
+		if (check_substitutions(words[i], &why) < 0) {
+			config_bad(errs, cmd, "word %d '%s': %s", i, words[i], why);
 			goto fail;
 		}
 	}

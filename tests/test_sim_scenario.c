@@ -261,6 +261,36 @@ static void test_err_matrix(void)
 	       want_missing);
 }
 
+/* Each run's words: %i, %x, %% and a whole-word %sha256:. */
+static void test_expand(void)
+{
+	char *argv[] = { "kad", "get", "--key", "%sha256:v%i", "%x", "100%%-%i", NULL };
+	struct sim_command c = { .argc = 6, .argv = argv };
+	struct sim_rng r, again;
+	char **w;
+	unsigned char b[32];
+	char hex[65];
+
+	sim_rng_seed(&r, 5, 5);
+	again = r;
+	w = sim_command_expand(&c, 7, &r);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_STRING_EQUAL(w[0], "kad");
+	/* sha256("v7"), as `printf v7 | sha256sum` prints it */
+	CU_ASSERT_STRING_EQUAL(w[3], "22a706ae67234e9fce89f07dead8e03e2c9d2e3a3eafa30c86fae1508074a672");
+	sim_rng_bytes(&again, b, sizeof(b));
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", b[i]);
+	CU_ASSERT_STRING_EQUAL(w[4], hex);
+	CU_ASSERT_STRING_EQUAL(w[5], "100%-7");
+	CU_ASSERT_PTR_NULL(w[6]);
+	sim_command_words_free(w);
+	expect("nodes = 3;\nduration = 10;\n" PLUGINS NETWORK
+	       "workload = (\n { at = 1; command = \"kad get k%d\"; }\n);\n",
+	       ":6: setting 'workload[0].command': word 2 'k%d': unknown substitution "
+	       "(known: %i, %x, %%, and %sha256: at a word's start)");
+}
+
 int sim_scenario_suite(void)
 {
 	CU_pSuite s = CU_add_suite("sim scenario", NULL, NULL);
@@ -278,7 +308,8 @@ int sim_scenario_suite(void)
 	    CU_add_test(s, "host group and plugins list", test_err_host_and_plugins) == NULL ||
 	    CU_add_test(s, "distributions", test_err_distribution) == NULL ||
 	    CU_add_test(s, "workload commands", test_err_workload) == NULL ||
-	    CU_add_test(s, "region matrix file", test_err_matrix) == NULL)
+	    CU_add_test(s, "region matrix file", test_err_matrix) == NULL ||
+	    CU_add_test(s, "command words of each run", test_expand) == NULL)
 		return -1;
 	return 0;
 }
