@@ -291,6 +291,42 @@ static void test_expand(void)
 	       "(known: %i, %x, %%, and %sha256: at a word's start)");
 }
 
+/* The scenarios shipped in etc/sim/ are valid, and say what they promise. */
+static void test_shipped(void)
+{
+	static const struct { const char *file; long nodes; int churn; } want[] = {
+		{ "kademlia-1k.conf", 1000, 0 },
+		{ "kademlia-10k.conf", 10000, 1 },
+		{ "kademlia-100k.conf", 100000, 0 },
+		{ "classicv1-2k.conf", 2000, 0 },
+	};
+	const char *top = getenv("top_srcdir");
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct sim_scenario s;
+		struct diag errs = { 0 };
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/etc/sim/%s", top ? top : "..", want[i].file);
+		CU_ASSERT_EQUAL(sim_scenario_load(&s, path, &errs), 0);
+		if (errs.count > 0)
+			fprintf(stderr, "\n  %s\n", errs.lines[0]);
+		CU_ASSERT_EQUAL(s.nodes, want[i].nodes);
+		CU_ASSERT_EQUAL(s.churn, want[i].churn);
+		CU_ASSERT_TRUE(s.nworkload >= 1);
+		if (want[i].nodes >= 10000) {
+			/* the latency model for the scale runs: 50 ms +- 25 ms */
+			CU_ASSERT_EQUAL(s.latency.kind, SIM_LAT_LOGNORMAL);
+			CU_ASSERT_DOUBLE_EQUAL(s.latency.dist.a, 0.050, 1e-12);
+			CU_ASSERT_DOUBLE_EQUAL(s.latency.dist.b, 0.025, 1e-12);
+		}
+		if (want[i].churn)
+			CU_ASSERT_EQUAL(s.session.kind, SIM_DIST_WEIBULL);
+		diag_clear(&errs);
+		sim_scenario_free(&s);
+	}
+}
+
 int sim_scenario_suite(void)
 {
 	CU_pSuite s = CU_add_suite("sim scenario", NULL, NULL);
@@ -309,7 +345,8 @@ int sim_scenario_suite(void)
 	    CU_add_test(s, "distributions", test_err_distribution) == NULL ||
 	    CU_add_test(s, "workload commands", test_err_workload) == NULL ||
 	    CU_add_test(s, "region matrix file", test_err_matrix) == NULL ||
-	    CU_add_test(s, "command words of each run", test_expand) == NULL)
+	    CU_add_test(s, "command words of each run", test_expand) == NULL ||
+	    CU_add_test(s, "the scenarios in etc/sim", test_shipped) == NULL)
 		return -1;
 	return 0;
 }
