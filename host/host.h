@@ -24,6 +24,7 @@
 
 struct host;
 struct conn;
+struct plog;
 
 /* log.c */
 /* Named HLOG_ so that <syslog.h>'s LOG_ERR and friends can sit beside them. */
@@ -205,6 +206,8 @@ struct mp2p_host {
 	int origin;                  /* enum mp2p_origin */
 	int swapping;                /* being replaced: reply_handover() is allowed */
 	int stop_called;             /* stop() has run; the rest of stopping may not have */
+	int lifecycle;               /* inside init/start/stop/...: log lines not rate-limited */
+	struct plog *plog;           /* this instance's log budget per call site (plog.c) */
 	uint64_t frames_in, frames_out, bytes_in, bytes_out;
 };
 struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
@@ -223,6 +226,10 @@ struct mp2p_host *instance_by_name(struct host *h, const char *name);
 char *plugin_path(const struct host_config *c, const char *file);
 struct mp2p_host *route_protocol(struct host *h, const char *protocol);
 int routes_build(struct host *h, struct mp2p_host **set, int n, struct diag *errs);
+
+/* plog.c -- plugin log lines, at most one a second per call site. */
+void plog_vlog(struct mp2p_host *in, int level, const char *fmt, va_list ap);
+void plog_release(struct mp2p_host *in);
 
 /* api.c */
 extern const struct mp2p_host_api host_api;
