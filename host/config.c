@@ -47,21 +47,27 @@ static void setting_path(const config_setting_t *s, char *buf, size_t size)
 	}
 }
 
-static void bad(struct diag *errs, const config_setting_t *s, const char *fmt, ...)
-	MP2P_PRINTF(3, 4);
-static void bad(struct diag *errs, const config_setting_t *s, const char *fmt, ...)
+static void vbad(struct diag *errs, const config_setting_t *s, const char *fmt, va_list ap)
 {
 	char path[256], *msg, *where;
-	va_list ap;
 
-	va_start(ap, fmt);
 	msg = str_vprintf(fmt, ap);
-	va_end(ap);
 	setting_path(s, path, sizeof(path));
 	where = config_where(s);
 	diag_add(errs, "%s: setting '%s': %s", where, path, msg ? msg : "?");
 	free(where);
 	free(msg);
+}
+
+static void bad(struct diag *errs, const config_setting_t *s, const char *fmt, ...)
+	MP2P_PRINTF(3, 4);
+static void bad(struct diag *errs, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vbad(errs, s, fmt, ap);
+	va_end(ap);
 }
 
 static int check_keys(const config_setting_t *group, const char *const *known, struct diag *errs)
@@ -228,7 +234,8 @@ static void get_rate(const config_setting_t *group, const char *key, double *out
 }
 
 /* host.dial: the guard on what plugins may make the host dial. */
-static void load_dial(struct host_config *c, const config_setting_t *dial, struct diag *errs)
+/* host.dial, shared with the simulator's scenarios. */
+void config_load_dial(struct host_config *c, const config_setting_t *dial, struct diag *errs)
 {
 	static const char *const dial_keys[] = {
 		"trust_claims", "deny", "rate", "max_pending_per_ip", NULL
@@ -458,19 +465,77 @@ int config_allows(const struct host_config *c, const char *peer_id)
 	       bsearch(&peer_id, c->allow, (size_t)c->nallow, sizeof(*c->allow), cmp_str) != NULL;
 }
 
+/* host.limits: the daemon's defaults, then what the group (NULL: none) says.
+ * The simulator's scenarios parse their `host` group with this too. */
+void config_load_limits(struct host_config *c, const config_setting_t *limits, struct diag *errs)
+{
+	static const char *const limit_keys[] = {
+		"max_connections", "max_inbound", "max_outbound", "max_connections_per_ip",
+		"ipv6_prefix", "max_frame", "max_output", "max_buffered", NULL
+	};
+
+	c->max_inbound = 10000;
+	c->max_outbound = 1024;
+	c->max_connections_per_ip = 1000;
+	c->ipv6_prefix = 64;
+	c->max_frame = 1048576;
+	c->max_output = 4194304;
+	c->max_buffered = 256L << 20;
+	if (limits != NULL) {
+		const config_setting_t *old = config_setting_get_member(limits, "max_connections");
+		check_keys(limits, limit_keys, errs);
+		/* max_connections is the old name of max_inbound. */
+		if (old != NULL && config_setting_get_member(limits, "max_inbound") != NULL)
+			bad(errs, old, "is the old name of max_inbound; set only max_inbound");
+		get_long(limits, "max_connections", 1, 1000000, &c->max_inbound, errs);
+		get_long(limits, "max_inbound", 1, 1000000, &c->max_inbound, errs);
+		get_long(limits, "max_outbound", 1, 1000000, &c->max_outbound, errs);
+		get_long(limits, "max_connections_per_ip", 1, 1000000, &c->max_connections_per_ip, errs);
+		get_long(limits, "ipv6_prefix", 16, 128, &c->ipv6_prefix, errs);
+		get_long(limits, "max_frame", 0, 1L << 30, &c->max_frame, errs);
+		get_long(limits, "max_output", 64, 1L << 31, &c->max_output, errs);
+		get_long(limits, "max_buffered", 65536, 1L << 40, &c->max_buffered, errs);
+		if (c->max_output < c->max_frame + MP2P_FRAME_HEADER)
+			bad(errs, config_setting_get_member(limits, "max_output") ?
+			    config_setting_get_member(limits, "max_output") : limits,
+			    "must be at least max_frame + 20 (%ld), or no frame could be sent",
+			    c->max_frame + MP2P_FRAME_HEADER);
+		if (c->max_buffered < 2 * (c->max_frame + MP2P_FRAME_HEADER))
+			bad(errs, config_setting_get_member(limits, "max_buffered") ?
+			    config_setting_get_member(limits, "max_buffered") : limits,
+			    "must be at least twice max_frame + 20 (%ld), or one frame in and one out "
+			    "would not fit", 2 * (c->max_frame + MP2P_FRAME_HEADER));
+	}
+}
+
+/* host.timeouts, likewise shared with the simulator. */
+void config_load_timeouts(struct host_config *c, const config_setting_t *timeouts, struct diag *errs)
+{
+	static const char *const timeout_keys[] = {
+		"connect", "idle", "frame", "write", "first_frame", NULL
+	};
+
+	c->t_connect = 5.0;
+	c->t_idle = 300.0;
+	c->t_frame = 10.0;
+	c->t_write = 10.0;
+	c->t_first_frame = 5.0;
+	if (timeouts != NULL) {
+		check_keys(timeouts, timeout_keys, errs);
+		get_seconds(timeouts, "connect", &c->t_connect, errs);
+		get_seconds(timeouts, "idle", &c->t_idle, errs);
+		get_seconds(timeouts, "frame", &c->t_frame, errs);
+		get_seconds(timeouts, "write", &c->t_write, errs);
+		get_seconds(timeouts, "first_frame", &c->t_first_frame, errs);
+	}
+}
+
 static void load_host(struct host_config *c, const config_setting_t *host, struct diag *errs)
 {
 	static const char *const host_keys[] = {
 		"id", "listen", "advertise", "state_dir", "control", "plugin_dir",
 		"log_level", "limits", "timeouts", "dial", "log", "metrics_listen",
 		"checkpoint_interval", "security", NULL
-	};
-	static const char *const limit_keys[] = {
-		"max_connections", "max_inbound", "max_outbound", "max_connections_per_ip",
-		"ipv6_prefix", "max_frame", "max_output", "max_buffered", NULL
-	};
-	static const char *const timeout_keys[] = {
-		"connect", "idle", "frame", "write", "first_frame", NULL
 	};
 	const config_setting_t *limits = NULL, *timeouts = NULL, *dial = NULL;
 	const config_setting_t *security = NULL;
@@ -519,52 +584,9 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 		bad(errs, config_setting_get_member(host, "metrics_listen"),
 		    "'%s' is not a numeric ADDR:PORT (IPv6 as [ADDR]:PORT)", c->metrics_listen);
 
-	c->max_inbound = 10000;
-	c->max_outbound = 1024;
-	c->max_connections_per_ip = 1000;
-	c->ipv6_prefix = 64;
-	c->max_frame = 1048576;
-	c->max_output = 4194304;
-	c->max_buffered = 256L << 20;
-	if (limits != NULL) {
-		const config_setting_t *old = config_setting_get_member(limits, "max_connections");
-		check_keys(limits, limit_keys, errs);
-		/* max_connections is the old name of max_inbound. */
-		if (old != NULL && config_setting_get_member(limits, "max_inbound") != NULL)
-			bad(errs, old, "is the old name of max_inbound; set only max_inbound");
-		get_long(limits, "max_connections", 1, 1000000, &c->max_inbound, errs);
-		get_long(limits, "max_inbound", 1, 1000000, &c->max_inbound, errs);
-		get_long(limits, "max_outbound", 1, 1000000, &c->max_outbound, errs);
-		get_long(limits, "max_connections_per_ip", 1, 1000000, &c->max_connections_per_ip, errs);
-		get_long(limits, "ipv6_prefix", 16, 128, &c->ipv6_prefix, errs);
-		get_long(limits, "max_frame", 0, 1L << 30, &c->max_frame, errs);
-		get_long(limits, "max_output", 64, 1L << 31, &c->max_output, errs);
-		get_long(limits, "max_buffered", 65536, 1L << 40, &c->max_buffered, errs);
-		if (c->max_output < c->max_frame + MP2P_FRAME_HEADER)
-			bad(errs, config_setting_get_member(limits, "max_output") ?
-			    config_setting_get_member(limits, "max_output") : limits,
-			    "must be at least max_frame + 20 (%ld), or no frame could be sent",
-			    c->max_frame + MP2P_FRAME_HEADER);
-		if (c->max_buffered < 2 * (c->max_frame + MP2P_FRAME_HEADER))
-			bad(errs, config_setting_get_member(limits, "max_buffered") ?
-			    config_setting_get_member(limits, "max_buffered") : limits,
-			    "must be at least twice max_frame + 20 (%ld), or one frame in and one out "
-			    "would not fit", 2 * (c->max_frame + MP2P_FRAME_HEADER));
-	}
-	c->t_connect = 5.0;
-	c->t_idle = 300.0;
-	c->t_frame = 10.0;
-	c->t_write = 10.0;
-	c->t_first_frame = 5.0;
-	if (timeouts != NULL) {
-		check_keys(timeouts, timeout_keys, errs);
-		get_seconds(timeouts, "connect", &c->t_connect, errs);
-		get_seconds(timeouts, "idle", &c->t_idle, errs);
-		get_seconds(timeouts, "frame", &c->t_frame, errs);
-		get_seconds(timeouts, "write", &c->t_write, errs);
-		get_seconds(timeouts, "first_frame", &c->t_first_frame, errs);
-	}
-	load_dial(c, dial, errs);
+	config_load_limits(c, limits, errs);
+	config_load_timeouts(c, timeouts, errs);
+	config_load_dial(c, dial, errs);
 	load_security(c, security, errs);
 	load_checkpoint_interval(c, host, errs);
 }
@@ -648,7 +670,8 @@ static void load_plugin(struct host_config *c, const config_setting_t *g, struct
 	c->nplugins++;
 }
 
-static void load_plugins(struct host_config *c, const config_setting_t *list, struct diag *errs)
+/* The `plugins` list, shared with the simulator's scenarios. */
+void config_load_plugins(struct host_config *c, const config_setting_t *list, struct diag *errs)
 {
 	int n;
 
@@ -695,8 +718,42 @@ int config_load(struct host_config *c, const char *path, struct diag *errs)
 	check_keys(root, top_keys, errs);
 	host = get_group(root, "host", errs);
 	load_host(c, host, errs);
-	load_plugins(c, config_setting_get_member(root, "plugins"), errs);
+	config_load_plugins(c, config_setting_get_member(root, "plugins"), errs);
 	return errs->count > before ? -1 : 0;
+}
+
+/* The checks above, for the simulator's scenario parser: one voice for
+ * every file an operator writes. */
+void config_bad(struct diag *errs, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vbad(errs, s, fmt, ap);
+	va_end(ap);
+}
+
+int config_check_keys(const config_setting_t *group, const char *const *known, struct diag *errs)
+{
+	return check_keys(group, known, errs);
+}
+
+char *config_get_string(const config_setting_t *group, const char *key, const char *def,
+                        struct diag *errs)
+{
+	return get_string(group, key, def, errs);
+}
+
+void config_get_long(const config_setting_t *group, const char *key, long lo, long hi,
+                     long *out, struct diag *errs)
+{
+	get_long(group, key, lo, hi, out, errs);
+}
+
+const config_setting_t *config_get_group(const config_setting_t *parent, const char *key,
+                                         struct diag *errs)
+{
+	return get_group(parent, key, errs);
 }
 
 void config_release(struct host_config *c)

@@ -24,6 +24,7 @@
 
 struct host;
 struct conn;
+struct plog;
 
 /* log.c */
 /* Named HLOG_ so that <syslog.h>'s LOG_ERR and friends can sit beside them. */
@@ -150,6 +151,20 @@ char *config_dump(const config_setting_t *s);
 int config_allows(const struct host_config *c, const char *peer_id);
 const char *security_mode_name(int mode);
 int allow_file_read(const char *path, char ***ids, int *n, struct diag *errs);
+/* Pieces of config_load for other strict parsers of operator files (the
+ * simulator's scenarios): same checks, same messages, same defaults. */
+void config_load_limits(struct host_config *c, const config_setting_t *limits, struct diag *errs);
+void config_load_timeouts(struct host_config *c, const config_setting_t *timeouts, struct diag *errs);
+void config_load_plugins(struct host_config *c, const config_setting_t *list, struct diag *errs);
+void config_load_dial(struct host_config *c, const config_setting_t *dial, struct diag *errs);
+void config_bad(struct diag *errs, const config_setting_t *s, const char *fmt, ...) MP2P_PRINTF(3, 4);
+int config_check_keys(const config_setting_t *group, const char *const *known, struct diag *errs);
+char *config_get_string(const config_setting_t *group, const char *key, const char *def,
+                        struct diag *errs);
+void config_get_long(const config_setting_t *group, const char *key, long lo, long hi,
+                     long *out, struct diag *errs);
+const config_setting_t *config_get_group(const config_setting_t *parent, const char *key,
+                                         struct diag *errs);
 
 /* loader.c -- a plugin file opened and checked, before any of its code runs. */
 struct module {
@@ -193,6 +208,8 @@ struct mp2p_host {
 	int origin;                  /* enum mp2p_origin */
 	int swapping;                /* being replaced: reply_handover() is allowed */
 	int stop_called;             /* stop() has run; the rest of stopping may not have */
+	int lifecycle;               /* inside init/start/stop/...: log lines not rate-limited */
+	struct plog *plog;           /* this instance's log budget per call site (plog.c) */
 	uint64_t frames_in, frames_out, bytes_in, bytes_out;
 };
 struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
@@ -211,6 +228,10 @@ struct mp2p_host *instance_by_name(struct host *h, const char *name);
 char *plugin_path(const struct host_config *c, const char *file);
 struct mp2p_host *route_protocol(struct host *h, const char *protocol);
 int routes_build(struct host *h, struct mp2p_host **set, int n, struct diag *errs);
+
+/* plog.c -- plugin log lines, at most one a second per call site. */
+void plog_vlog(struct mp2p_host *in, int level, const char *fmt, va_list ap);
+void plog_release(struct mp2p_host *in);
 
 /* api.c */
 extern const struct mp2p_host_api host_api;

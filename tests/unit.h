@@ -11,6 +11,8 @@ int state_suite(void);
 int util_suite(void);
 int dial_suite(void);
 int tls_suite(void);
+int sim_suite(void);
+int sim_scenario_suite(void);
 
 /* A fresh private directory under TMPDIR, malloc'd. */
 char *unit_tmpdir(void);
