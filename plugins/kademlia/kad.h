@@ -308,6 +308,7 @@ struct kad_cand {
 	double sent, deadline;
 	int had_value;             /* answered with a version of the value */
 	int stale;                 /* ... older than the one the lookup returns */
+	int stored;                /* a put already sent it its STOR */
 };
 struct kad_lookup;
 struct kad_lookup_io {
@@ -317,6 +318,10 @@ struct kad_lookup_io {
 	             uint64_t *reqid_out);
 	/* The lookup is over. May free lk: nothing touches it afterwards. */
 	void (*done)(void *arg, struct kad_lookup *lk);
+	/* Optional (NULL): candidate c answered a node lookup and is, for
+	 * now, among the k closest that have not failed. A put stores on it
+	 * at once rather than after the lookup. Must not touch the lookup. */
+	void (*answered)(void *arg, struct kad_lookup *lk, struct kad_cand *c);
 };
 struct kad_lookup {
 	uint8_t target[KAD_ID_LEN];
@@ -359,6 +364,9 @@ int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
                         const uint8_t from[KAD_ID_LEN], uint64_t seq, uint32_t ttl,
                         const uint8_t *value, uint32_t vlen, double now);
 int kad_lookup_on_fail(struct kad_lookup *lk, uint64_t reqid, double now);
+/* The value found cannot be bettered (an immutable record): end now,
+ * without awaiting the queries in flight. No-op if nothing was found. */
+void kad_lookup_settle(struct kad_lookup *lk, double now);
 void kad_lookup_tick(struct kad_lookup *lk, double now);
 double kad_lookup_next_deadline(const struct kad_lookup *lk);
 /* The k closest that answered, nearest first. */

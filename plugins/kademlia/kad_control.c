@@ -78,6 +78,9 @@ static void reply_common(mp2p_reply *r, const struct kad_op *op)
 	op->kd->api->reply_int(r, "timeouts", op->lk.timeouts);
 	op->kd->api->reply_int(r, "stores_sent", op->stores_sent);
 	op->kd->api->reply_float(r, "ms", ms(op));
+	/* How much of it the lookup took: the rest of a put is its stores. */
+	op->kd->api->reply_float(r, "lookup_ms",
+	                         ((op->lk.finished ? op->lk.ended : op->ended) - op->started) * 1000.0);
 }
 
 static void reply_control(struct kad_op *op)

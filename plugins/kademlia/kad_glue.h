@@ -15,6 +15,8 @@
 #define KAD_MAX_JOIN_PINGS 64    /* pings verifying nodes that contacted us */
 #define KAD_MAX_REPUBLISH 4      /* republications running at once */
 #define KAD_PEND_BUCKETS 256
+#define KAD_MAX_LINKS 8192       /* node ids with a known connection */
+#define KAD_LINK_BUCKETS 256
 
 struct kad_conf {
 	int k, alpha;
@@ -121,6 +123,8 @@ struct kad {
 
 	struct kad_pend *pend[KAD_PEND_BUCKETS];
 	int npend, njoin;
+	struct kad_link *links[KAD_LINK_BUCKETS];   /* kad_link.c */
+	int nlinks;
 	struct kad_op *ops;      /* running */
 	int nops, nrepublish;
 	struct kad_op *done;     /* complete, to be reported next turn */
@@ -163,6 +167,14 @@ void kad_schedule(struct kad *kd, double at);
 void kad_orphan(struct kad *kd, struct kad_op *op);
 void kad_pend_free_all(struct kad *kd);
 void kad_node_seen(struct kad *kd, const struct kad_node *n);
+
+/* kad_link.c -- over TLS, a connection on which a node's messages came
+ * (its id proved by the handshake) carries our requests to it too. */
+struct kad_link;
+void kad_link_note(struct kad *kd, const uint8_t id[KAD_ID_LEN], mp2p_conn_id conn);
+mp2p_conn_id kad_link_find(struct kad *kd, const uint8_t id[KAD_ID_LEN]);
+void kad_link_drop_conn(struct kad *kd, mp2p_conn_id conn);
+void kad_link_free_all(struct kad *kd);
 
 /* kad_ops.c */
 struct kad_op *kad_op_start(struct kad *kd, int kind, const uint8_t target[KAD_ID_LEN]);

@@ -220,6 +220,17 @@ static int settle(struct kad_lookup *lk, struct kad_cand *c,
 	return 0;
 }
 
+/* Is c among the k closest candidates that have not failed? */
+static int in_window(const struct kad_lookup *lk, const struct kad_cand *c)
+{
+	int rank = 0;
+
+	for (const struct kad_cand *x = lk->c; x < c; x++)
+		if (x->state != KAD_C_FAILED)
+			rank++;
+	return rank < lk->k;
+}
+
 int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
                         const uint8_t from[KAD_ID_LEN], const struct kad_node *nodes,
                         int n, double now)
@@ -243,6 +254,12 @@ int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
 		if (lk->kind == KAD_LK_NODE &&
 		    memcmp(lk->c[0].n.id, closest.id, KAD_ID_LEN) == 0)
 			lk->widened = 1;
+		/* The additions moved the array: find the answerer again. */
+		for (c = lk->c; c < lk->c + lk->n; c++)
+			if (c->state == KAD_C_DONE && c->reqid == reqid)
+				break;
+		if (lk->io->answered != NULL && c < lk->c + lk->n && in_window(lk, c))
+			lk->io->answered(lk->arg, lk, c);
 	}
 	kad_lookup_step(lk, now);
 	return 0;
@@ -314,6 +331,12 @@ int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
 	}
 	kad_lookup_step(lk, now);
 	return 0;
+}
+
+void kad_lookup_settle(struct kad_lookup *lk, double now)
+{
+	if (!lk->finished && lk->found)
+		finish(lk, now);
 }
 
 int kad_lookup_on_fail(struct kad_lookup *lk, uint64_t reqid, double now)

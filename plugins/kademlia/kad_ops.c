@@ -75,13 +75,33 @@ static void send_store(struct kad *kd, struct kad_op *op, const struct kad_node 
 	}
 }
 
+/* A put stores on a node as soon as it answers the lookup from among the
+ * k closest known then: most of the final k are known early, so the
+ * stores overlap the lookup instead of following it. A node pushed out
+ * of the k closest later keeps an extra copy, which does no harm. */
+static void lk_answered(void *arg, struct kad_lookup *lk, struct kad_cand *c)
+{
+	struct kad_op *op = arg;
+
+	if (op->kind != OP_PUT || c->stored)
+		return;
+	c->stored = 1;
+	send_store(op->kd, op, &c->n, op->key, op->seq, op->ttl, op->value, op->vlen);
+	(void)lk;
+}
+
+static int put_quorum(const struct kad_op *op)
+{
+	return (op->kd->conf.k + 1) / 2;
+}
+
 static void start_storing(struct kad_op *op)
 {
 	struct kad *kd = op->kd;
-	struct kad_node near[KAD_MAX_K];
-	int n = kad_lookup_result(&op->lk, near, KAD_MAX_K);
+	struct kad_lookup *lk = &op->lk;
 	double now = kd->api->now(kd->host);
 	struct kad_value *v = kad_store_get(&kd->store, op->key, now);
+	int n = 0;
 
 	/* Republish what we hold now, which may be newer than when the op
 	 * began; and not at all if it has expired meanwhile. */
@@ -94,12 +114,24 @@ static void start_storing(struct kad_op *op)
 		op->seq = v->seq;
 	}
 	op->phase = PH_STORING;
-	for (int i = 0; i < n; i++)
-		send_store(kd, op, &near[i], op->key, op->seq, op->ttl,
+	/* The k closest that answered, as kad_lookup_result() lists them;
+	 * a put has sent some of them their STOR already. */
+	for (int i = 0; i < lk->n && n < lk->k; i++) {
+		struct kad_cand *c = &lk->c[i];
+		if (c->state != KAD_C_DONE)
+			continue;
+		n++;
+		if (c->stored)
+			continue;
+		c->stored = 1;
+		send_store(kd, op, &c->n, op->key, op->seq, op->ttl,
 		           op->kind == OP_REPUBLISH ? v->data : op->value,
 		           op->kind == OP_REPUBLISH ? v->len : op->vlen);
+	}
 	if (op->stores_out == 0)
-		kad_op_complete(op, MP2P_KAD_FAILED);
+		kad_op_complete(op, op->stores_ok > 0 ? MP2P_KAD_OK : MP2P_KAD_FAILED);
+	else if (op->kind == OP_PUT && op->stores_ok >= put_quorum(op))
+		kad_op_complete(op, MP2P_KAD_OK);
 }
 
 /* After joining, the buckets that are not yet full are filled by looking
@@ -218,7 +250,7 @@ static void lk_done(void *arg, struct kad_lookup *lk)
 	}
 }
 
-static const struct kad_lookup_io lk_io = { lk_query, lk_done };
+static const struct kad_lookup_io lk_io = { lk_query, lk_done, lk_answered };
 
 struct kad_op *kad_op_start(struct kad *kd, int kind, const uint8_t target[KAD_ID_LEN])
 {
@@ -268,12 +300,15 @@ void kad_op_run(struct kad_op *op)
  * since a STOK that says "newer" makes it fetch the newer version. */
 void kad_op_store_answered(struct kad_op *op, int ok)
 {
-	int quorum = (op->kd->conf.k + 1) / 2;
-
-	if (op->phase != PH_STORING)
+	if (op->phase == PH_COMPLETE)
 		return;
 	op->stores_ok += ok != 0;
-	if (--op->stores_out == 0 || (op->kind == OP_PUT && op->stores_ok >= quorum))
+	op->stores_out--;
+	/* Stores sent during the lookup count, but the put is done only once
+	 * the lookup has ended (start_storing). */
+	if (op->phase != PH_STORING)
+		return;
+	if (op->stores_out == 0 || (op->kind == OP_PUT && op->stores_ok >= put_quorum(op)))
 		kad_op_complete(op, op->stores_ok > 0 ? MP2P_KAD_OK : MP2P_KAD_FAILED);
 }
 

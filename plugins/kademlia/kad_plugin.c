@@ -469,6 +469,7 @@ static void kad_destroy(void *self)
 	if (kd == NULL)
 		return;
 	kad_pend_free_all(kd);
+	kad_link_free_all(kd);
 	kad_ops_free_all(kd);
 	kad_table_release(&kd->table);
 	kad_store_release(&kd->store);
