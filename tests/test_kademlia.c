@@ -1105,6 +1105,20 @@ static void test_lookup_widens(void)
 	CU_ASSERT_EQUAL(net->done, 1);
 	CU_ASSERT_EQUAL(kad_lookup_result(lk, res, FK), FK);
 	kad_lookup_release(lk);
+	/* A put's lookup ends right there: it stores on the k closest known. */
+	net->done = 0;
+	net->nsent = 0;
+	kad_lookup_init(lk, net->node[want[FK - 1]].id, target, KAD_LK_NODE, FK, 3, &fake_io,
+	                NULL, &rtt, 5.0, 1.0);
+	lk->end_at_convergence = 1;
+	kad_lookup_seed(lk, seed, FK - 1);
+	kad_lookup_step(lk, 1.0);
+	n = kad_table_closest(&net->table[want[0]], target, res, FK, 0);
+	kad_lookup_on_nodes(lk, net->sent[0].reqid, net->node[want[0]].id, res, n, 1.001);
+	CU_ASSERT_EQUAL(net->done, 1);
+	CU_ASSERT_EQUAL(net->nsent, 3);
+	CU_ASSERT_EQUAL(memcmp(lk->c[0].n.id, net->node[want[0]].id, KAD_ID_LEN), 0);
+	kad_lookup_release(lk);
 	/* A value lookup keeps alpha: any of the k closest holds the value. */
 	net->done = 0;
 	net->nsent = 0;

@@ -331,6 +331,8 @@ struct kad_lookup {
 	int n;
 	int inflight;
 	int widened;               /* node lookup converged: k in flight, not alpha */
+	int end_at_convergence;    /* a put's lookup: ends when it converges, and
+	                              the put stores on the k closest known then */
 	int finished;
 	const struct kad_lookup_io *io;
 	void *arg;

@@ -260,6 +260,12 @@ int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
 				break;
 		if (lk->io->answered != NULL && c < lk->c + lk->n && in_window(lk, c))
 			lk->io->answered(lk->arg, lk, c);
+		/* A put needs no more than this: the k closest it knows now
+		 * are sent the value itself, and each STOK proves its node. */
+		if (lk->widened && lk->end_at_convergence) {
+			finish(lk, now);
+			return 0;
+		}
 	}
 	kad_lookup_step(lk, now);
 	return 0;

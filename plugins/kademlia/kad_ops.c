@@ -114,11 +114,14 @@ static void start_storing(struct kad_op *op)
 		op->seq = v->seq;
 	}
 	op->phase = PH_STORING;
-	/* The k closest that answered, as kad_lookup_result() lists them;
-	 * a put has sent some of them their STOR already. */
+	/* The k closest that answered, as kad_lookup_result() lists them; a
+	 * put's lookup ended at convergence, so for a put the k closest that
+	 * have not failed, asked or not. A put has sent some of them their
+	 * STOR already. */
 	for (int i = 0; i < lk->n && n < lk->k; i++) {
 		struct kad_cand *c = &lk->c[i];
-		if (c->state != KAD_C_DONE)
+		if (c->state == KAD_C_FAILED ||
+		    (c->state != KAD_C_DONE && !lk->end_at_convergence))
 			continue;
 		n++;
 		if (c->stored)
@@ -272,6 +275,7 @@ struct kad_op *kad_op_start(struct kad *kd, int kind, const uint8_t target[KAD_I
 	                kind == OP_GET || kind == OP_FETCH ? KAD_LK_VALUE : KAD_LK_NODE,
 	                kd->conf.k, kd->conf.alpha, &lk_io, op, &kd->rtt,
 	                kd->conf.request_timeout, now);
+	op->lk.end_at_convergence = kind == OP_PUT;
 	op->next = kd->ops;
 	kd->ops = op;
 	kd->nops++;
