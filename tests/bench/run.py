@@ -48,6 +48,7 @@ HOST_CONFIG = """host: {
   control = "%(tmp)s/control.sock";
   plugin_dir = "%(plugin_dir)s";
   log_level = "warn";
+  security: { mode = "plain"; };
   limits: { max_connections = 20000; max_connections_per_ip = 20000;
             max_frame = 1048576; max_output = 4194304; };
   timeouts: { connect = 5.0; idle = 300.0; frame = 10.0; write = 10.0; };
