@@ -234,7 +234,8 @@ static void get_rate(const config_setting_t *group, const char *key, double *out
 }
 
 /* host.dial: the guard on what plugins may make the host dial. */
-static void load_dial(struct host_config *c, const config_setting_t *dial, struct diag *errs)
+/* host.dial, shared with the simulator's scenarios. */
+void config_load_dial(struct host_config *c, const config_setting_t *dial, struct diag *errs)
 {
 	static const char *const dial_keys[] = {
 		"trust_claims", "deny", "rate", "max_pending_per_ip", NULL
@@ -585,7 +586,7 @@ static void load_host(struct host_config *c, const config_setting_t *host, struc
 
 	config_load_limits(c, limits, errs);
 	config_load_timeouts(c, timeouts, errs);
-	load_dial(c, dial, errs);
+	config_load_dial(c, dial, errs);
 	load_security(c, security, errs);
 	load_checkpoint_interval(c, host, errs);
 }

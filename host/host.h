@@ -151,6 +151,7 @@ int allow_file_read(const char *path, char ***ids, int *n, struct diag *errs);
 void config_load_limits(struct host_config *c, const config_setting_t *limits, struct diag *errs);
 void config_load_timeouts(struct host_config *c, const config_setting_t *timeouts, struct diag *errs);
 void config_load_plugins(struct host_config *c, const config_setting_t *list, struct diag *errs);
+void config_load_dial(struct host_config *c, const config_setting_t *dial, struct diag *errs);
 void config_bad(struct diag *errs, const config_setting_t *s, const char *fmt, ...) MP2P_PRINTF(3, 4);
 int config_check_keys(const config_setting_t *group, const char *const *known, struct diag *errs);
 char *config_get_string(const config_setting_t *group, const char *key, const char *def,

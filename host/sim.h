@@ -145,6 +145,17 @@ struct sim_scenario {
 };
 int sim_scenario_load(struct sim_scenario *s, const char *path, struct diag *errs);
 void sim_scenario_free(struct sim_scenario *s);
+/* The words of run `run` of a command, ready for the control dispatcher: a NULL-terminated
+ * array the caller frees with sim_command_words_free(). In each word:
+ *     %i            the run's index (0..repeat-1)
+ *     %x            64 random hex digits from r (a random node id or key to look up)
+ *     %%            a '%'
+ *     %sha256:TEXT  (a whole word) the lowercase hex SHA-256 of TEXT after its own
+ *                   substitutions, so "kad get --key %sha256:v%i" finds what
+ *                   "kad put --immutable v%i" stored, without the scenario knowing keys
+ * The parser has refused every other '%' sequence. NULL when out of memory. */
+char **sim_command_expand(const struct sim_command *c, long run, struct sim_rng *r);
+void sim_command_words_free(char **words);
 
 /* sim_output.c -- what a run leaves in -o DIR. */
 struct sim_output;

@@ -1,5 +1,5 @@
 /* test_sim.c -- the simulator's modules: streams and distributions, the
- * event queue's order and removal. */
+ * event queue's order and removal, the latency model, the output files. */
 #include "config.h"
 #include "unit.h"
 #include "../host/sim.h"
@@ -333,6 +333,209 @@ static void test_queue_random(void)
 	free(ev);
 }
 
+
+/* The latency model. */
+static void test_latency_models(void)
+{
+	struct sim_latency l = { .kind = SIM_LAT_CONSTANT, .dist = { SIM_DIST_CONSTANT, 0.05, 0 } };
+	struct sim_rng r;
+	double sum = 0;
+
+	sim_rng_seed(&r, 1, 1);
+	CU_ASSERT_DOUBLE_EQUAL(sim_latency_one_way(&l, 0, 0, &r), 0.025, 1e-15);
+	l = (struct sim_latency){ .kind = SIM_LAT_LOGNORMAL, .dist = { SIM_DIST_LOGNORMAL, 0.05, 0.025 } };
+	for (int i = 0; i < 100000; i++)
+		sum += sim_latency_one_way(&l, 0, 0, &r);
+	/* one way is half the RTT: 25 ms on average */
+	CU_ASSERT_TRUE(near(sum / 100000, 0.025, 0.01));
+	CU_ASSERT_DOUBLE_EQUAL(sim_latency_transfer(0, 1000000), 0.0, 0);
+	CU_ASSERT_DOUBLE_EQUAL(sim_latency_transfer(125000.0, 250000), 2.0, 1e-12);
+	CU_ASSERT_EQUAL(sim_latency_region(&l, 17, 100), 0);
+}
+
+static void test_latency_matrix(void)
+{
+	char *d = unit_tmpdir();
+	char *path = unit_write(d, "m.txt", "regions a b c\na 10 20 30\nb 20 40 50\nc 30 50 60\n");
+	struct sim_latency l;
+	struct diag errs = { 0 };
+	struct sim_rng r;
+	int counts[3] = { 0 }, in_band = 1;
+	double w[3] = { 2, 1, 1 };
+
+	CU_ASSERT_EQUAL_FATAL(sim_latency_matrix_load(&l, path, &errs), 0);
+	CU_ASSERT_EQUAL(errs.count, 0);
+	CU_ASSERT_EQUAL(l.nregions, 3);
+	sim_rng_seed(&r, 1, 1);
+	CU_ASSERT_DOUBLE_EQUAL(sim_latency_one_way(&l, 1, 2, &r), 0.025, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(sim_latency_one_way(&l, 2, 1, &r), 0.025, 1e-15);
+	CU_ASSERT_DOUBLE_EQUAL(sim_latency_one_way(&l, 0, 0, &r), 0.005, 1e-15);
+	/* Without weights: round-robin. */
+	for (long i = 0; i < 9; i++)
+		CU_ASSERT_EQUAL(sim_latency_region(&l, i, 9), (int)(i % 3));
+	/* With weights 2:1:1, shares within 1% over 10,000 nodes. */
+	l.weights = malloc(sizeof(w));
+	memcpy(l.weights, w, sizeof(w));
+	for (long i = 0; i < 10000; i++)
+		counts[sim_latency_region(&l, i, 10000)]++;
+	CU_ASSERT_TRUE(abs(counts[0] - 5000) < 100);
+	CU_ASSERT_TRUE(abs(counts[1] - 2500) < 100);
+	CU_ASSERT_TRUE(abs(counts[2] - 2500) < 100);
+	/* Jitter keeps each RTT within +- jitter of the entry. */
+	l.jitter = 0.2;
+	for (int i = 0; i < 10000; i++) {
+		double d1 = sim_latency_one_way(&l, 0, 2, &r);
+		in_band &= d1 >= 0.015 * 0.8 - 1e-12 && d1 <= 0.015 * 1.2 + 1e-12;
+	}
+	CU_ASSERT_TRUE(in_band);
+	sim_latency_free(&l);
+	CU_ASSERT_PTR_NULL(l.weights);
+	free(path);
+}
+
+/* Output: exact files and the summary line. */
+static char *slurp(const char *dir, const char *name)
+{
+	char path[4096], *buf;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "r")) == NULL)
+		return strdup("(missing)");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+		buf[0] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* One small run's worth of calls, the same every time. */
+static void feed(struct sim_output *o)
+{
+	sim_output_result(o, 1.5, 3, "kad put k0 v0", 1, 12.25, -1, -1);
+	sim_output_result(o, 2.0, 4, "kad get k0", 1, 40.0, 2, 6);
+	sim_output_result(o, 2.5, 5, "kad get k1", 0, 0, 3, 9);
+	sim_output_result(o, 3.0, 0, "kad get \"a,b\"", 1, 20.0, 1, 3);
+	for (int t = 0; t <= 2; t++)
+		for (long n = 0; n < 4; n++)
+			sim_output_sample(o, 5.0 * t, n, n != 3, 600u * (unsigned)t, 600u * (unsigned)t,
+			                  n + t, 10 * n);
+}
+
+static void test_output_files(void)
+{
+	struct sim_scenario s;
+	char *d = unit_tmpdir(), *err = NULL, *line = NULL, *text;
+	struct sim_output *o = sim_output_open(d, &err);
+	size_t len = 0;
+	FILE *mem = open_memstream(&line, &len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	memset(&s, 0, sizeof(s));
+	s.path = "etc/sim/x.conf";
+	s.nodes = 4;
+	s.seed = 9;
+	s.duration = 10.0;
+	feed(o);
+	CU_ASSERT_EQUAL(sim_output_finish(o, &s, 1.25, 4096, mem), 0);
+	fclose(mem);
+	/* 3 of 4 ok; latencies 12.25, 20, 40: nearest-rank p50 is 20, p99 is 40. */
+	CU_ASSERT_STRING_EQUAL(line, "nodes=4 commands=4 ok=3 success=75.00% p50_ms=20.0 p99_ms=40.0\n");
+	sim_output_free(o);
+	text = slurp(d, "results.csv");
+	CU_ASSERT_STRING_EQUAL(text, "at_s,node,command,ok,latency_ms,hops,requests\n"
+	                       "1.500000,3,kad put k0 v0,1,12.250,,\n"
+	                       "2.000000,4,kad get k0,1,40.000,2,6\n"
+	                       "2.500000,5,kad get k1,0,0.000,3,9\n"
+	                       "3.000000,0,\"kad get \"\"a,b\"\"\",1,20.000,1,3\n");
+	free(text);
+	text = slurp(d, "samples.csv");
+	CU_ASSERT_EQUAL(strncmp(text, "at_s,node,up,bytes_in,bytes_out,conns,table_size\n"
+	                        "0.000000,0,1,0,0,0,0\n0.000000,1,1,0,0,1,10\n", 90), 0);
+	free(text);
+	text = slurp(d, "summary.json");
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"scenario\": \"x.conf\",\n  \"nodes\": 4,\n  \"seed\": 9,\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "  \"commands\": 4,\n  \"ok\": 3,\n  \"success_pct\": 75.00,\n"));
+	/* hops and requests of the two ok gets: 1 and 2, 3 and 6 */
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "  \"lookups_counted\": 2,\n  \"hops\": { \"median\": 1.0, \"mean\": 1.500 },\n"
+	                              "  \"requests\": { \"median\": 3.0, \"mean\": 4.500 }"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"command\": \"kad get\",\n      \"commands\": 3,\n      \"ok\": 2,\n"
+	                              "      \"success_pct\": 66.67,"));
+	/* Steady state: the rounds at 5 s and 10 s (the second half of 10 s):
+	 * three nodes up, 1200 bytes each per 5 s = 14400 a minute. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"steady_state\": {\n    \"rounds\": 2,\n    \"nodes_up\": 3.0,\n"
+	                              "    \"conns_per_node\": { \"mean\": 2.50, \"p50\": 2.5, \"p99\": 3.5, \"max\": 4 },\n"
+	                              "    \"table_size_mean\": 10.00,\n    \"bytes_per_node_per_min\": 14400.0\n  }"));
+	free(text);
+	text = slurp(d, "run.json");
+	CU_ASSERT_STRING_EQUAL(text, "{ \"wall_s\": 1.250, \"peak_rss_kib\": 4096, \"rss_per_node_kib\": 1024.00 }\n");
+	free(text);
+	if (system("command -v gnuplot >/dev/null 2>&1") == 0) {
+		text = slurp(d, "latency_cdf.png");
+		CU_ASSERT_EQUAL(memcmp(text, "\x89PNG", 4), 0);
+		free(text);
+	}
+	free(line);
+	free(err);
+}
+
+/* The same calls give the same bytes in every deterministic file. */
+static void test_output_identical(void)
+{
+	static const char *const files[] = { "results.csv", "samples.csv", "summary.json", NULL };
+	char *dirs[2];
+	struct sim_scenario s;
+
+	memset(&s, 0, sizeof(s));
+	s.path = "x.conf";
+	s.nodes = 4;
+	s.duration = 10.0;
+	for (int i = 0; i < 2; i++) {
+		struct sim_output *o;
+		dirs[i] = unit_tmpdir();
+		o = sim_output_open(dirs[i], NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+		feed(o);
+		sim_output_finish(o, &s, 0.5 * i, 1000 * i, NULL);
+		sim_output_free(o);
+	}
+	for (const char *const *f = files; *f; f++) {
+		char *a = slurp(dirs[0], *f), *b = slurp(dirs[1], *f);
+		CU_ASSERT_STRING_EQUAL(a, b);
+		free(a);
+		free(b);
+	}
+}
+
+/* Without a directory only the line is written; an empty run says zeros. */
+static void test_output_summary_only(void)
+{
+	struct sim_scenario s;
+	struct sim_output *o = sim_output_open(NULL, NULL);
+	char *line = NULL, *err = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&line, &len);
+
+	memset(&s, 0, sizeof(s));
+	s.nodes = 100000;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_EQUAL(sim_output_finish(o, &s, 0, 0, mem), 0);
+	fclose(mem);
+	CU_ASSERT_STRING_EQUAL(line, "nodes=100000 commands=0 ok=0 success=0.00% p50_ms=0.0 p99_ms=0.0\n");
+	sim_output_free(o);
+	free(line);
+	o = sim_output_open("/proc/no/such/dir", &err);
+	CU_ASSERT_PTR_NULL(o);
+	CU_ASSERT_PTR_NOT_NULL(err);
+	if (err != NULL)
+		CU_ASSERT_EQUAL(strncmp(err, "/proc/no/such/dir: cannot create the output directory: ", 55), 0);
+	free(err);
+}
+
 int sim_suite(void)
 {
 	CU_pSuite s = CU_add_suite("sim", NULL, NULL);
@@ -349,7 +552,12 @@ int sim_suite(void)
 	    CU_add_test(s, "distribution names", test_dist_names) == NULL ||
 	    CU_add_test(s, "queue: time order, ties in push order", test_queue_order) == NULL ||
 	    CU_add_test(s, "queue: removal and re-push", test_queue_remove_move) == NULL ||
-	    CU_add_test(s, "queue: random pushes, moves, removals", test_queue_random) == NULL)
+	    CU_add_test(s, "queue: random pushes, moves, removals", test_queue_random) == NULL ||
+	    CU_add_test(s, "latency: models, halves, transfer", test_latency_models) == NULL ||
+	    CU_add_test(s, "latency: region matrix, weights, jitter", test_latency_matrix) == NULL ||
+	    CU_add_test(s, "output: exact files and summary line", test_output_files) == NULL ||
+	    CU_add_test(s, "output: identical inputs, identical bytes", test_output_identical) == NULL ||
+	    CU_add_test(s, "output: summary only, and a directory refused", test_output_summary_only) == NULL)
 		return -1;
 	return 0;
 }

@@ -70,7 +70,8 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	if (frame_suite() || config_suite() || loader_suite() || reply_suite() || state_suite() || util_suite() ||
-	    dial_suite() || tls_suite() || sim_suite()) {
+	    dial_suite() || tls_suite() || sim_suite() ||
+	    sim_scenario_suite()) {
 		fprintf(stderr, "cannot register the suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		return 1;

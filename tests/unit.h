@@ -12,6 +12,7 @@ int util_suite(void);
 int dial_suite(void);
 int tls_suite(void);
 int sim_suite(void);
+int sim_scenario_suite(void);
 
 /* A fresh private directory under TMPDIR, malloc'd. */
 char *unit_tmpdir(void);
