@@ -10,6 +10,7 @@
 
 /* --- identity, time, logs, counters -------------------------------- */
 
+/* A peer can make a plugin log: plog.c holds each call site to its share. */
 static void api_log(mp2p_host *in, int level, const char *fmt, ...)
 {
 	va_list ap;
@@ -17,15 +18,13 @@ static void api_log(mp2p_host *in, int level, const char *fmt, ...)
 	if (level > log_level)
 		return;
 	va_start(ap, fmt);
-	log_vmsg(level < 0 ? HLOG_ERR : level, in->name, fmt, ap);
+	plog_vlog(in, level, fmt, ap);
 	va_end(ap);
 }
 
 static void api_vlog(mp2p_host *in, int level, const char *fmt, va_list ap)
 {
-	if (level > log_level)
-		return;
-	log_vmsg(level < 0 ? HLOG_ERR : level, in->name, fmt, ap);
+	plog_vlog(in, level, fmt, ap);
 }
 
 static const char *api_instance_name(mp2p_host *in) { return in->name; }

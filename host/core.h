@@ -12,6 +12,7 @@
 
 #include <maybep2p/plugin.h>
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -145,6 +146,8 @@ struct mp2p_host {
 	int origin;                  /* enum mp2p_origin */
 	int swapping;                /* being replaced: reply_handover() is allowed */
 	int stop_called;             /* stop() has run; the rest of stopping may not have */
+	int lifecycle;               /* inside init/start/stop/...: log lines not rate-limited */
+	struct plog *plog;           /* this instance's log budget per call site (plog.c) */
 	uint64_t frames_in, frames_out, bytes_in, bytes_out;
 };
 /* A new instance of an opened module (its reference is taken), init()
@@ -167,6 +170,10 @@ int routes_build(struct core *core, struct mp2p_host **set, int n, struct diag *
 /* A plugin's control command: argv[0] names the instance. 0 if it was
  * one (r is answered or deferred), -1 if no instance has that name. */
 int core_dispatch(struct core *core, struct mp2p_reply *r, int argc, const char *const *argv);
+
+/* plog.c -- plugin log lines, at most one a second per call site. */
+void plog_vlog(struct mp2p_host *in, int level, const char *fmt, va_list ap);
+void plog_release(struct mp2p_host *in);
 
 /* api.c */
 extern const struct mp2p_host_api host_api;

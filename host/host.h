@@ -22,6 +22,7 @@
 
 struct host;
 struct conn;
+struct plog;
 
 /* log.c */
 /* Named HLOG_ so that <syslog.h>'s LOG_ERR and friends can sit beside them. */

@@ -37,6 +37,7 @@ struct mp2p_host *instance_create_from(struct core *core, const struct host_conf
 	struct mp2p_config cfg = { pc->config, pc->name, c->path, pc->line, over, nover };
 	struct mp2p_host *in;
 	char *error_text = NULL;
+	int rc;
 
 	in = calloc(1, sizeof(*in));
 	if (in == NULL) {
@@ -55,7 +56,10 @@ struct mp2p_host *instance_create_from(struct core *core, const struct host_conf
 	mod->refs++;
 	in->mod = mod;
 	in->config = &cfg;
-	if (in->mod->desc.init(&host_api, in, &cfg, &in->self, &error_text) != 0) {
+	in->lifecycle++;
+	rc = in->mod->desc.init(&host_api, in, &cfg, &in->self, &error_text);
+	in->lifecycle--;
+	if (rc != 0) {
 		in->config = NULL;
 		init_failed(errs, c, pc, error_text);
 		/* init() failed and owns nothing we could free: drop the module. */
@@ -71,12 +75,16 @@ struct mp2p_host *instance_create_from(struct core *core, const struct host_conf
 int instance_restore(struct mp2p_host *in, const void *data, size_t len, uint32_t format)
 {
 	char *error_text = NULL;
+	int rc;
 
 	if (in->mod->desc.restore_state == NULL)
 		return 0;
 	if (in->origin == MP2P_ORIGIN_FRESH)
 		in->origin = MP2P_ORIGIN_RESTART;
-	if (in->mod->desc.restore_state(in->self, data, len, format, &error_text) != 0) {
+	in->lifecycle++;
+	rc = in->mod->desc.restore_state(in->self, data, len, format, &error_text);
+	in->lifecycle--;
+	if (rc != 0) {
 		log_msg(HLOG_WARN, "%s: could not read its saved state (format %u, %zu bytes): %s; "
 		        "starting empty", in->name, format, len, error_text ? error_text : "no reason given");
 		free(error_text);
@@ -88,6 +96,7 @@ int instance_restore(struct mp2p_host *in, const void *data, size_t len, uint32_
 int instance_start(struct mp2p_host *in, struct diag *errs)
 {
 	char *error_text = NULL;
+	int rc;
 
 	if (in->state_dir != NULL)
 		state_mkdirs(in->state_dir, &error_text);
@@ -97,7 +106,10 @@ int instance_start(struct mp2p_host *in, struct diag *errs)
 		error_text = NULL;
 	}
 	in->state = INST_RUNNING;
-	if (in->mod->desc.start != NULL && in->mod->desc.start(in->self, &error_text) != 0) {
+	in->lifecycle++;
+	rc = in->mod->desc.start != NULL ? in->mod->desc.start(in->self, &error_text) : 0;
+	in->lifecycle--;
+	if (rc != 0) {
 		diag_add(errs, "plugin '%s' (%s): start failed: %s", in->name, in->mod->path,
 		         error_text ? error_text : "(no reason given)");
 		free(error_text);
@@ -110,12 +122,17 @@ int instance_start(struct mp2p_host *in, struct diag *errs)
 /* 0 with the blob (which may be empty), or -1: nothing to save. */
 int instance_save(struct mp2p_host *in, void **data, size_t *len, uint32_t *format)
 {
+	int rc;
+
 	*data = NULL;
 	*len = 0;
 	*format = 0;
 	if (in->mod->desc.save_state == NULL || in->self == NULL)
 		return -1;
-	if (in->mod->desc.save_state(in->self, data, len, format) != 0) {
+	in->lifecycle++;
+	rc = in->mod->desc.save_state(in->self, data, len, format);
+	in->lifecycle--;
+	if (rc != 0) {
 		free(*data);
 		*data = NULL;
 		*len = 0;
@@ -132,8 +149,10 @@ void instance_stop_begin(struct mp2p_host *in, enum mp2p_stop_reason why)
 	if (in->state != INST_RUNNING || in->stop_called)
 		return;
 	in->stop_called = 1;
+	in->lifecycle++;
 	if (in->mod->desc.stop != NULL)
 		in->mod->desc.stop(in->self, why);
+	in->lifecycle--;
 }
 
 void instance_stop_end(struct mp2p_host *in)
@@ -159,9 +178,12 @@ void instance_destroy(struct mp2p_host *in)
 		instance_stop(in, MP2P_STOP_SHUTDOWN);
 	services_release(in->core, in);
 	reply_abandon_owner(in);
+	in->lifecycle++;
 	if (in->self != NULL && in->mod != NULL)
 		in->mod->desc.destroy(in->self);
+	in->lifecycle--;
 	in->self = NULL;
+	plog_release(in);       /* quotes the module's formats: before it goes */
 	timers_release(in);
 	if (in->slot >= 0 && in->core->slots[in->slot] == in)
 		in->core->slots[in->slot] = NULL;

@@ -52,7 +52,7 @@ static void test_good(void)
 	CU_ASSERT_STRING_EQUAL(m->desc.protocols[0], "tplug");
 	CU_ASSERT_PTR_NOT_NULL(m->desc.init);
 	CU_ASSERT_PTR_NOT_NULL(m->desc.control);
-	CU_ASSERT_PTR_NULL(m->desc.stop);      /* what a plugin leaves out is NULL */
+	CU_ASSERT_PTR_NULL(m->desc.on_drain);  /* what a plugin leaves out is NULL */
 	/* A private copy per load, so a rebuilt file is really reloaded. */
 	CU_ASSERT_STRING_NOT_EQUAL(m->private_path, path);
 	loader_close(m);

@@ -30,6 +30,7 @@ struct tp {
 	char last_answer[32];
 	struct mp2p_conn_info last_info;
 	char last_closed[256];       /* why the last connection we dialled closed */
+	uint64_t noisy;              /* NOIS frames heard: each one logs */
 };
 
 static int tp_init(const struct mp2p_host_api *a, mp2p_host *host, const mp2p_config *config,
@@ -87,6 +88,13 @@ static void tp_frame(void *self, mp2p_conn_id conn, const struct mp2p_frame *f)
 		addr[f->length] = '\0';
 		rc = api->send_to(t->host, addr, NULL, "HELO", "", 0, MP2P_SEND_ONESHOT, NULL);
 		api->send(t->host, conn, NULL, "DIAL", rc == 0 ? "ok" : "refused", rc == 0 ? 2 : 7);
+	} else if (mp2p_type_is(f->type, "NOIS")) {
+		/* A plugin that logs on every frame a peer sends: the host must
+		 * hold the warnings to one a second, and keep every debug line. */
+		t->noisy++;
+		api->log(t->host, MP2P_LOG_WARN, "noisy frame %llu on conn %llu",
+		         (unsigned long long)t->noisy, (unsigned long long)conn);
+		api->log(t->host, MP2P_LOG_DEBUG, "quiet frame %llu", (unsigned long long)t->noisy);
 	} else if (mp2p_type_is(f->type, "ANSR")) {
 		snprintf(t->last_answer, sizeof(t->last_answer), "%.*s",
 		         (int)(f->length < 31 ? f->length : 31), (const char *)f->payload);
@@ -183,6 +191,8 @@ static void tp_control(void *self, mp2p_reply *reply, int argc, const char *cons
 
 	if (strcmp(argv[0], "asked") == 0 && argc == 1) {
 		api->reply_int(reply, "asked", (long long)t->asked);
+	} else if (strcmp(argv[0], "noisy") == 0 && argc == 1) {
+		api->reply_int(reply, "noisy", (long long)t->noisy);
 	} else if (strcmp(argv[0], "hang") == 0 && argc == 1) {
 		/* A deferred reply that never comes: the host answers it only
 		 * when this instance stops, so maybep2pctl -T must give up. */
@@ -217,7 +227,7 @@ static void tp_control(void *self, mp2p_reply *reply, int argc, const char *cons
 		api->reply_str(reply, "peer_id", t->last_info.peer_id);
 		api->reply_str(reply, "closed", t->last_closed);
 	} else {
-		api->reply_usage(reply, "usage: asked | hang | bytes | ask ADDR [PEERID] | last");
+		api->reply_usage(reply, "usage: asked | noisy | hang | bytes | ask ADDR [PEERID] | last");
 	}
 }
 
@@ -229,6 +239,16 @@ static int tp_start(void *self, char **error_text)
 		return -1;
 	}
 	return 0;
+}
+
+/* Three lines from one call site: the host writes every line a plugin
+ * logs from stop(), so all three must be in the log. */
+static void tp_stop(void *self, enum mp2p_stop_reason why)
+{
+	struct tp *t = self;
+
+	for (int i = 1; i <= 3; i++)
+		api->log(t->host, MP2P_LOG_INFO, "stopping (reason %d): line %d of 3", (int)why, i);
 }
 
 static void tp_destroy(void *self)
@@ -269,6 +289,7 @@ MP2P_PLUGIN_DEFINE = {
 	.protocols = tp_protocols,
 	.init = tp_init,
 	.start = tp_start,
+	.stop = tp_stop,
 	.on_frame = tp_frame,
 	.on_conn = tp_conn,
 	.destroy = tp_destroy,

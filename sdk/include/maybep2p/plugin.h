@@ -536,7 +536,22 @@ struct mp2p_host_api {
 	/** Writes one line to the host's log, prefixed with the level and the
 	 *  instance name. Lines above the configured log_level are dropped
 	 *  cheaply, so debug lines may stay in hot paths. `level` is an enum
-	 *  mp2p_log_level. See vlog() for a va_list. */
+	 *  mp2p_log_level. See vlog() for a va_list.
+	 *
+	 *  Rate limit: a peer decides how often on_frame() runs, so the host
+	 *  holds each reason to at most one line a second, per instance. The
+	 *  reason is the call site, known by the address of `fmt`: pass a
+	 *  string literal, not text you formatted yourself (a wrapper should
+	 *  hand its format to vlog()), or every line shares one budget. Lines
+	 *  held back are counted, and a second later one line at the same
+	 *  level says "N similar lines suppressed in the last S s" and quotes
+	 *  the format. Errors, warnings and info lines are limited alike, with
+	 *  two exceptions, which are always written: MP2P_LOG_DEBUG lines (the
+	 *  operator who sets log_level = "debug" asked for each one), and lines
+	 *  logged while the host is calling this instance's init(),
+	 *  restore_state(), start(), stop(), save_state() or destroy(), which
+	 *  happen once per event. Safe from any callback; `fmt` need not
+	 *  outlive the call. */
 	void (*log)(mp2p_host *h, int level, const char *fmt, ...) MP2P_PRINTF(3, 4);
 
 	/** The instance name from the config (`name = "..."`). Host-owned,
@@ -766,7 +781,9 @@ struct mp2p_host_api {
 	double (*wall_now)(mp2p_host *h);
 
 	/** log() with a va_list, for a plugin's own logging wrapper. `ap` is
-	 *  consumed as by vprintf(3). */
+	 *  consumed as by vprintf(3). Rate-limited as log() is, by `fmt`: pass
+	 *  the wrapper's caller's format through, so each call site keeps its
+	 *  own budget. */
 	void (*vlog)(mp2p_host *h, int level, const char *fmt, va_list ap);
 
 	/** Fills *out (set out->size first) with the host's limits and
