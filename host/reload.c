@@ -32,7 +32,7 @@ static int unchanged(const struct host_config *nc, const struct plugin_conf *pc,
 static int free_slot(struct host *h, struct mp2p_host **next)
 {
 	for (int i = 0; i < MAX_INSTANCES; i++)
-		if (h->slots[i] == NULL && next[i] == NULL)
+		if (h->core.slots[i] == NULL && next[i] == NULL)
 			return i;
 	return -1;
 }
@@ -72,23 +72,23 @@ static struct mp2p_host *resume(struct host *h, struct mp2p_host *cur, const voi
                                 size_t len, uint32_t format, struct diag *swap_errs)
 {
 	const struct plugin_conf *pc = NULL;
-	struct mp2p_host *back = NULL, *failed = h->slots[cur->slot];
+	struct mp2p_host *back = NULL, *failed = h->core.slots[cur->slot];
 	struct diag one = { 0 };
 	int s = cur->slot;
 
 	diag_add(swap_errs, "plugin '%s': the replacement %s did not start, so %s %s resumed with "
 	         "its state", cur->name, failed->mod->path, cur->mod->desc.name, cur->mod->desc.version);
-	h->slots[s] = NULL;
+	h->core.slots[s] = NULL;
 	failed->slot = -1;
 	instance_destroy(failed);
 	for (int i = 0; i < h->cfg.nplugins; i++)
 		if (strcmp(h->cfg.plugins[i].name, cur->name) == 0)
 			pc = &h->cfg.plugins[i];
 	if (pc != NULL)
-		back = instance_create_from(h, &h->cfg, pc, cur->mod, &one);
+		back = instance_create_from(&h->core, &h->cfg, pc, cur->mod, NULL, 0, &one);
 	if (back != NULL) {
 		back->slot = s;
-		h->slots[s] = back;
+		h->core.slots[s] = back;
 		back->origin = MP2P_ORIGIN_SWAP;
 		if (blob != NULL)
 			instance_restore(back, len ? blob : "", len, format);
@@ -98,7 +98,7 @@ static struct mp2p_host *resume(struct host *h, struct mp2p_host *cur, const voi
 			diag_clear(&one);
 			return back;
 		}
-		h->slots[s] = NULL;
+		h->core.slots[s] = NULL;
 		back->slot = -1;
 		instance_destroy(back);
 	}
@@ -134,7 +134,7 @@ int host_reload(struct host *h, char **error_text)
 	 * are, changed and added ones loaded and initialised now. */
 	for (int i = 0; i < nc.nplugins; i++) {
 		struct plugin_conf *pc = &nc.plugins[i];
-		struct mp2p_host *was = instance_by_name(h, pc->name);
+		struct mp2p_host *was = instance_by_name(&h->core, pc->name);
 		struct diag one = { 0 };
 
 		if (was != NULL && unchanged(&nc, pc, was)) {
@@ -160,7 +160,7 @@ int host_reload(struct host *h, char **error_text)
 		int slot;
 		if (loaded[i] == NULL)
 			continue;
-		was = instance_by_name(h, loaded[i]->name);
+		was = instance_by_name(&h->core, loaded[i]->name);
 		slot = was != NULL ? was->slot : free_slot(h, next);
 		if (slot < 0) {
 			diag_add(&errs, "no free plugin slot (at most %d)", MAX_INSTANCES);
@@ -175,13 +175,13 @@ int host_reload(struct host *h, char **error_text)
 		goto fail;
 	{
 		/* Protocol names must stay unique in the new generation. */
-		struct route *saved = h->routes;
-		int nsaved = h->nroutes;
-		h->routes = NULL;
-		h->nroutes = 0;
-		if (routes_build(h, next, MAX_INSTANCES, &errs) < 0) {
-			h->routes = saved;
-			h->nroutes = nsaved;
+		struct route *saved = h->core.routes;
+		int nsaved = h->core.nroutes;
+		h->core.routes = NULL;
+		h->core.nroutes = 0;
+		if (routes_build(&h->core, next, MAX_INSTANCES, &errs) < 0) {
+			h->core.routes = saved;
+			h->core.nroutes = nsaved;
 			goto fail;
 		}
 		free(saved);
@@ -189,7 +189,7 @@ int host_reload(struct host *h, char **error_text)
 
 	/* The swap. Nothing below can refuse the reload any more. */
 	for (int s = 0; s < MAX_INSTANCES; s++) {
-		struct mp2p_host *cur = h->slots[s];
+		struct mp2p_host *cur = h->core.slots[s];
 		void *blob = NULL;
 		size_t len = 0;
 		uint32_t format = 0;
@@ -206,7 +206,7 @@ int host_reload(struct host *h, char **error_text)
 			saved = instance_save(cur, &blob, &len, &format) == 0;
 			instance_stop(cur, MP2P_STOP_RELOAD);
 			cur->swapping = 0;
-			h->slots[s] = next[s];
+			h->core.slots[s] = next[s];
 			next[s]->origin = MP2P_ORIGIN_SWAP;
 			if (saved)
 				instance_restore(next[s], blob ? blob : "", len, format);
@@ -224,7 +224,7 @@ int host_reload(struct host *h, char **error_text)
 			/* Removed: keep its state on disk in case it comes back. */
 			host_save_one(h, cur);
 			instance_stop(cur, MP2P_STOP_REMOVED);
-			h->slots[s] = NULL;
+			h->core.slots[s] = NULL;
 			conn_forget_slot(h, s);
 			log_msg(HLOG_INFO, "reload: '%s' removed", cur->name);
 		}
@@ -235,7 +235,7 @@ int host_reload(struct host *h, char **error_text)
 		if (!fresh[s])
 			continue;
 		if (old[s] == NULL) {
-			h->slots[s] = next[s];
+			h->core.slots[s] = next[s];
 			log_msg(HLOG_INFO, "reload: '%s' added", next[s]->name);
 		}
 	}
@@ -248,7 +248,7 @@ int host_reload(struct host *h, char **error_text)
 	/* Restore added instances from disk with the new config's state_dir
 	 * (kept the same), then start every fresh instance, in config order. */
 	for (int i = 0; i < h->cfg.nplugins; i++) {
-		struct mp2p_host *in = instance_by_name(h, h->cfg.plugins[i].name);
+		struct mp2p_host *in = instance_by_name(&h->core, h->cfg.plugins[i].name);
 		struct diag one = { 0 };
 		int s = in != NULL ? in->slot : -1;
 		if (s < 0 || !fresh[s] || next[s] != in)
@@ -269,15 +269,15 @@ int host_reload(struct host *h, char **error_text)
 		}
 		if (instance_start(next[s], &one) < 0) {
 			diag_print(&one, HLOG_ERR);
-			h->slots[s] = NULL;
+			h->core.slots[s] = NULL;
 			conn_forget_slot(h, s);
 			instance_destroy(next[s]);
 		}
 		diag_clear(&one);
 	}
 	/* Replies handed over that no successor took get their error now. */
-	reply_abandon_handed(h, NULL);
-	routes_build(h, h->slots, MAX_INSTANCES, &errs);
+	reply_abandon_handed(&h->core, NULL);
+	routes_build(&h->core, h->core.slots, MAX_INSTANCES, &errs);
 	diag_clear(&errs);
 	h->stats.reloads++;
 	if (swap_errs.count > 0) {
