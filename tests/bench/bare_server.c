@@ -8,11 +8,21 @@
  * it leaves out (plugin dispatch, per-connection ids, timeouts, counters)
  * is what the host adds, so the ratio of the two is the cost of the host.
  *
- * Usage: bare_server [-a ADDR] [-p PORT]
+ * With -T it speaks TLS 1.3 through bufferevent_openssl, with an Ed25519
+ * key made at start and the host's suites and settings (bench_tls.c):
+ * the ceiling for the host's TLS figures. Like the host it asks every
+ * client for its key and admits any Ed25519 one; unlike the host it keeps
+ * OpenSSL's and libevent's buffering defaults, which is the fastest a
+ * plain libevent + OpenSSL server runs.
+ *
+ * Usage: bare_server [-a ADDR] [-p PORT] [-T]
  * Prints "port N" on stdout once it listens; SIGTERM or SIGINT stop it.
  */
+#include "bench_tls.h"
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <arpa/inet.h>
@@ -93,16 +103,25 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd,
                       struct sockaddr *addr, int addrlen, void *arg)
 {
 	struct event_base *base = evconnlistener_get_base(listener);
+	SSL_CTX *tls = arg;                /* NULL: plaintext */
 	struct bufferevent *bev;
+	SSL *ssl = NULL;
 	int one = 1;
 
 	(void)addr;
 	(void)addrlen;
-	(void)arg;
 	/* Frames are small and answered at once: Nagle would only add delay. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (tls != NULL && (ssl = SSL_new(tls)) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	/* With CLOSE_ON_FREE the bufferevent frees the SSL as well. */
+	bev = ssl ? bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	                                           BEV_OPT_CLOSE_ON_FREE)
+	          : bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
+		SSL_free(ssl);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -133,16 +152,24 @@ int main(int argc, char **argv)
 	const char *addr = "127.0.0.1";
 	int port = 0, opt, status = 1;
 	struct sockaddr_in sin;
+	SSL_CTX *tls = NULL;
+	char err[256];
 	struct event_base *base;
 	struct evconnlistener *listener = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 
-	while ((opt = getopt(argc, argv, "a:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:T")) != -1) {
 		switch (opt) {
 		case 'a': addr = optarg; break;
 		case 'p': port = atoi(optarg); break;
+		case 'T':
+			if (tls == NULL && (tls = bench_tls_ctx_new(BENCH_TLS_SERVER, err, sizeof(err))) == NULL) {
+				fprintf(stderr, "bare_server: TLS: %s\n", err);
+				return 1;
+			}
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-a ADDR] [-p PORT]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-a ADDR] [-p PORT] [-T]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -151,13 +178,16 @@ int main(int argc, char **argv)
 	sin.sin_port = htons((uint16_t)port);
 	if (port < 0 || port > 65535 || inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
 		fprintf(stderr, "bare_server: bad address %s:%d\n", addr, port);
+		SSL_CTX_free(tls);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
-	if (base == NULL)
+	if (base == NULL) {
+		SSL_CTX_free(tls);
 		return 1;
-	listener = evconnlistener_new_bind(base, on_accept, NULL,
+	}
+	listener = evconnlistener_new_bind(base, on_accept, tls,
 	                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
 	                                   (struct sockaddr *)&sin, sizeof(sin));
 	if (listener == NULL) {
@@ -184,5 +214,6 @@ out:
 	if (listener)
 		evconnlistener_free(listener);
 	event_base_free(base);
+	SSL_CTX_free(tls);
 	return status;
 }

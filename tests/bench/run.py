@@ -13,10 +13,17 @@ proportional set size (Pss, /proc/PID/smaps_rollup) divided by the count
 is its user-space memory per connection. The kernel's socket buffers are
 not in it.
 
+TLS (--only tls): the same throughput over TLS 1.3, the host in mode
+"tls" against the bare server with -T (libevent + OpenSSL, the host's
+suite and key type); then full handshakes per second, each a new
+connection with mutual authentication and one PING answered, against the
+same two; then what an idle TLS connection costs the host beyond a
+plaintext one (tls_idle_mem.py).
+
 Then every tests/bench/*_bench.py is run, unless --no-others; each prints
 its own figures.
 
-Usage: run.py --builddir DIR [--only echo|NAME ...] [--rounds 8] [--seconds 2]
+Usage: run.py --builddir DIR [--only echo|tls|NAME ...] [--rounds 8] [--seconds 2]
               [--idle 10000] [--no-idle] [--no-others] [--pin] [--perf FILE]
 """
 import argparse
@@ -40,6 +47,8 @@ import idlehold  # noqa: E402
 
 AIM_RATIO = 0.85
 AIM_IDLE_BYTES = 4096
+AIM_TLS_RATIO = 0.90            # TLS frames/s and handshakes/s, host / bare
+AIM_TLS_IDLE_EXTRA = 16384      # bytes an idle TLS connection may add to a plaintext one
 
 HOST_CONFIG = """host: {
   id = "bench";
@@ -48,6 +57,7 @@ HOST_CONFIG = """host: {
   control = "%(tmp)s/control.sock";
   plugin_dir = "%(plugin_dir)s";
   log_level = "warn";
+  security: { mode = "%(mode)s"; };
   limits: { max_connections = 20000; max_connections_per_ip = 20000;
             max_frame = 1048576; max_output = 4194304; };
   timeouts: { connect = 5.0; idle = 300.0; frame = 10.0; write = 10.0; };
@@ -178,20 +188,22 @@ class Bench:
 
     # --- servers -------------------------------------------------------
 
-    def new_host(self):
+    def new_host(self, mode="plain"):
+        """A fresh host with the echo plugin; `mode` is host.security.mode."""
         port = free_port()
         d = tempfile.mkdtemp(prefix="host-", dir=self.tmp)
-        os.mkdir(os.path.join(d, "state"))
+        os.mkdir(os.path.join(d, "state"), 0o700)
         conf = os.path.join(d, "maybep2pd.conf")
         with open(conf, "w") as f:
-            f.write(HOST_CONFIG % dict(port=port, tmp=d, plugin_dir=self.plugin_dir))
+            f.write(HOST_CONFIG % dict(port=port, tmp=d, plugin_dir=self.plugin_dir, mode=mode))
         s = Server("maybep2pd", [self.maybep2pd, "-c", conf], port, d, self.server_cpu)
         self.servers.append(s)
         return s.start()
 
-    def new_bare(self):
+    def new_bare(self, tls=False):
         port = free_port()
-        s = Server("bare", [self.bare, "-p", str(port)], port, self.tmp, self.server_cpu)
+        s = Server("bare", [self.bare, "-p", str(port)] + (["-T"] if tls else []), port,
+                   self.tmp, self.server_cpu)
         self.servers.append(s)
         return s.start()
 
@@ -211,10 +223,11 @@ class Bench:
 
     # --- throughput ----------------------------------------------------
 
-    def loadgen_once(self, server, perf_out=None):
+    def loadgen_once(self, server, perf_out=None, extra=(), conns=None):
         a = self.args
-        argv = [self.loadgen, "-p", str(server.port), "-c", str(a.conns), "-d", str(a.depth),
-                "-s", str(a.payload), "-t", str(a.seconds), "-w", str(a.warmup)]
+        argv = [self.loadgen, "-p", str(server.port), "-c", str(conns or a.conns),
+                "-d", str(a.depth), "-s", str(a.payload), "-t", str(a.seconds),
+                "-w", str(a.warmup)] + list(extra)
         perf = None
         cpu0, lg0 = cpu_ns(server.proc.pid), children_cpu_ns()
         if perf_out:
@@ -244,25 +257,23 @@ class Bench:
         res["loadgen_cpu_pct"] = 100.0 * lg_cpu / 1e9 / res["all_seconds"]
         return res
 
-    def throughput(self):
+    def duel(self, host, bare, extra=(), conns=None, unit="frames", perf=False):
+        """Rounds of loadgen against `host` and `bare` in turn; prints each
+        round and the medians, returns them with the median ratio."""
         a = self.args
-        print("== echo throughput: %d connections x %d in flight, %d-byte payloads, "
-              "%d rounds of %gs (+%gs warm-up) each"
-              % (a.conns, a.depth, a.payload, a.rounds, a.seconds, a.warmup))
-        host, bare = self.new_host(), self.new_bare()
         runs = {"maybep2pd": [], "bare": []}
         for r in range(a.rounds):
             # Alternate who goes first so neither always meets a cold cache
             # or always follows the other's leftovers.
             order = (host, bare) if r % 2 == 0 else (bare, host)
             for s in order:
-                perf_out = a.perf if (a.perf and s is host and r == 0) else None
-                res = self.loadgen_once(s, perf_out)
+                perf_out = a.perf if (perf and a.perf and s is host and r == 0) else None
+                res = self.loadgen_once(s, perf_out, extra, conns)
                 runs[s.name].append(res)
-                print("   round %d %-10s %9.0f frames/s  p50 %6.1f us  p99 %6.1f us"
-                      "  server %3.0f%% CPU %5.0f ns/frame  loadgen %3.0f%% CPU"
-                      % (r + 1, s.name, res["frames_per_sec"], res["p50_us"], res["p99_us"],
-                         res["server_cpu_pct"], res["server_ns_per_frame"],
+                print("   round %d %-10s %9.0f %s/s  p50 %8.1f us  p99 %8.1f us"
+                      "  server %3.0f%% CPU %8.0f ns/%s  loadgen %3.0f%% CPU"
+                      % (r + 1, s.name, res["frames_per_sec"], unit, res["p50_us"], res["p99_us"],
+                         res["server_cpu_pct"], res["server_ns_per_frame"], unit[:-1],
                          res["loadgen_cpu_pct"]), flush=True)
         self.stop(host)
         self.stop(bare)
@@ -276,23 +287,77 @@ class Bench:
         ratio = statistics.median(x["frames_per_sec"] / y["frames_per_sec"]
                                   for x, y in zip(runs["maybep2pd"], runs["bare"]))
         print()
-        rows = [("maybep2pd + echo", h), ("bare libevent", b),
+        rows = [("maybep2pd + echo", h), ("bare libevent" + (" + OpenSSL" if extra else ""), b),
                 ("host / bare", {k: statistics.median(x[k] / y[k] for x, y in
                                                       zip(runs["maybep2pd"], runs["bare"]))
                                  for k in h})]
         print("   median of %d rounds (the ratios: median of the per-round ratios)" % a.rounds)
-        print("   %-20s %11s %8s %8s %11s %13s" % ("", "frames/s",
-                                                "p50 us", "p99 us", "server CPU", "CPU ns/frame"))
+        print("   %-26s %11s %9s %9s %11s %14s" % ("", unit + "/s", "p50 us", "p99 us",
+                                                "server CPU", "CPU ns/" + unit[:-1]))
         for label, m in rows:
             ratio_row = label == "host / bare"
-            print(("   %-20s %11.2f %8.2f %8.2f %11.2f %13.2f" if ratio_row else
-                   "   %-20s %11.0f %8.1f %8.1f %10.0f%% %13.0f")
+            print(("   %-26s %11.2f %9.2f %9.2f %11.2f %14.2f" if ratio_row else
+                   "   %-26s %11.0f %9.1f %9.1f %10.0f%% %14.0f")
                   % (label, m["frames_per_sec"], m["p50_us"], m["p99_us"],
                      m["server_cpu_pct"], m["server_ns_per_frame"]))
-        print("   throughput ratio %.2f: %s (aim %.2f or better)"
-              % (ratio, "met" if ratio >= AIM_RATIO else "NOT met", AIM_RATIO))
-        print(flush=True)
         return dict(host=h, bare=b, ratio=ratio, rounds=runs)
+
+    def throughput(self):
+        a = self.args
+        print("== echo throughput: %d connections x %d in flight, %d-byte payloads, "
+              "%d rounds of %gs (+%gs warm-up) each"
+              % (a.conns, a.depth, a.payload, a.rounds, a.seconds, a.warmup))
+        res = self.duel(self.new_host(), self.new_bare(), perf=True)
+        print("   throughput ratio %.2f: %s (aim %.2f or better)"
+              % (res["ratio"], "met" if res["ratio"] >= AIM_RATIO else "NOT met", AIM_RATIO))
+        print(flush=True)
+        return res
+
+    def tls_throughput(self):
+        a = self.args
+        print("== TLS 1.3 echo throughput: %d connections x %d in flight, %d-byte payloads, "
+              "%d rounds of %gs (+%gs warm-up) each"
+              % (a.conns, a.depth, a.payload, a.rounds, a.seconds, a.warmup))
+        res = self.duel(self.new_host("tls"), self.new_bare(tls=True), extra=["-T"])
+        print("   TLS throughput ratio %.2f: %s (aim %.2f or better)"
+              % (res["ratio"], "met" if res["ratio"] >= AIM_TLS_RATIO else "NOT met",
+                 AIM_TLS_RATIO))
+        print(flush=True)
+        return res
+
+    def tls_handshakes(self):
+        a = self.args
+        print("== TLS 1.3 full handshakes: %d at a time, each a new connection with mutual "
+              "authentication (Ed25519) and one %d-byte PING answered, then closed; "
+              "%d rounds of %gs (+%gs warm-up); a round trip is a whole connection"
+              % (a.hs_conns, a.payload, a.rounds, a.seconds, a.warmup))
+        res = self.duel(self.new_host("tls"), self.new_bare(tls=True), extra=["-H"],
+                        conns=a.hs_conns, unit="handshakes")
+        print("   handshake ratio %.2f: %s (aim %.2f or better)"
+              % (res["ratio"], "met" if res["ratio"] >= AIM_TLS_RATIO else "NOT met",
+                 AIM_TLS_RATIO))
+        print(flush=True)
+        return res
+
+    def tls_idle_memory(self):
+        """tls_idle_mem.py's measurement: host RSS per idle connection,
+        plaintext and TLS, each after one exchange."""
+        os.environ["top_builddir"] = self.builddir
+        os.environ.setdefault("top_srcdir", os.path.dirname(os.path.dirname(HERE)))
+        import tls_idle_mem  # noqa: E402  (it reads top_builddir as it loads)
+        # Its test library catches SIGTERM for its own hosts; ours must
+        # still stop the servers this script started.
+        signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(143))
+        n = self.args.tls_idle
+        print("== idle TLS connections: %d held by a host (one PING/PONG each), RSS growth" % n)
+        plain, tls = tls_idle_mem.measure(n, self.tmp)
+        extra = tls - plain
+        print("   %-22s %12.0f bytes/conn" % ("plaintext", plain))
+        print("   %-22s %12.0f bytes/conn" % ("TLS 1.3", tls))
+        print("   TLS beyond plaintext %.0f bytes: %s (aim under %d)"
+              % (extra, "met" if extra < AIM_TLS_IDLE_EXTRA else "NOT met", AIM_TLS_IDLE_EXTRA))
+        print(flush=True)
+        return dict(plain=plain, tls=tls, extra=extra)
 
     # --- idle memory ---------------------------------------------------
 
@@ -386,7 +451,7 @@ def main():
     p = argparse.ArgumentParser(description="MaybeP2P host benchmark")
     p.add_argument("--builddir", default=os.environ.get("top_builddir", "."))
     p.add_argument("--only", action="append", default=[],
-                   help="echo, or the NAME of a NAME_bench.py; repeatable")
+                   help="echo, tls, or the NAME of a NAME_bench.py; repeatable")
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--seconds", type=float, default=2.0, help="measured seconds per round")
     p.add_argument("--warmup", type=float, default=0.3)
@@ -394,6 +459,10 @@ def main():
     p.add_argument("--depth", type=int, default=16)
     p.add_argument("--payload", type=int, default=64)
     p.add_argument("--idle", type=int, default=10000)
+    p.add_argument("--hs-conns", type=int, default=8,
+                   help="handshakes in progress at once in the handshake figures")
+    p.add_argument("--tls-idle", type=int, default=2000,
+                   help="idle connections of each kind for the TLS memory figure")
     p.add_argument("--no-idle", action="store_true", help="skip the idle memory figures")
     p.add_argument("--no-others", action="store_true", help="skip tests/bench/*_bench.py")
     p.add_argument("--pin", action="store_true",
@@ -417,15 +486,21 @@ def main():
     print(flush=True)
 
     status = 0
+    figures = {"machine": machine()}
     try:
         if not args.only or "echo" in args.only:
-            figures = {"machine": machine(), "throughput": bench.throughput()}
+            figures["throughput"] = bench.throughput()
             if not args.no_idle:
                 figures["idle_bytes_per_conn"] = bench.idle_memory()
-            if args.json:
-                with open(args.json, "w") as f:
-                    json.dump(figures, f, indent=1)
-        others_only = [o for o in args.only if o != "echo"]
+        if not args.only or "tls" in args.only:
+            figures["tls_throughput"] = bench.tls_throughput()
+            figures["tls_handshakes"] = bench.tls_handshakes()
+            if not args.no_idle:
+                figures["tls_idle_bytes_per_conn"] = bench.tls_idle_memory()
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(figures, f, indent=1)
+        others_only = [o for o in args.only if o not in ("echo", "tls")]
         if not args.no_others and (not args.only or others_only):
             status = bench.others(others_only)
     except RuntimeError as e:

@@ -3,10 +3,12 @@
 space, plaintext and TLS, measured in the same run: N clients each finish
 a frame exchange (so a TLS handshake is over and its buffers released) and
 stay connected; the host's resident memory before and after, over N.
+run.py (`make bench`) calls measure() for its TLS figures.
 
     top_builddir=_build python3 tests/bench/tls_idle_mem.py [N]
 """
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -24,7 +26,7 @@ def rss(pid):
 
 
 def per_connection(mode, identity, n):
-    h = Host("mem-" + mode, security=mode, log_level="warn",
+    h = Host("mem-" + mode, security=mode, log_level="info",
              host_settings="limits: { max_connections_per_ip = 100000; max_inbound = 100000; }; "
                            "timeouts: { idle = 3000.0; first_frame = 3000.0; };")
     conns = []
@@ -50,11 +52,20 @@ def per_connection(mode, identity, n):
         h.cleanup()
 
 
+def measure(n, workdir):
+    """Bytes per idle connection, (plaintext, TLS), each from a fresh host;
+    the TLS clients' key is made in workdir."""
+    identity = Identity(workdir, "client")
+    return per_connection("plain", identity, n), per_connection("tls", identity, n)
+
+
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    identity = Identity(tempfile.mkdtemp(prefix="mp2p-mem-"), "client")
-    plain = per_connection("plain", identity, n)
-    tls = per_connection("tls", identity, n)
+    workdir = tempfile.mkdtemp(prefix="mp2p-mem-")
+    try:
+        plain, tls = measure(n, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     print("%d idle connections: plaintext %.0f B each, TLS %.0f B each, TLS beyond plaintext %.0f B"
           % (n, plain, tls, tls - plain))
 
