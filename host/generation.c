@@ -119,8 +119,8 @@ void gen_drop(struct host *h, struct mp2p_host *in)
 {
 	int s = in->slot;
 
-	if (s >= 0 && h->slots[s] == in) {
-		h->slots[s] = NULL;
+	if (s >= 0 && h->core.slots[s] == in) {
+		h->core.slots[s] = NULL;
 		conn_forget_slot(h, s);
 	}
 	in->slot = -1;

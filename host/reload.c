@@ -41,7 +41,7 @@ static int unchanged(const struct host_config *nc, const struct plugin_conf *pc,
 static int free_slot(struct host *h, struct mp2p_host **next)
 {
 	for (int i = 0; i < MAX_INSTANCES; i++)
-		if (h->slots[i] == NULL && next[i] == NULL)
+		if (h->core.slots[i] == NULL && next[i] == NULL)
 			return i;
 	return -1;
 }
@@ -93,20 +93,20 @@ static struct mp2p_host *resume(struct host *h, struct mp2p_host *cur, const str
                                 struct diag *late)
 {
 	const struct plugin_conf *pc = gen_conf_of(&h->cfg, cur->name);
-	struct mp2p_host *back = NULL, *failed = h->slots[cur->slot];
+	struct mp2p_host *back = NULL, *failed = h->core.slots[cur->slot];
 	struct diag one = { 0 };
 	int s = cur->slot;
 
 	diag_add(late, "plugin '%s': the replacement %s did not start, so %s %s resumed with "
 	         "its state", cur->name, failed->mod->path, cur->mod->desc.name, cur->mod->desc.version);
-	h->slots[s] = NULL;
+	h->core.slots[s] = NULL;
 	failed->slot = -1;
 	instance_destroy(failed);
 	if (pc != NULL)
-		back = instance_create_from(h, &h->cfg, pc, cur->mod, &one);
+		back = instance_create_from(&h->core, &h->cfg, pc, cur->mod, NULL, 0, &one);
 	if (back != NULL) {
 		back->slot = s;
-		h->slots[s] = back;
+		h->core.slots[s] = back;
 		gen_restore(h, back, ho);
 		if (instance_start(back, &one) == 0) {
 			log_msg(HLOG_WARN, "reload: '%s' resumed its running build with %zu bytes of state",
@@ -114,7 +114,7 @@ static struct mp2p_host *resume(struct host *h, struct mp2p_host *cur, const str
 			diag_clear(&one);
 			return back;
 		}
-		h->slots[s] = NULL;
+		h->core.slots[s] = NULL;
 		back->slot = -1;
 		instance_destroy(back);
 	}
@@ -147,7 +147,7 @@ static void build(struct host *h, struct reload *r)
 {
 	for (int i = 0; i < r->nc.nplugins; i++) {
 		struct plugin_conf *pc = &r->nc.plugins[i];
-		struct mp2p_host *was = instance_by_name(h, pc->name);
+		struct mp2p_host *was = instance_by_name(&h->core, pc->name);
 
 		if (was != NULL && unchanged(&r->nc, pc, was))
 			r->next[was->slot] = was;
@@ -165,7 +165,7 @@ static int place(struct host *h, struct reload *r)
 		int slot;
 		if (r->loaded[i] == NULL)
 			continue;
-		was = instance_by_name(h, r->loaded[i]->name);
+		was = instance_by_name(&h->core, r->loaded[i]->name);
 		slot = was != NULL ? was->slot : free_slot(h, r->next);
 		if (slot < 0) {
 			diag_add(&r->errs, "no free plugin slot (at most %d)", MAX_INSTANCES);
@@ -183,14 +183,14 @@ static int place(struct host *h, struct reload *r)
  * success the host routes by the new generation's table from now on. */
 static int check_routes(struct host *h, struct reload *r)
 {
-	struct route *saved = h->routes;
-	int nsaved = h->nroutes;
+	struct route *saved = h->core.routes;
+	int nsaved = h->core.nroutes;
 
-	h->routes = NULL;
-	h->nroutes = 0;
-	if (routes_build(h, r->next, MAX_INSTANCES, &r->errs) < 0) {
-		h->routes = saved;
-		h->nroutes = nsaved;
+	h->core.routes = NULL;
+	h->core.nroutes = 0;
+	if (routes_build(&h->core, r->next, MAX_INSTANCES, &r->errs) < 0) {
+		h->core.routes = saved;
+		h->core.nroutes = nsaved;
 		return -1;
 	}
 	free(saved);
@@ -218,14 +218,14 @@ static int roll_back(struct host *h, struct reload *r, char **error_text)
  * build resumes with that state. */
 static void hand_over(struct host *h, struct reload *r, int s)
 {
-	struct mp2p_host *cur = h->slots[s], *in = r->next[s];
+	struct mp2p_host *cur = h->core.slots[s], *in = r->next[s];
 	struct handover ho = { 0 };
 
 	cur->swapping = 1;
 	ho.saved = instance_save(cur, &ho.data, &ho.len, &ho.format) == 0;
 	instance_stop(cur, MP2P_STOP_RELOAD);
 	cur->swapping = 0;
-	h->slots[s] = in;
+	h->core.slots[s] = in;
 	gen_restore(h, in, &ho);
 	if (gen_start(h, in, gen_conf_of(&r->nc, in->name), 1, &r->late) == 0) {
 		log_msg(HLOG_INFO, "reload: '%s' replaced by %s %s, %zu bytes of state handed over",
@@ -243,11 +243,11 @@ static void hand_over(struct host *h, struct reload *r, int s)
  * comes back, and its peers hear it go. */
 static void remove_one(struct host *h, int s)
 {
-	struct mp2p_host *cur = h->slots[s];
+	struct mp2p_host *cur = h->core.slots[s];
 
 	host_save_one(h, cur);
 	instance_stop(cur, MP2P_STOP_REMOVED);
-	h->slots[s] = NULL;
+	h->core.slots[s] = NULL;
 	conn_forget_slot(h, s);
 	log_msg(HLOG_INFO, "reload: '%s' removed", cur->name);
 }
@@ -256,7 +256,7 @@ static void remove_one(struct host *h, int s)
 static void swap(struct host *h, struct reload *r)
 {
 	for (int s = 0; s < MAX_INSTANCES; s++) {
-		struct mp2p_host *cur = h->slots[s];
+		struct mp2p_host *cur = h->core.slots[s];
 
 		if (cur == NULL || r->next[s] == cur)
 			continue;
@@ -275,7 +275,7 @@ static void commit(struct host *h, struct reload *r)
 {
 	for (int s = 0; s < MAX_INSTANCES; s++) {
 		if (r->fresh[s] && r->old[s] == NULL) {
-			h->slots[s] = r->next[s];
+			h->core.slots[s] = r->next[s];
 			log_msg(HLOG_INFO, "reload: '%s' added", r->next[s]->name);
 		}
 	}
@@ -294,7 +294,7 @@ static void start_added(struct host *h, struct reload *r)
 {
 	for (int i = 0; i < h->cfg.nplugins; i++) {
 		const struct plugin_conf *pc = &h->cfg.plugins[i];
-		struct mp2p_host *in = instance_by_name(h, pc->name);
+		struct mp2p_host *in = instance_by_name(&h->core, pc->name);
 		int s = in != NULL ? in->slot : -1;
 
 		if (s < 0 || !r->fresh[s] || r->next[s] != in)
@@ -309,8 +309,8 @@ static void start_added(struct host *h, struct reload *r)
  * the operator hears whether everything started. */
 static int report(struct host *h, struct reload *r, char **error_text)
 {
-	reply_abandon_handed(h, NULL);
-	routes_build(h, h->slots, MAX_INSTANCES, &r->errs);
+	reply_abandon_handed(&h->core, NULL);
+	routes_build(&h->core, h->core.slots, MAX_INSTANCES, &r->errs);
 	diag_clear(&r->errs);
 	h->stats.reloads++;
 	if (r->late.count > 0) {

@@ -102,11 +102,16 @@ int tls_init(struct host *h, struct diag *errs)
 		diag_add(errs, "cannot make the host's TLS certificate");
 		return -1;
 	}
+	/* Every host key is Ed25519, so Ed25519 is the one signature scheme
+	 * offered and accepted: a peer with another kind of key fails in the
+	 * handshake, before its certificate is even parsed, and each connection
+	 * keeps a list of one shared scheme instead of a score. */
 	ctx = SSL_CTX_new(TLS_method());
 	if (ctx == NULL || check_index < 0 ||
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_set_ciphersuites(ctx, TLS_SUITES) != 1 ||
+	    SSL_CTX_set1_sigalgs_list(ctx, "ed25519") != 1 ||
 	    SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, h->key) != 1) {
 		diag_add(errs, "cannot set up TLS: %s", ERR_reason_error_string(ERR_get_error()));
 		SSL_CTX_free(ctx);
@@ -188,7 +193,9 @@ void tls_failure(struct bufferevent *bev, const struct tls_check *check, char *b
 		         "admits TLS only");
 		return;
 	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
-		snprintf(buf, size, "TLS handshake refused: the peer presented no key");
+		/* A key of another type is not offered at all: Ed25519 is the
+		 * only signature scheme a host asks for. */
+		snprintf(buf, size, "TLS handshake refused: the peer presented no Ed25519 key");
 		return;
 	default:
 		snprintf(buf, size, "TLS handshake failed: %s",

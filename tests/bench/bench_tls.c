@@ -71,6 +71,7 @@ SSL_CTX *bench_tls_ctx_new(enum bench_tls_role role, char *err, size_t size)
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_set_ciphersuites(ctx, BENCH_TLS_SUITES) != 1 ||
+	    SSL_CTX_set1_sigalgs_list(ctx, "ed25519") != 1 ||
 	    SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1) {
 		fail(err, size, "TLS settings");
 		SSL_CTX_free(ctx);

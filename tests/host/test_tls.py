@@ -160,6 +160,33 @@ def main():
         ok(len(re.findall("not a TLS handshake", b.log_text())) == before + 1,
            "with one log line naming the reason")
 
+        # A client whose key is not Ed25519 (P-256 here) is refused in the
+        # handshake: Ed25519 is the only signature scheme a host accepts.
+        eckey, eccert = os.path.join(work, "ec.key"), os.path.join(work, "ec.crt")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-out", eckey], check=True, capture_output=True)
+        subprocess.run(["openssl", "req", "-new", "-x509", "-key", eckey, "-subj", "/CN=ec", "-days", "2",
+                        "-out", eccert], check=True, capture_output=True)
+        before = b.ctl("stats")["tls_refused"]
+        raw = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.load_cert_chain(eccert, eckey)
+        try:
+            e = ctx.wrap_socket(raw)
+            e.sendall(b"echo")
+            e.settimeout(5)
+            refused = e.recv(10) == b""
+        except (OSError, ssl.SSLError):
+            refused = True
+        raw.close()
+        ok(refused, "a client with a P-256 key is refused")
+        ok(wait_for(lambda: b.ctl("stats")["tls_refused"] == before + 1), "and the refusal counted")
+        b.wait_log("TLS handshake refused: the peer presented no Ed25519 key", 5)
+        ok(True, "and logged as a peer without an Ed25519 key")
+
         # A man in the middle with its own key, relaying to b's address.
         relay = Relay(mitm_id, b.port)
         mitm_addr = "127.0.0.1:%d" % relay.port
