@@ -95,6 +95,9 @@ void sim_node_shutdown(struct sim_node *n);
 void sim_node_free(struct sim_node *n);
 /* Schedules the node's churn, if the scenario has any. */
 void sim_node_churn_begin(struct sim_node *n);
+/* Starts the node later, at virtual time `at` (the scenario's join_every),
+ * then begins its churn. Until then it is down and nobody's bootstrap. */
+void sim_node_join_at(struct sim_node *n, double at);
 void sim_zombies_free(struct sim *s);
 
 #endif

@@ -2,7 +2,8 @@
  * network, its workload run through each node's control dispatcher, the
  * nodes sampled, and the results written.
  *
- * Start-up: every node starts at virtual time 0, in index order, and
+ * Start-up: every node starts at virtual time 0 in index order (or node i
+ * at i x join_every, when the scenario says so), and
  * bootstraps from up to SIM_BOOTSTRAP earlier nodes chosen at random from
  * its own stream (node 0 from nobody). Churn, if any, begins at the
  * scenario's churn start. A workload command runs on its named node, or on
@@ -305,6 +306,11 @@ int main(int argc, char **argv)
 		sim.nnodes = i + 1;
 	}
 	for (long i = 0; i < sim.nnodes; i++) {
+		/* Node 0 always starts now, so a scenario a plugin refuses fails at once. */
+		if (i > 0 && sc.join_every > 0) {
+			sim_node_join_at(sim.nodes[i], (double)i * sc.join_every);
+			continue;
+		}
 		if (sim_node_start(sim.nodes[i], &errs) < 0) {
 			diag_print(&errs, HLOG_ERR);
 			goto done;

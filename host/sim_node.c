@@ -170,6 +170,27 @@ static void churn_fire(struct sim_event *ev)
 	sim_queue_push(&s->q, &n->churn, s->q.now + sim_dist_sample(&s->sc->session, &n->rng));
 }
 
+/* A node joining after the start: a failure to start is logged and the
+ * node stays down, as a host that would not start stays down. */
+static void join_fire(struct sim_event *ev)
+{
+	struct sim_node *n = (struct sim_node *)(void *)((char *)ev - offsetof(struct sim_node, churn));
+	struct diag errs = { 0 };
+
+	if (sim_node_start(n, &errs) < 0) {
+		diag_print(&errs, HLOG_WARN);
+		sim_node_crash(n);
+	}
+	diag_clear(&errs);
+	sim_node_churn_begin(n);
+}
+
+void sim_node_join_at(struct sim_node *n, double at)
+{
+	n->churn.fire = join_fire;
+	sim_queue_push(&n->sim->q, &n->churn, at);
+}
+
 void sim_node_churn_begin(struct sim_node *n)
 {
 	const struct sim_scenario *sc = n->sim->sc;
