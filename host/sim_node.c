@@ -170,14 +170,37 @@ static void churn_fire(struct sim_event *ev)
 	sim_queue_push(&s->q, &n->churn, s->q.now + sim_dist_sample(&s->sc->session, &n->rng));
 }
 
+/* The node's first start, at its turn in the join order. */
+static void boot_fire(struct sim_event *ev)
+{
+	struct sim_node *n = (struct sim_node *)(void *)((char *)ev - offsetof(struct sim_node, churn));
+	struct diag errs = { 0 };
+
+	if (sim_node_start(n, &errs) < 0) {
+		diag_print(&errs, HLOG_ERR);
+		n->sim->failed = 1;
+		sim_node_crash(n);
+	}
+	diag_clear(&errs);
+	sim_node_churn_begin(n);
+}
+
+void sim_node_boot(struct sim_node *n, double at)
+{
+	n->churn.fire = boot_fire;
+	sim_queue_push(&n->sim->q, &n->churn, at);
+}
+
 void sim_node_churn_begin(struct sim_node *n)
 {
 	const struct sim_scenario *sc = n->sim->sc;
 
+	double now = n->sim->q.now, start = sc->churn_start > now ? sc->churn_start : now;
+
 	if (!sc->churn)
 		return;
 	n->churn.fire = churn_fire;
-	sim_queue_push(&n->sim->q, &n->churn, sc->churn_start + sim_dist_sample(&sc->session, &n->rng));
+	sim_queue_push(&n->sim->q, &n->churn, start + sim_dist_sample(&sc->session, &n->rng));
 }
 
 /* At the end of a run, the way the daemon ends: every instance stopped
