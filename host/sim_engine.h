@@ -19,10 +19,6 @@
 #define SIM_EPOCH 1767225600.0
 /* How many earlier nodes a new node bootstraps from. */
 #define SIM_BOOTSTRAP 3
-/* Nodes join one after another, this many virtual seconds apart (200 a
- * second): a network forms as deployed ones do, not in one instant in
- * which every node dials hundreds of others at once. */
-#define SIM_JOIN_SPACING 0.005
 
 struct sim_end;
 struct sim_node;
@@ -49,7 +45,6 @@ struct sim {
 	struct mp2p_host **zombies;      /* instances churn killed, kept for stale pointers */
 	size_t nzombies, capzombies;
 	uint64_t frames, crashes, restarts, dial_failures, refused;
-	int failed;                      /* a node could not start: the run fails */
 };
 
 /* A node: one core, its rng stream, its connections and its churn. */
@@ -98,10 +93,11 @@ void sim_node_crash(struct sim_node *n);
 void sim_node_shutdown(struct sim_node *n);
 /* After every node's shutdown and sim_zombies_free(). */
 void sim_node_free(struct sim_node *n);
-/* Schedules the node's first start, at `at`; its churn follows. */
-void sim_node_boot(struct sim_node *n, double at);
 /* Schedules the node's churn, if the scenario has any. */
 void sim_node_churn_begin(struct sim_node *n);
+/* Starts the node later, at virtual time `at` (the scenario's join_every),
+ * then begins its churn. Until then it is down and nobody's bootstrap. */
+void sim_node_join_at(struct sim_node *n, double at);
 void sim_zombies_free(struct sim *s);
 
 #endif

@@ -2,7 +2,8 @@
  * network, its workload run through each node's control dispatcher, the
  * nodes sampled, and the results written.
  *
- * Start-up: node i starts at i x SIM_JOIN_SPACING virtual seconds and
+ * Start-up: every node starts at virtual time 0 in index order (or node i
+ * at i x join_every, when the scenario says so), and
  * bootstraps from up to SIM_BOOTSTRAP earlier nodes chosen at random from
  * its own stream (node 0 from nobody). Churn, if any, begins at the
  * scenario's churn start. A workload command runs on its named node, or on
@@ -304,8 +305,18 @@ int main(int argc, char **argv)
 			goto done;
 		sim.nnodes = i + 1;
 	}
-	for (long i = 0; i < sim.nnodes; i++)
-		sim_node_boot(sim.nodes[i], (double)i * SIM_JOIN_SPACING);
+	for (long i = 0; i < sim.nnodes; i++) {
+		/* Node 0 always starts now, so a scenario a plugin refuses fails at once. */
+		if (i > 0 && sc.join_every > 0) {
+			sim_node_join_at(sim.nodes[i], (double)i * sc.join_every);
+			continue;
+		}
+		if (sim_node_start(sim.nodes[i], &errs) < 0) {
+			diag_print(&errs, HLOG_ERR);
+			goto done;
+		}
+		sim_node_churn_begin(sim.nodes[i]);
+	}
 	jobs = calloc((size_t)sc.nworkload + 1, sizeof(*jobs));
 	if (jobs == NULL)
 		goto done;
@@ -323,12 +334,12 @@ int main(int argc, char **argv)
 	for (;;) {
 		double next = sim_queue_next_at(&sim.q);
 		struct sim_event *ev;
-		if (next < 0 || next > sc.duration || sim.failed)
+		if (next < 0 || next > sc.duration)
 			break;
 		ev = sim_queue_pop(&sim.q);
 		ev->fire(ev);
 	}
-	status = sim.failed ? 1 : 0;
+	status = 0;
 done:
 	diag_clear(&errs);
 	for (int i = 0; jobs != NULL && i < sc.nworkload; i++)

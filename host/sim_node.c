@@ -170,24 +170,24 @@ static void churn_fire(struct sim_event *ev)
 	sim_queue_push(&s->q, &n->churn, s->q.now + sim_dist_sample(&s->sc->session, &n->rng));
 }
 
-/* The node's first start, at its turn in the join order. */
-static void boot_fire(struct sim_event *ev)
+/* A node joining after the start: a failure to start is logged and the
+ * node stays down, as a host that would not start stays down. */
+static void join_fire(struct sim_event *ev)
 {
 	struct sim_node *n = (struct sim_node *)(void *)((char *)ev - offsetof(struct sim_node, churn));
 	struct diag errs = { 0 };
 
 	if (sim_node_start(n, &errs) < 0) {
-		diag_print(&errs, HLOG_ERR);
-		n->sim->failed = 1;
+		diag_print(&errs, HLOG_WARN);
 		sim_node_crash(n);
 	}
 	diag_clear(&errs);
 	sim_node_churn_begin(n);
 }
 
-void sim_node_boot(struct sim_node *n, double at)
+void sim_node_join_at(struct sim_node *n, double at)
 {
-	n->churn.fire = boot_fire;
+	n->churn.fire = join_fire;
 	sim_queue_push(&n->sim->q, &n->churn, at);
 }
 
@@ -200,6 +200,7 @@ void sim_node_churn_begin(struct sim_node *n)
 	if (!sc->churn)
 		return;
 	n->churn.fire = churn_fire;
+	/* A node that joins after churn began starts its first session then. */
 	sim_queue_push(&n->sim->q, &n->churn, start + sim_dist_sample(&sc->session, &n->rng));
 }
 
