@@ -269,6 +269,9 @@ class Bench:
             for s in order:
                 perf_out = a.perf if (perf and a.perf and s is host and r == 0) else None
                 res = self.loadgen_once(s, perf_out, extra, conns)
+                if res["frames"] == 0:
+                    raise RuntimeError("%s answered nothing in round %d's %gs"
+                                       % (s.name, r + 1, a.seconds))
                 runs[s.name].append(res)
                 print("   round %d %-10s %9.0f %s/s  p50 %8.1f us  p99 %8.1f us"
                       "  server %3.0f%% CPU %8.0f ns/%s  loadgen %3.0f%% CPU"
