@@ -126,9 +126,6 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd,
 		return;
 	}
 	bufferevent_setcb(bev, on_read, NULL, on_event, NULL);
-	/* At most one frame waits to be parsed, as in the host; this also
-	 * lets a TLS read take a whole record (16 KiB) at once, not 4 KiB. */
-	bufferevent_setwatermark(bev, EV_READ, 0, BARE_MAX_FRAME + BARE_HEADER);
 	if (bufferevent_enable(bev, EV_READ) < 0)
 		bufferevent_free(bev);
 }
