@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 /* --- identity, time, logs, counters -------------------------------- */
 
@@ -30,44 +28,20 @@ static void api_vlog(mp2p_host *in, int level, const char *fmt, va_list ap)
 }
 
 static const char *api_instance_name(mp2p_host *in) { return in->name; }
-static const char *api_host_id(mp2p_host *in) { return in->host->id; }
-static const char *api_advertise(mp2p_host *in) { return in->host->advertise; }
+static const char *api_host_id(mp2p_host *in) { return in->core->id; }
+static const char *api_advertise(mp2p_host *in) { return in->core->advertise; }
 static const char *api_state_dir(mp2p_host *in) { return in->state_dir; }
-static const char *api_peer_id(mp2p_host *in) { return in->host->peer_id; }
-static int api_security(mp2p_host *in) { return in->host->cfg.security_mode; }
+static const char *api_peer_id(mp2p_host *in) { return in->core->peer_id; }
+static int api_security(mp2p_host *in) { return in->core->cfg->security_mode; }
 
-double host_now(struct host *h)
-{
-	struct timespec ts;
-
-	(void)h;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double api_now(mp2p_host *in) { return host_now(in->host); }
-
-static double api_wall_now(mp2p_host *in)
-{
-	struct timespec ts;
-
-	(void)in;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+/* Time and randomness come from the front end: the daemon's clocks and
+ * getrandom(), or the simulator's virtual clock and per-node streams. */
+static double api_now(mp2p_host *in) { return in->core->io->now(in->core); }
+static double api_wall_now(mp2p_host *in) { return in->core->io->wall_now(in->core); }
 
 static void api_random_bytes(mp2p_host *in, void *buf, size_t len)
 {
-	unsigned char *p = buf;
-
-	(void)in;
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-		if (n <= 0)
-			continue;   /* only EINTR is possible here; the pool is ready after boot */
-		p += n;
-		len -= (size_t)n;
-	}
+	in->core->io->random_bytes(in->core, buf, len);
 }
 
 /* Counters live with the host, keyed by instance and counter name, so a
@@ -79,7 +53,7 @@ struct counter_set {
 	uint64_t value;
 };
 
-uint64_t *counters_get(struct host *h, const char *instance, const char *name)
+uint64_t *counters_get(struct core *h, const char *instance, const char *name)
 {
 	struct counter_set *c;
 
@@ -101,7 +75,7 @@ uint64_t *counters_get(struct host *h, const char *instance, const char *name)
 	return &c->value;
 }
 
-void counters_list(struct host *h, struct mp2p_reply *r)
+void counters_list(struct core *h, struct mp2p_reply *r)
 {
 	for (struct counter_set *c = h->counters; c != NULL; c = c->next) {
 		reply_row(r);
@@ -111,14 +85,14 @@ void counters_list(struct host *h, struct mp2p_reply *r)
 	}
 }
 
-void counters_each(struct host *h, void (*fn)(void *, const char *, const char *, uint64_t),
-                   void *arg)
+void counters_each(struct core *h, void (*fn)(void *, const char *, const char *, uint64_t),
+                    void *arg)
 {
 	for (struct counter_set *c = h->counters; c != NULL; c = c->next)
 		fn(arg, c->instance, c->name, c->value);
 }
 
-void counters_free(struct host *h)
+void counters_free(struct core *h)
 {
 	while (h->counters != NULL) {
 		struct counter_set *c = h->counters;
@@ -131,7 +105,7 @@ void counters_free(struct host *h)
 
 static uint64_t *api_counter(mp2p_host *in, const char *name)
 {
-	return counters_get(in->host, in->name, name);
+	return counters_get(in->core, in->name, name);
 }
 
 /* --- config --------------------------------------------------------- */
@@ -251,11 +225,25 @@ static int api_config_get_string(const mp2p_config *c, const char *key, const ch
 	return 1;
 }
 
+/* A front end's value for `key` in place of the shared group's, or NULL. */
+static const struct config_override *override_of(const mp2p_config *c, const char *key)
+{
+	if (c == NULL || key == NULL)
+		return NULL;
+	for (int i = 0; i < c->nover; i++)
+		if (strcmp(c->over[i].key, key) == 0)
+			return &c->over[i];
+	return NULL;
+}
+
 static int api_config_list_length(const mp2p_config *c, const char *key, char **error_text)
 {
+	const struct config_override *o = override_of(c, key);
 	const config_setting_t *s = member(c, key);
 	int n;
 
+	if (o != NULL)
+		return o->n;
 	if (s == NULL)
 		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
@@ -269,8 +257,11 @@ static int api_config_list_length(const mp2p_config *c, const char *key, char **
 
 static const char *api_config_list_string(const mp2p_config *c, const char *key, int index)
 {
+	const struct config_override *o = override_of(c, key);
 	const config_setting_t *s = member(c, key), *e;
 
+	if (o != NULL)
+		return index >= 0 && index < o->n ? o->list[index] : NULL;
 	if (s == NULL || index < 0 || (e = config_setting_get_elem(s, (unsigned)index)) == NULL)
 		return NULL;
 	return config_setting_get_string(e);
@@ -290,7 +281,7 @@ static int api_send_v2(mp2p_host *in, mp2p_conn_id conn, const char *protocol, c
 		return MP2P_ERR_INVALID;
 	if (in->state != INST_RUNNING)
 		return MP2P_ERR_REFUSED;
-	return conn_send(in->host, in, conn, protocol, type, payload, length, flags);
+	return in->core->io->send(in->core, in, conn, protocol, type, payload, length, flags);
 }
 
 static int api_send_to_v2(mp2p_host *in, const char *addr, const char *protocol, const char *type,
@@ -302,7 +293,7 @@ static int api_send_to_v2(mp2p_host *in, const char *addr, const char *protocol,
 		return MP2P_ERR_INVALID;
 	if (in->state != INST_RUNNING)
 		return MP2P_ERR_REFUSED;
-	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, NULL,
+	return in->core->io->send_to(in->core, in, addr, 0, protocol, type, payload, length, flags, NULL,
 	                    conn_out);
 }
 
@@ -330,7 +321,7 @@ static int api_send_claimed(mp2p_host *in, mp2p_conn_id claimed_on, const char *
 	if (in->state != INST_RUNNING || addr == NULL || claimed_on == 0 ||
 	    (flags & ~(unsigned)SEND_FLAGS))
 		return -1;
-	return conn_send_to(in->host, in, addr, claimed_on, protocol, type, payload, length,
+	return in->core->io->send_to(in->core, in, addr, claimed_on, protocol, type, payload, length,
 	                    flags, NULL, conn_out) < 0 ? -1 : 0;
 }
 
@@ -341,28 +332,28 @@ static int api_send_to_peer(mp2p_host *in, const char *addr, const char *peer_id
 	if (in->state != INST_RUNNING || addr == NULL || type == NULL ||
 	    (payload == NULL && length > 0) || (flags & ~(unsigned)SEND_FLAGS))
 		return -1;
-	return conn_send_to(in->host, in, addr, 0, protocol, type, payload, length, flags, peer_id,
+	return in->core->io->send_to(in->core, in, addr, 0, protocol, type, payload, length, flags, peer_id,
 	                    conn_out) < 0 ? -1 : 0;
 }
 
 static int api_conn_close(mp2p_host *in, mp2p_conn_id conn, int flush)
 {
-	return conn_close_id(in->host, in, conn, flush, "closed by plugin");
+	return in->core->io->close(in->core, in, conn, flush, "closed by plugin");
 }
 
 static int64_t api_conn_pending(mp2p_host *in, mp2p_conn_id conn)
 {
-	return conn_pending(in->host, conn);
+	return in->core->io->pending(in->core, conn);
 }
 
 static int api_conn_set_low_water(mp2p_host *in, mp2p_conn_id conn, size_t low_water)
 {
-	return conn_set_low_water(in->host, in, conn, low_water);
+	return in->core->io->set_low_water(in->core, in, conn, low_water);
 }
 
 static int api_limits(mp2p_host *in, struct mp2p_limits *out)
 {
-	const struct host_config *c = &in->host->cfg;
+	const struct host_config *c = in->core->cfg;
 	struct mp2p_limits full;
 
 	if (out == NULL || out->size < offsetof(struct mp2p_limits, max_output))
@@ -391,14 +382,15 @@ static int api_origin(mp2p_host *in) { return in->origin; }
 
 static int api_checkpoint(mp2p_host *in)
 {
-	if (in->state != INST_RUNNING || in->mod->desc.save_state == NULL)
+	if (in->state != INST_RUNNING || in->mod->desc.save_state == NULL ||
+	    in->core->io->save == NULL)
 		return MP2P_ERR_REFUSED;
-	return host_save_one(in->host, in) < 0 ? MP2P_ERR_FAILED : MP2P_OK;
+	return in->core->io->save(in->core, in) < 0 ? MP2P_ERR_FAILED : MP2P_OK;
 }
 
 static int api_conn_info(mp2p_host *in, mp2p_conn_id conn, struct mp2p_conn_info *info)
 {
-	return conn_info(in->host, conn, info);
+	return in->core->io->conn_info(in->core, conn, info);
 }
 
 /* --- services ------------------------------------------------------- */
@@ -408,7 +400,7 @@ static uint64_t api_instance_id(mp2p_host *in) { return in->id; }
 static int api_instance_alive(mp2p_host *in, uint64_t id)
 {
 	for (int i = 0; i < MAX_INSTANCES; i++) {
-		mp2p_host *o = in->host->slots[i];
+		mp2p_host *o = in->core->slots[i];
 		if (o != NULL && o->id == id && o->state == INST_RUNNING)
 			return 1;
 	}

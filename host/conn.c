@@ -412,7 +412,7 @@ static void conn_close(struct conn *c, const char *reason)
 	c->dispatching++;
 	for (int i = 0; i < MAX_INSTANCES; i++)
 		if (users & (1ull << i))
-			notify(c, h->slots[i], MP2P_CONN_CLOSED, reason);
+			notify(c, h->core.slots[i], MP2P_CONN_CLOSED, reason);
 	c->dispatching--;
 	if (!c->dispatching)
 		conn_free(c);
@@ -510,7 +510,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 				conn_fail(c, &h->stats.bad_frames, &rl_bad, "not a frame: %s", why);
 			break;
 		}
-		if ((in = route_protocol(h, fh.protocol)) == NULL) {
+		if ((in = route_protocol(&h->core, fh.protocol)) == NULL) {
 			conn_fail(c, &h->stats.unknown_protocol, &rl_unknown,
 			          "frame for unknown protocol '%s'", fh.protocol);
 			break;
@@ -518,7 +518,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		if (c->owner >= 0 && in->slot != c->owner) {
 			conn_fail(c, &h->stats.bad_frames, &rl_owned, "frame for protocol '%s' on a connection "
 			          "owned by '%s'", fh.protocol,
-			          h->slots[c->owner] ? h->slots[c->owner]->name : "?");
+			          h->core.slots[c->owner] ? h->core.slots[c->owner]->name : "?");
 			break;
 		}
 		p = evbuffer_pullup(input, (ev_ssize_t)(MP2P_FRAME_HEADER + fh.length));
@@ -589,7 +589,7 @@ static void drained(struct conn *c)
 	c->above_low = 0;
 	c->dispatching++;
 	for (int i = 0; i < MAX_INSTANCES && !c->dead; i++) {
-		struct mp2p_host *in = h->slots[i];
+		struct mp2p_host *in = h->core.slots[i];
 		if (!(want & (1ull << i)) || in == NULL || in->state != INST_RUNNING ||
 		    in->mod->desc.on_drain == NULL)
 			continue;
@@ -660,7 +660,7 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		}
 		if (c->dialer >= 0) {
 			c->dispatching++;
-			notify(c, h->slots[c->dialer], MP2P_CONN_OPENED, NULL);
+			notify(c, h->core.slots[c->dialer], MP2P_CONN_OPENED, NULL);
 			c->dispatching--;
 			if (c->dead) {
 				if (!c->dispatching)
@@ -1116,9 +1116,9 @@ void conns_list(struct host *h, struct mp2p_reply *r)
 		if (c->dead)
 			continue;
 		for (int i = 0; i < MAX_INSTANCES; i++) {
-			if ((c->users & (1ull << i)) && h->slots[i] != NULL && off < sizeof(users)) {
+			if ((c->users & (1ull << i)) && h->core.slots[i] != NULL && off < sizeof(users)) {
 				int w = snprintf(users + off, sizeof(users) - off, "%s%s", off ? "," : "",
-				                 h->slots[i]->name);
+				                 h->core.slots[i]->name);
 				if (w > 0)
 					off += (size_t)w;
 			}

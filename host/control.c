@@ -166,7 +166,7 @@ static void cmd_status(struct host *h, struct mp2p_reply *r)
 			off += (size_t)w;
 	}
 	for (int i = 0; i < MAX_INSTANCES; i++)
-		n += h->slots[i] != NULL;
+		n += h->core.slots[i] != NULL;
 	snprintf(abi, sizeof(abi), "%d.%d", MP2P_ABI_MAJOR, MP2P_ABI_MINOR);
 	reply_str(r, "id", h->id);
 	reply_str(r, "peer_id", h->peer_id);
@@ -187,7 +187,7 @@ static void cmd_plugins(struct host *h, struct mp2p_reply *r)
 	static const char *const states[] = { "new", "initialised", "running", "stopped" };
 
 	for (int i = 0; i < MAX_INSTANCES; i++) {
-		struct mp2p_host *in = h->slots[i];
+		struct mp2p_host *in = h->core.slots[i];
 		char protos[256] = "", abi[16];
 		size_t off = 0;
 		if (in == NULL)
@@ -248,7 +248,7 @@ static void cmd_stats(struct host *h, struct mp2p_reply *r)
 	reply_int(r, "tls_handshakes", (long long)s->tls_handshakes);
 	reply_int(r, "tls_refused", (long long)s->tls_refused);
 	for (int i = 0; i < MAX_INSTANCES; i++) {
-		struct mp2p_host *in = h->slots[i];
+		struct mp2p_host *in = h->core.slots[i];
 		if (in == NULL)
 			continue;
 		const struct { const char *name; uint64_t value; } per[] = {
@@ -262,7 +262,7 @@ static void cmd_stats(struct host *h, struct mp2p_reply *r)
 			reply_int(r, "value", (long long)per[k].value);
 		}
 	}
-	counters_list(h, r);
+	counters_list(&h->core, r);
 }
 
 static void stop_soon(evutil_socket_t fd, short what, void *arg)
@@ -275,7 +275,6 @@ static void stop_soon(evutil_socket_t fd, short what, void *arg)
 void control_dispatch(struct host *h, struct mp2p_reply *r, int argc, const char *const *argv)
 {
 	const char *cmd = argv[0];
-	struct mp2p_host *in;
 
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "plugins") == 0 ||
 	    strcmp(cmd, "connections") == 0 || strcmp(cmd, "stats") == 0 ||
@@ -305,16 +304,7 @@ void control_dispatch(struct host *h, struct mp2p_reply *r, int argc, const char
 		reply_str(r, "stop", "stopping");
 		/* After this reply is on its way, not before. */
 		event_base_once(h->base, -1, EV_TIMEOUT, stop_soon, h, NULL);
-	} else if ((in = instance_by_name(h, cmd)) != NULL) {
-		if (argc < 2) {
-			reply_usage(r, "usage: %s COMMAND [ARG...]", cmd);
-		} else if (in->mod->desc.control == NULL || in->state != INST_RUNNING) {
-			reply_error(r, "plugin '%s' takes no commands", cmd);
-		} else {
-			reply_set_owner(r, in);
-			in->mod->desc.control(in->self, r, argc - 1, argv + 1);
-		}
-	} else {
+	} else if (core_dispatch(&h->core, r, argc, argv) < 0) {
 		reply_usage(r, "unknown command '%s': try status, plugins, connections, stats, "
 		            "reload, stop, or a plugin instance name", cmd);
 	}

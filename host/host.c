@@ -102,53 +102,21 @@ static int host_key(struct host *h, int check_only, struct diag *errs)
 }
 
 /* Loads, checks and initialises every plugin of `cfg` into out[] (indexed
- * like cfg->plugins). A plugin that is not required and fails is logged
- * and skipped; a required one fails the whole load. */
+ * like cfg->plugins), under the policy reloads share (generation.c): -1 if
+ * a required plugin failed. */
 int host_load_instances(struct host *h, struct host_config *cfg, struct mp2p_host **out,
                         int check_only, struct diag *errs)
 {
-	int failed = 0;
+	int before = errs->count;
 
 	for (int i = 0; i < cfg->nplugins; i++) {
-		struct diag one = { 0 };
-		out[i] = instance_create(h, cfg, &cfg->plugins[i], &one);
-		if (out[i] == NULL) {
-			if (cfg->plugins[i].required) {
-				failed = 1;
-				for (int k = 0; k < one.count; k++)
-					diag_add(errs, "%s", one.lines[k]);
-			} else {
-				for (int k = 0; k < one.count; k++)
-					log_msg(HLOG_WARN, "%s (not required: skipped)", one.lines[k]);
-			}
-		} else if (!check_only) {
+		out[i] = gen_load(h, cfg, &cfg->plugins[i], 0, errs);
+		if (out[i] != NULL && !check_only)
 			log_msg(HLOG_INFO, "loaded plugin '%s': %s %s (ABI %u.%u) from %s", out[i]->name,
 			        out[i]->mod->desc.name, out[i]->mod->desc.version,
 			        out[i]->mod->desc.abi_major, out[i]->mod->desc.abi_minor, out[i]->mod->path);
-		}
-		diag_clear(&one);
 	}
-	return failed ? -1 : 0;
-}
-
-static void restore_from_disk(struct host *h, struct mp2p_host *in)
-{
-	char *error_text = NULL;
-	uint32_t format = 0;
-	void *data = NULL;
-	size_t len = 0;
-	int rc = state_read(h->cfg.state_dir, in->name, &format, &data, &len, &error_text);
-
-	if (rc < 0) {
-		log_msg(HLOG_WARN, "%s: saved state unusable, starting empty: %s", in->name,
-		        error_text ? error_text : "?");
-	} else if (rc > 0) {
-		in->origin = MP2P_ORIGIN_RESTART;
-		if (instance_restore(in, data, len, format) == 0)
-			log_msg(HLOG_INFO, "%s: restored %zu bytes of saved state", in->name, len);
-	}
-	free(error_text);
-	free(data);
+	return errs->count > before ? -1 : 0;
 }
 
 /* Writes one instance's state to state_dir, atomically (state.c). -1 if
@@ -211,7 +179,7 @@ static int in_config_order(struct host *h, struct mp2p_host **set)
 	int n = 0;
 
 	for (int i = 0; i < h->cfg.nplugins; i++) {
-		struct mp2p_host *in = instance_by_name(h, h->cfg.plugins[i].name);
+		struct mp2p_host *in = instance_by_name(&h->core, h->cfg.plugins[i].name);
 		if (in != NULL)
 			set[n++] = in;
 	}
@@ -298,6 +266,8 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	int n;
 
 	memset(h, 0, sizeof(*h));
+	h->core.io = &daemon_io;
+	h->core.cfg = &h->cfg;
 	h->state_lock = -1;
 	h->config_path = strdup(config_path);
 	if (config_load(&h->cfg, config_path, errs) < 0)
@@ -320,6 +290,9 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	if (host_identity(h, check_only, errs) < 0 || host_key(h, check_only, errs) < 0)
 		return -1;
 	h->advertise = strdup(h->cfg.advertise ? h->cfg.advertise : h->cfg.listen[0]);
+	h->core.id = h->id;
+	h->core.peer_id = h->peer_id;
+	h->core.advertise = h->advertise;
 
 	if (!check_only && control_open(h, errs) < 0)
 		return -1;
@@ -331,10 +304,10 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	for (int i = 0; i < h->cfg.nplugins; i++) {
 		if (loaded[i] != NULL) {
 			loaded[i]->slot = n;
-			h->slots[n++] = loaded[i];
+			h->core.slots[n++] = loaded[i];
 		}
 	}
-	if (routes_build(h, h->slots, MAX_INSTANCES, errs) < 0)
+	if (routes_build(&h->core, h->core.slots, MAX_INSTANCES, errs) < 0)
 		return -1;
 	if (check_only)
 		return 0;
@@ -345,30 +318,23 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 	if (h->cfg.advertise == NULL && h->nlisteners > 0) {
 		free(h->advertise);
 		h->advertise = strdup(h->listen_names[0]);
+		h->core.advertise = h->advertise;
 	}
-	/* Slots were filled in config order: this starts in config order. */
+	/* Slots were filled in config order: this starts in config order.
+	 * Nothing runs yet, so every instance's state comes from disk. */
 	for (int i = 0; i < MAX_INSTANCES; i++) {
-		struct mp2p_host *in = h->slots[i];
-		struct diag one = { 0 };
+		struct mp2p_host *in = h->core.slots[i];
+		int rc;
 		if (in == NULL)
 			continue;
-		restore_from_disk(h, in);
-		if (instance_start(in, &one) < 0) {
-			int required = 0;
-			for (int k = 0; k < h->cfg.nplugins; k++)
-				if (strcmp(h->cfg.plugins[k].name, in->name) == 0)
-					required = h->cfg.plugins[k].required;
-			if (required) {
-				diag_add(errs, "%s", one.lines[0]);
-				diag_clear(&one);
-				return -1;
-			}
-			log_msg(HLOG_WARN, "%s (not required: skipped)", one.lines[0]);
-			instance_destroy(in);
-		}
-		diag_clear(&one);
+		gen_restore(h, in, NULL);
+		rc = gen_start(h, in, gen_conf_of(&h->cfg, in->name), 0, errs);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			gen_drop(h, in);
 	}
-	routes_build(h, h->slots, MAX_INSTANCES, errs);
+	routes_build(&h->core, h->core.slots, MAX_INSTANCES, errs);
 
 	h->sig_int = evsignal_new(h->base, SIGINT, on_stop_signal, h);
 	h->sig_term = evsignal_new(h->base, SIGTERM, on_stop_signal, h);
@@ -434,8 +400,8 @@ void host_request_stop(struct host *h)
 		reply_abandon_owner(order[i]);
 	/* Anything the config no longer names (cannot happen today) last. */
 	for (int i = 0; i < MAX_INSTANCES; i++)
-		if (h->slots[i] != NULL)
-			instance_stop(h->slots[i], MP2P_STOP_SHUTDOWN);
+		if (h->core.slots[i] != NULL)
+			instance_stop(h->core.slots[i], MP2P_STOP_SHUTDOWN);
 	conns_close_all(h, "host stopping");
 	h->stop_timer = event_new(h->base, -1, EV_PERSIST, stop_check, h);
 	event_add(h->stop_timer, &tick);
@@ -444,16 +410,16 @@ void host_request_stop(struct host *h)
 void host_save_states(struct host *h)
 {
 	for (int i = 0; i < MAX_INSTANCES; i++)
-		if (h->slots[i] != NULL && h->slots[i]->state == INST_RUNNING)
-			host_save_one(h, h->slots[i]);
+		if (h->core.slots[i] != NULL && h->core.slots[i]->state == INST_RUNNING)
+			host_save_one(h, h->core.slots[i]);
 }
 
 void host_free(struct host *h)
 {
 	for (int i = 0; i < MAX_INSTANCES; i++)
-		if (h->slots[i] != NULL)
-			instance_destroy(h->slots[i]);
-	reply_abandon_handed(h, NULL);
+		if (h->core.slots[i] != NULL)
+			instance_destroy(h->core.slots[i]);
+	reply_abandon_handed(&h->core, NULL);
 	if (h->base != NULL)
 		conns_drop_all(h);
 	tls_free(h);           /* after the connections: they hold SSL objects */
@@ -461,9 +427,9 @@ void host_free(struct host *h)
 	control_close(h);
 	metrics_close(h);
 	listeners_close(h);
-	services_free(h);
-	counters_free(h);
-	free(h->routes);
+	services_free(&h->core);
+	counters_free(&h->core);
+	free(h->core.routes);
 	idmap_free(&h->conn_by_id);
 	idmap_free(&h->conn_by_dial);
 	idmap_free(&h->ip_counts);

@@ -16,11 +16,9 @@
 #include <event2/listener.h>
 #include <libconfig.h>
 
-#define HOST_VERSION PACKAGE_VERSION
+#include "core.h"
 
-/* The most plugin instances one host runs at once: connections remember
- * which instances used them in a 64-bit mask. */
-#define MAX_INSTANCES 64
+#define HOST_VERSION PACKAGE_VERSION
 
 struct host;
 struct conn;
@@ -177,92 +175,6 @@ struct module *loader_open(const char *path, const char *scratch_dir, char **err
 void loader_close(struct module *m);
 int loader_check(const struct mp2p_plugin *d, const char *file, char **error_text);
 
-/* The ABI's config handle: a plugin's `config` group and where it was written. */
-struct mp2p_config {
-	const config_setting_t *group; /* NULL when the operator wrote none */
-	const char *instance;
-	const char *file;
-	int line;
-};
-
-/* instance.c -- a running plugin: the struct behind the ABI's mp2p_host. */
-enum instance_state { INST_NEW, INST_INITED, INST_RUNNING, INST_STOPPED };
-struct mp2p_host {
-	struct host *host;
-	struct module *mod;
-	char *name;
-	char *file;
-	char *config_text;
-	uint64_t id;                 /* never reused */
-	int slot;                    /* index in host->slots */
-	int state;
-	void *self;
-	const mp2p_config *config;   /* during init only */
-	char *state_dir;
-	mp2p_timer *timers;
-	mp2p_watch *watches;
-	struct counter_set *counters;
-	struct mp2p_reply *deferred;      /* replies this instance has not finished */
-	int origin;                  /* enum mp2p_origin */
-	int swapping;                /* being replaced: reply_handover() is allowed */
-	int stop_called;             /* stop() has run; the rest of stopping may not have */
-	int lifecycle;               /* inside init/start/stop/...: log lines not rate-limited */
-	struct plog *plog;           /* this instance's log budget per call site (plog.c) */
-	uint64_t frames_in, frames_out, bytes_in, bytes_out;
-};
-struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
-                                  const struct plugin_conf *pc, struct diag *errs);
-struct mp2p_host *instance_create_from(struct host *h, const struct host_config *c,
-                                       const struct plugin_conf *pc, struct module *mod,
-                                       struct diag *errs);
-int instance_restore(struct mp2p_host *in, const void *data, size_t len, uint32_t format);
-int instance_start(struct mp2p_host *in, struct diag *errs);
-int instance_save(struct mp2p_host *in, void **data, size_t *len, uint32_t *format);
-void instance_stop(struct mp2p_host *in, enum mp2p_stop_reason why);
-void instance_stop_begin(struct mp2p_host *in, enum mp2p_stop_reason why);
-void instance_stop_end(struct mp2p_host *in);
-void instance_destroy(struct mp2p_host *in);
-struct mp2p_host *instance_by_name(struct host *h, const char *name);
-char *plugin_path(const struct host_config *c, const char *file);
-struct mp2p_host *route_protocol(struct host *h, const char *protocol);
-int routes_build(struct host *h, struct mp2p_host **set, int n, struct diag *errs);
-
-/* plog.c -- plugin log lines, at most one a second per call site. */
-void plog_vlog(struct mp2p_host *in, int level, const char *fmt, va_list ap);
-void plog_release(struct mp2p_host *in);
-
-/* api.c */
-extern const struct mp2p_host_api host_api;
-struct counter_set;
-uint64_t *counters_get(struct host *h, const char *instance, const char *name);
-void counters_list(struct host *h, struct mp2p_reply *r);
-void counters_free(struct host *h);
-void counters_each(struct host *h, void (*fn)(void *, const char *instance, const char *name,
-                                              uint64_t value), void *arg);
-
-/* timer.c */
-void timers_release(struct mp2p_host *in);
-void timers_pause(struct mp2p_host *in);
-mp2p_timer *timer_new(mp2p_host *in, void (*fire)(void *), void *arg);
-void timer_start(mp2p_host *in, mp2p_timer *t, double seconds, unsigned flags);
-void timer_stop(mp2p_host *in, mp2p_timer *t);
-void timer_free(mp2p_host *in, mp2p_timer *t);
-mp2p_watch *watch_new(mp2p_host *in, int fd, unsigned events,
-                      void (*ready)(void *, int, unsigned), void *arg);
-int watch_set(mp2p_host *in, mp2p_watch *w, unsigned events);
-void watch_free(mp2p_host *in, mp2p_watch *w);
-
-/* service.c */
-int service_offer(mp2p_host *in, const char *name, uint32_t version,
-                  const void *table, void *provider);
-const void *service_find(mp2p_host *in, const char *name, uint16_t major,
-                         uint16_t min_minor, void **provider_out);
-int service_subscribe(mp2p_host *in, const char *topic,
-                      void (*deliver)(void *, const char *, const void *, size_t), void *arg);
-int service_publish(mp2p_host *in, const char *topic, const void *data, size_t len);
-void services_release(struct host *h, mp2p_host *in);
-void services_free(struct host *h);
-
 /* conn.c */
 struct conn *conn_accept(struct host *h, evutil_socket_t fd, const struct sockaddr *sa, int salen,
                          int secure);
@@ -322,29 +234,6 @@ void sniffs_free(struct host *h);
 int listeners_open(struct host *h, struct diag *errs);
 void listeners_close(struct host *h);
 
-/* reply.c -- the structured answer to a control command. */
-struct mp2p_reply *reply_new(void);
-void reply_free(struct mp2p_reply *r);
-int reply_status(const struct mp2p_reply *r);
-char *reply_render(const struct mp2p_reply *r, int json);
-void reply_str(struct mp2p_reply *r, const char *key, const char *value);
-void reply_int(struct mp2p_reply *r, const char *key, long long value);
-void reply_float(struct mp2p_reply *r, const char *key, double value);
-void reply_row(struct mp2p_reply *r);
-void reply_error(struct mp2p_reply *r, const char *fmt, ...) MP2P_PRINTF(2, 3);
-void reply_usage(struct mp2p_reply *r, const char *fmt, ...) MP2P_PRINTF(2, 3);
-void reply_defer(struct mp2p_reply *r);
-void reply_finish(struct mp2p_reply *r);
-void reply_set_done(struct mp2p_reply *r, void (*done)(struct mp2p_reply *, void *), void *arg);
-void reply_set_owner(struct mp2p_reply *r, struct mp2p_host *owner);
-int reply_is_deferred(const struct mp2p_reply *r);
-const char *reply_field(const struct mp2p_reply *r, int i, const char **value, int *number);
-const char *reply_lookup(const struct mp2p_reply *r, const char *key);
-void reply_abandon_owner(struct mp2p_host *in);
-uint64_t reply_handover(struct mp2p_reply *r);
-struct mp2p_reply *reply_adopt(struct mp2p_host *in, uint64_t token);
-void reply_abandon_handed(struct host *h, const char *name);
-
 /* control.c */
 int control_open(struct host *h, struct diag *errs);
 void control_close(struct host *h);
@@ -372,18 +261,36 @@ const char *file_kind(mode_t mode);
 int state_dir_claim(struct host *h, struct diag *errs);
 
 /* probe.c -- init() tried in a child process before the daemon runs it. */
+struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
+                                  const struct plugin_conf *pc, struct diag *errs);
 extern int probe_child;
 int probe_plugin(struct host *h, const struct host_config *c, const struct plugin_conf *pc,
                  struct diag *errs);
+
+/* generation.c -- the one policy start-up and reload share: what a
+ * plugin's failure to load, init or start means, and where a new
+ * instance's state comes from. */
+struct handover {                /* a replaced instance's state, in memory */
+	void *data;
+	size_t len;
+	uint32_t format;
+	int saved;                   /* save_state() returned it (it may be empty) */
+};
+const struct plugin_conf *gen_conf_of(const struct host_config *c, const char *name);
+struct mp2p_host *gen_load(struct host *h, const struct host_config *c,
+                           const struct plugin_conf *pc, int replaces, struct diag *errs);
+void gen_restore(struct host *h, struct mp2p_host *in, const struct handover *from);
+int gen_start(struct host *h, struct mp2p_host *in, const struct plugin_conf *pc, int replaces,
+              struct diag *errs);
+void gen_drop(struct host *h, struct mp2p_host *in);
+
+/* daemon_io.c -- the daemon's side of the seam: core_io on conn.c and libevent. */
+extern const struct core_io daemon_io;
 
 /* reload.c */
 int host_reload(struct host *h, char **error_text);
 
 /* host.c -- the host as a whole. */
-struct route {
-	char protocol[MP2P_PROTOCOL_MAX + 1];
-	struct mp2p_host *inst;
-};
 struct host_stats {
 	uint64_t accepted, refused_limit, refused_per_ip, closed;
 	uint64_t frames_in, frames_out, bytes_in, bytes_out;
@@ -395,7 +302,11 @@ struct host_stats {
 	uint64_t evicted_silent, timeouts_first_frame, dropped_buffered;
 	uint64_t tls_handshakes, tls_refused;
 };
+/* The daemon: one core (core.h: the running plugin instances, their
+ * routes, services and replies) and everything the core does not know:
+ * the loop, sockets, TLS, the control socket and the configuration file. */
 struct host {
+	struct core core;            /* first: host_of() finds the host from it */
 	struct event_base *base;
 	struct host_config cfg;
 	char *config_path;
@@ -431,16 +342,6 @@ struct host {
 	const struct timeval *tv_idle, *tv_frame, *tv_first;
 	struct timeval tv_write, tv_connect;
 
-	/* The running generation of plugin instances. */
-	struct mp2p_host *slots[MAX_INSTANCES];
-	struct route *routes;
-	int nroutes;
-	uint64_t next_instance_id;
-	struct service_entry *services;
-	struct subscription *subs;
-	struct counter_set *counters;
-	struct mp2p_reply *handed;   /* deferred replies between two generations */
-	uint64_t next_reply_token;
 	struct event *checkpoint_timer;
 
 	struct host_stats stats;
@@ -453,6 +354,11 @@ struct host {
 	double stop_began;
 	int exit_status;
 };
+/* The daemon that runs `core`: every core the daemon's core_io sees is one. */
+static inline struct host *host_of(struct core *core)
+{
+	return (struct host *)(void *)((char *)core - offsetof(struct host, core));
+}
 int host_init(struct host *h, const char *config_path, int check_only, struct diag *errs);
 int host_run(struct host *h);
 void host_request_stop(struct host *h);

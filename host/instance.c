@@ -29,54 +29,32 @@ static void init_failed(struct diag *errs, const struct host_config *c,
 	free(text);
 }
 
-struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
-                                  const struct plugin_conf *pc, struct diag *errs)
-{
-	return instance_create_from(h, c, pc, NULL, errs);
-}
-
-/* With `mod` NULL the file is loaded anew, its init() first tried in a
- * probe process (probe.c); with a module already loaded (a reload that
- * resumes the running build) that module is shared. */
-struct mp2p_host *instance_create_from(struct host *h, const struct host_config *c,
+struct mp2p_host *instance_create_from(struct core *core, const struct host_config *c,
                                        const struct plugin_conf *pc, struct module *mod,
+                                       const struct config_override *over, int nover,
                                        struct diag *errs)
 {
-	struct mp2p_config cfg = { pc->config, pc->name, c->path, pc->line };
+	struct mp2p_config cfg = { pc->config, pc->name, c->path, pc->line, over, nover };
 	struct mp2p_host *in;
-	char *path, *error_text = NULL;
+	char *error_text = NULL;
 	int rc;
 
-	/* c, not h->cfg: during a reload the new config is not yet the host's. */
-	path = plugin_path(c, pc->file);
 	in = calloc(1, sizeof(*in));
-	if (in == NULL || path == NULL) {
-		free(in);
-		free(path);
+	if (in == NULL) {
 		diag_add(errs, "out of memory");
 		return NULL;
 	}
-	in->host = h;
+	in->core = core;
 	in->slot = -1;
-	in->id = ++h->next_instance_id;
+	in->id = ++core->next_instance_id;
 	in->name = strdup(pc->name);
 	in->file = strdup(pc->file);
 	in->config_text = strdup(pc->config_text ? pc->config_text : "{}");
-	in->state_dir = str_printf("%s/%s", c->state_dir, pc->name);
-	if (mod != NULL) {
-		mod->refs++;
-		in->mod = mod;
-	} else if (probe_plugin(h, c, pc, errs) < 0) {
-		goto fail;
-	} else {
-		in->mod = loader_open(path, h->scratch_dir, &error_text);
-	}
-	if (in->mod == NULL) {
-		diag_add(errs, "%s:%d: plugin '%s': %s", c->path, pc->line, pc->name,
-		         error_text ? error_text : "cannot load");
-		free(error_text);
-		goto fail;
-	}
+	/* c, not core->cfg: during a reload the new config is not yet the host's. */
+	if (c->state_dir != NULL)
+		in->state_dir = str_printf("%s/%s", c->state_dir, pc->name);
+	mod->refs++;
+	in->mod = mod;
 	in->config = &cfg;
 	in->lifecycle++;
 	rc = in->mod->desc.init(&host_api, in, &cfg, &in->self, &error_text);
@@ -86,16 +64,12 @@ struct mp2p_host *instance_create_from(struct host *h, const struct host_config 
 		init_failed(errs, c, pc, error_text);
 		/* init() failed and owns nothing we could free: drop the module. */
 		timers_release(in);
-		goto fail;
+		instance_destroy(in);
+		return NULL;
 	}
 	in->config = NULL;
 	in->state = INST_INITED;
-	free(path);
 	return in;
-fail:
-	free(path);
-	instance_destroy(in);
-	return NULL;
 }
 
 int instance_restore(struct mp2p_host *in, const void *data, size_t len, uint32_t format)
@@ -124,7 +98,8 @@ int instance_start(struct mp2p_host *in, struct diag *errs)
 	char *error_text = NULL;
 	int rc;
 
-	state_mkdirs(in->state_dir, &error_text);
+	if (in->state_dir != NULL)
+		state_mkdirs(in->state_dir, &error_text);
 	if (error_text != NULL) {
 		log_msg(HLOG_WARN, "%s: %s", in->name, error_text);
 		free(error_text);
@@ -186,7 +161,7 @@ void instance_stop_end(struct mp2p_host *in)
 		return;
 	in->state = INST_STOPPED;
 	timers_pause(in);
-	services_release(in->host, in);
+	services_release(in->core, in);
 }
 
 void instance_stop(struct mp2p_host *in, enum mp2p_stop_reason why)
@@ -201,7 +176,7 @@ void instance_destroy(struct mp2p_host *in)
 		return;
 	if (in->state == INST_RUNNING)
 		instance_stop(in, MP2P_STOP_SHUTDOWN);
-	services_release(in->host, in);
+	services_release(in->core, in);
 	reply_abandon_owner(in);
 	in->lifecycle++;
 	if (in->self != NULL && in->mod != NULL)
@@ -210,8 +185,8 @@ void instance_destroy(struct mp2p_host *in)
 	in->self = NULL;
 	plog_release(in);       /* quotes the module's formats: before it goes */
 	timers_release(in);
-	if (in->slot >= 0 && in->host->slots[in->slot] == in)
-		in->host->slots[in->slot] = NULL;
+	if (in->slot >= 0 && in->core->slots[in->slot] == in)
+		in->core->slots[in->slot] = NULL;
 	loader_close(in->mod);
 	free(in->name);
 	free(in->file);
@@ -220,7 +195,7 @@ void instance_destroy(struct mp2p_host *in)
 	free(in);
 }
 
-struct mp2p_host *instance_by_name(struct host *h, const char *name)
+struct mp2p_host *instance_by_name(struct core *h, const char *name)
 {
 	for (int i = 0; i < MAX_INSTANCES; i++)
 		if (h->slots[i] != NULL && strcmp(h->slots[i]->name, name) == 0)
@@ -228,7 +203,7 @@ struct mp2p_host *instance_by_name(struct host *h, const char *name)
 	return NULL;
 }
 
-struct mp2p_host *route_protocol(struct host *h, const char *protocol)
+struct mp2p_host *route_protocol(struct core *h, const char *protocol)
 {
 	for (int i = 0; i < h->nroutes; i++)
 		if (strcmp(h->routes[i].protocol, protocol) == 0)
@@ -238,7 +213,7 @@ struct mp2p_host *route_protocol(struct host *h, const char *protocol)
 
 /* Builds the routing table for a set of instances, refusing two that claim
  * one protocol. Only on success does it replace the host's table. */
-int routes_build(struct host *h, struct mp2p_host **set, int n, struct diag *errs)
+int routes_build(struct core *h, struct mp2p_host **set, int n, struct diag *errs)
 {
 	struct route *routes = NULL;
 	int nroutes = 0, before = errs->count;
@@ -271,5 +246,22 @@ int routes_build(struct host *h, struct mp2p_host **set, int n, struct diag *err
 	free(h->routes);
 	h->routes = routes;
 	h->nroutes = nroutes;
+	return 0;
+}
+
+int core_dispatch(struct core *core, struct mp2p_reply *r, int argc, const char *const *argv)
+{
+	struct mp2p_host *in = instance_by_name(core, argv[0]);
+
+	if (in == NULL)
+		return -1;
+	if (argc < 2) {
+		reply_usage(r, "usage: %s COMMAND [ARG...]", argv[0]);
+	} else if (in->mod->desc.control == NULL || in->state != INST_RUNNING) {
+		reply_error(r, "plugin '%s' takes no commands", argv[0]);
+	} else {
+		reply_set_owner(r, in);
+		in->mod->desc.control(in->self, r, argc - 1, argv + 1);
+	}
 	return 0;
 }

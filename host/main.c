@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 	if (check_only) {
 		int n = 0;
 		for (int i = 0; i < MAX_INSTANCES; i++)
-			n += h.slots[i] != NULL;
+			n += h.core.slots[i] != NULL;
 		printf("%s: configuration ok, %d plugin%s loaded and initialised\n", config_path, n,
 		       n == 1 ? "" : "s");
 		host_free(&h);

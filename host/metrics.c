@@ -190,7 +190,7 @@ static void render_plugins(struct host *h, struct evbuffer *out)
 	family(out, "maybep2p_plugin_info", "gauge",
 	       "Each running plugin instance: its file, plugin name and version; always 1.");
 	for (int i = 0; i < MAX_INSTANCES; i++) {
-		struct mp2p_host *in = h->slots[i];
+		struct mp2p_host *in = h->core.slots[i];
 		if (in == NULL)
 			continue;
 		evbuffer_add_printf(out, "maybep2p_plugin_info{plugin=\"");
@@ -206,7 +206,7 @@ static void render_plugins(struct host *h, struct evbuffer *out)
 	for (size_t k = 0; k < sizeof(plugin_metrics) / sizeof(plugin_metrics[0]); k++) {
 		family(out, plugin_metrics[k].name, "counter", plugin_metrics[k].help);
 		for (int i = 0; i < MAX_INSTANCES; i++) {
-			struct mp2p_host *in = h->slots[i];
+			struct mp2p_host *in = h->core.slots[i];
 			if (in == NULL)
 				continue;
 			evbuffer_add_printf(out, "%s{plugin=\"", plugin_metrics[k].name);
@@ -279,7 +279,7 @@ static void render_plugin_counters(struct host *h, struct evbuffer *out)
 	struct pc_entry *e;
 	size_t n;
 
-	counters_each(h, pc_add, &l);
+	counters_each(&h->core, pc_add, &l);
 	e = l.e;
 	n = l.n;
 	if (n > 0)

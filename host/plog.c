@@ -90,7 +90,7 @@ static void on_flush(void *arg)
 {
 	struct mp2p_host *in = arg;
 	struct plog *pl = in->plog;
-	double now = host_now(in->host), next = 0;
+	double now = in->core->io->now(in->core), next = 0;
 
 	if (pl == NULL)
 		return;
@@ -140,7 +140,7 @@ void plog_vlog(struct mp2p_host *in, int level, const char *fmt, va_list ap)
 		return;
 	}
 	s = site_of(in->plog, fmt, level);
-	now = host_now(in->host);
+	now = in->core->io->now(in->core);
 	if (s->last != 0 && now - s->last < 1.0) {
 		s->held++;
 		arm_flush(in, s, now);
@@ -162,7 +162,7 @@ void plog_release(struct mp2p_host *in)
 	if (pl == NULL)
 		return;
 	for (int i = 0; i < pl->nsites; i++)
-		summary(in, &pl->sites[i], host_now(in->host));
+		summary(in, &pl->sites[i], in->core->io->now(in->core));
 	free(pl);
 	in->plog = NULL;
 }

@@ -123,3 +123,34 @@ int probe_plugin(struct host *h, const struct host_config *c, const struct plugi
 		         WEXITSTATUS(status));
 	return -1;
 }
+
+/* The daemon's way to a new instance: the file loaded anew into its own
+ * private copy, its init() first tried in a probe process. (A reload that
+ * resumes the running build shares the loaded module instead: see
+ * instance_create_from().) */
+struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
+                                  const struct plugin_conf *pc, struct diag *errs)
+{
+	struct mp2p_host *in;
+	struct module *mod;
+	char *path, *error_text = NULL;
+
+	if (probe_plugin(h, c, pc, errs) < 0)
+		return NULL;
+	if ((path = plugin_path(c, pc->file)) == NULL) {
+		diag_add(errs, "out of memory");
+		return NULL;
+	}
+	mod = loader_open(path, h->scratch_dir, &error_text);
+	free(path);
+	if (mod == NULL) {
+		diag_add(errs, "%s:%d: plugin '%s': %s", c->path, pc->line, pc->name,
+		         error_text ? error_text : "cannot load");
+		free(error_text);
+		return NULL;
+	}
+	/* The instance takes its own reference; ours goes either way. */
+	in = instance_create_from(&h->core, c, pc, mod, NULL, 0, errs);
+	loader_close(mod);
+	return in;
+}

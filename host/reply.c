@@ -223,13 +223,13 @@ static void unlink_deferred(struct mp2p_reply **list, struct mp2p_reply *r)
 uint64_t reply_handover(struct mp2p_reply *r)
 {
 	struct mp2p_host *in;
-	struct host *h;
+	struct core *h;
 
 	if (r == NULL || !r->deferred || (in = r->owner) == NULL || !in->swapping)
 		return 0;
 	if ((r->handed_from = strdup(in->name)) == NULL)
 		return 0;
-	h = in->host;
+	h = in->core;
 	unlink_deferred(&in->deferred, r);
 	r->owner = NULL;
 	r->token = ++h->next_reply_token;
@@ -240,7 +240,7 @@ uint64_t reply_handover(struct mp2p_reply *r)
 
 struct mp2p_reply *reply_adopt(struct mp2p_host *in, uint64_t token)
 {
-	struct host *h = in->host;
+	struct core *h = in->core;
 
 	for (struct mp2p_reply *r = h->handed; r != NULL; r = r->next_deferred) {
 		if (r->token != token || token == 0 || strcmp(r->handed_from, in->name) != 0)
@@ -259,7 +259,7 @@ struct mp2p_reply *reply_adopt(struct mp2p_host *in, uint64_t token)
 
 /* Replies handed over by `name` (every name if NULL) that no successor
  * took are answered with an error. */
-void reply_abandon_handed(struct host *h, const char *name)
+void reply_abandon_handed(struct core *h, const char *name)
 {
 	struct mp2p_reply **p = &h->handed;
 

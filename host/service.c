@@ -28,7 +28,7 @@ struct subscription {
 int service_offer(mp2p_host *in, const char *name, uint32_t version,
                   const void *table, void *provider)
 {
-	struct host *h = in->host;
+	struct core *h = in->core;
 	struct service_entry *s;
 
 	if (name == NULL || table == NULL || in->state != INST_RUNNING)
@@ -58,7 +58,7 @@ int service_offer(mp2p_host *in, const char *name, uint32_t version,
 const void *service_find(mp2p_host *in, const char *name, uint16_t major, uint16_t min_minor,
                          void **provider_out)
 {
-	for (struct service_entry *s = in->host->services; s != NULL; s = s->next) {
+	for (struct service_entry *s = in->core->services; s != NULL; s = s->next) {
 		if (strcmp(s->name, name) != 0)
 			continue;
 		if ((s->version >> 16) != major || (s->version & 0xffff) < min_minor)
@@ -84,8 +84,8 @@ int service_subscribe(mp2p_host *in, const char *topic,
 	s->deliver = deliver;
 	s->arg = arg;
 	s->owner = in;
-	s->next = in->host->subs;
-	in->host->subs = s;
+	s->next = in->core->subs;
+	in->core->subs = s;
 	return 0;
 }
 
@@ -95,7 +95,7 @@ int service_publish(mp2p_host *in, const char *topic, const void *data, size_t l
 
 	if (topic == NULL)
 		return -1;
-	for (struct subscription *s = in->host->subs; s != NULL; s = s->next) {
+	for (struct subscription *s = in->core->subs; s != NULL; s = s->next) {
 		/* Only running instances hear events: a successor being
 		 * initialised beside its predecessor must not hear them twice. */
 		if (s->owner->state != INST_RUNNING || strcmp(s->topic, topic) != 0)
@@ -107,7 +107,7 @@ int service_publish(mp2p_host *in, const char *topic, const void *data, size_t l
 }
 
 /* Withdraws what `in` offered and subscribed; NULL withdraws everything. */
-void services_release(struct host *h, mp2p_host *in)
+void services_release(struct core *h, mp2p_host *in)
 {
 	struct service_entry **sp = &h->services;
 	struct subscription **bp = &h->subs;
@@ -134,7 +134,7 @@ void services_release(struct host *h, mp2p_host *in)
 	}
 }
 
-void services_free(struct host *h)
+void services_free(struct core *h)
 {
 	services_release(h, NULL);
 }

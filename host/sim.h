@@ -142,6 +142,8 @@ struct sim_scenario {
 	double churn_start;              /* no churn before this virtual time */
 	struct sim_command *workload;
 	int nworkload;
+	double join_every;               /* node i starts at i x join_every virtual seconds, so the
+	                                  * network grows as a real one does; 0: all start at 0 */
 };
 int sim_scenario_load(struct sim_scenario *s, const char *path, struct diag *errs);
 void sim_scenario_free(struct sim_scenario *s);

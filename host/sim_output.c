@@ -600,7 +600,7 @@ static void write_plot_script(const struct sim_output *o, FILE *f)
 		fputs("set output 'conns.png'\n"
 		      "set title 'Open connections per node'\n"
 		      "set xlabel 'virtual time (min)'\nset ylabel 'connections'\n"
-		      "set yrange [0:*]\n"
+		      "set yrange [0:*]\nset key top right\n"
 		      "plot 'conns.dat' using 1:3 with lines lw 2 title 'mean', "
 		      "'' using 1:5 with lines lw 2 title 'p99', '' using 1:6 with lines title 'max'\n", f);
 }

@@ -8,7 +8,7 @@
  * and the defaults are the daemon's. A scenario looks like this (the files
  * in etc/sim/ are commented examples):
  *
- *     nodes = 1000; seed = 1; duration = 600.0; sample_every = 30.0;
+ *     nodes = 1000; seed = 1; duration = 600.0; sample_every = 30.0; join_every = 0.05;
  *     host = { plugin_dir = "..."; log_level = "warn"; timeouts = { ... }; limits = { ... }; };
  *     plugins = ( { name = "kad"; file = "kademlia.so"; config = { ... }; } );
  *     network = {
@@ -557,8 +557,8 @@ static void load_host(struct sim_scenario *s, const config_setting_t *g, struct 
 int sim_scenario_load(struct sim_scenario *s, const char *path, struct diag *errs)
 {
 	static const char *const top_keys[] = {
-		"nodes", "seed", "duration", "sample_every", "host", "plugins", "network", "churn",
-		"workload", NULL
+		"nodes", "seed", "duration", "sample_every", "join_every", "host", "plugins", "network",
+		"churn", "workload", NULL
 	};
 	const config_setting_t *root, *g;
 	long long seed = 1;
@@ -604,6 +604,12 @@ int sim_scenario_load(struct sim_scenario *s, const char *path, struct diag *err
 	if (get_number(root, "sample_every", 0, MAX_DURATION, &s->sample_every, errs) > 0 &&
 	    s->sample_every <= 0)
 		config_bad(errs, config_setting_get_member(root, "sample_every"), "must be more than 0");
+
+	if (get_number(root, "join_every", 0, 3600.0, &s->join_every, errs) > 0 && s->duration > 0 &&
+	    s->join_every * (double)(s->nodes - 1) >= s->duration)
+		config_bad(errs, config_setting_get_member(root, "join_every"),
+		           "the last node would join at %g s, not before the end of the run (duration %g s)",
+		           s->join_every * (double)(s->nodes - 1), s->duration);
 
 	load_host(s, config_get_group(root, "host", errs), errs);
 	if ((g = config_setting_get_member(root, "plugins")) == NULL)

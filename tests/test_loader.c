@@ -122,6 +122,8 @@ static void host_setup(const char *conf_text)
 	diag_clear(&errs);
 	free(path);
 	h.scratch_dir = scratch;
+	h.core.io = &daemon_io;
+	h.core.cfg = &h.cfg;
 }
 
 static void test_init(void)
@@ -163,16 +165,16 @@ static void test_init(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 	set[0] = a;
 	set[1] = b;
-	CU_ASSERT_EQUAL(routes_build(&h, set, 2, &errs), -1);
+	CU_ASSERT_EQUAL(routes_build(&h.core, set, 2, &errs), -1);
 	CU_ASSERT_EQUAL_FATAL(errs.count, 1);
 	snprintf(want, sizeof(want), "protocol 'echo' is claimed by both plugin 'e1' (%s/echo_a.so) and plugin 'e2' (%s/tp_claimsecho.so)",
 	         TEST_PLUGIN_DIR, TEST_PLUGIN_DIR);
 	CU_ASSERT_STRING_EQUAL(errs.lines[0], want);
 	diag_clear(&errs);
-	CU_ASSERT_EQUAL(routes_build(&h, set, 1, &errs), 0);
-	CU_ASSERT_PTR_EQUAL(route_protocol(&h, "echo"), a);
-	CU_ASSERT_PTR_NULL(route_protocol(&h, "nobody"));
-	free(h.routes);
+	CU_ASSERT_EQUAL(routes_build(&h.core, set, 1, &errs), 0);
+	CU_ASSERT_PTR_EQUAL(route_protocol(&h.core, "echo"), a);
+	CU_ASSERT_PTR_NULL(route_protocol(&h.core, "nobody"));
+	free(h.core.routes);
 	instance_destroy(a);
 	instance_destroy(b);
 	h.scratch_dir = NULL;

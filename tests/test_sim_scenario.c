@@ -48,7 +48,7 @@ static void test_full(void)
 	char *path, *got;
 
 	free(unit_write(dir, "m.txt", "# RTTs in ms\nregions eu us\neu 20 90\nus 90 10 # west\n"));
-	got = load("nodes = 2000;\nseed = 7;\nduration = 3600.0;\nsample_every = 30;\n"
+	got = load("nodes = 2000;\nseed = 7;\nduration = 3600.0;\nsample_every = 30;\njoin_every = 0.5;\n"
 	           "host = { plugin_dir = \"/opt/p\"; timeouts = { connect = 2.5; }; "
 	           "limits = { max_outbound = 64; }; };\n"
 	           "plugins = ( { name = \"kad\"; file = \"kademlia.so\"; config = { k = 8; }; } );\n"
@@ -64,6 +64,7 @@ static void test_full(void)
 	CU_ASSERT_EQUAL(s.seed, 7);
 	CU_ASSERT_DOUBLE_EQUAL(s.duration, 3600.0, 1e-12);
 	CU_ASSERT_DOUBLE_EQUAL(s.sample_every, 30.0, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(s.join_every, 0.5, 1e-12);
 	CU_ASSERT_STRING_EQUAL(s.host.plugin_dir, "/opt/p");
 	CU_ASSERT_DOUBLE_EQUAL(s.host.t_connect, 2.5, 1e-12);
 	CU_ASSERT_DOUBLE_EQUAL(s.host.t_idle, 300.0, 1e-12);     /* the daemon's default */
@@ -168,6 +169,9 @@ static void test_err_range(void)
 	       ":2: setting 'duration': must be more than 0");
 	expect("nodes = 3;\nseed = -2;\nduration = 10;\n" PLUGINS NETWORK,
 	       ":2: setting 'seed': must be 0 or more (got -2)");
+	expect("nodes = 3;\nduration = 10;\njoin_every = 5;\n" PLUGINS NETWORK,
+	       ":3: setting 'join_every': the last node would join at 10 s, not before the end of the "
+	       "run (duration 10 s)");
 }
 
 static void test_err_missing(void)

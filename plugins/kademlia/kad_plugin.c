@@ -136,7 +136,15 @@ static void load_node_id(struct kad *kd)
 		kad_id_hex(kd->self, kd->self_hex);
 		return;
 	}
-	rc = kad_file_read(dir ? dir : ".", "node_id", 256, &text, &len);
+	/* A host without files (the simulator): a new id each start, and
+	 * nothing to write. */
+	if (dir == NULL) {
+		kd->api->random_bytes(kd->host, kd->self, KAD_ID_LEN);
+		kad_id_hex(kd->self, kd->self_hex);
+		kd->id_saved = 1;
+		return;
+	}
+	rc = kad_file_read(dir, "node_id", 256, &text, &len);
 
 	if (rc > 0) {
 		char *line = (char *)text;
@@ -186,8 +194,15 @@ static void load_key(struct kad *kd)
 	int fd;
 
 	path_in_state(kd, "kad.key", path, sizeof(path));
-	/* O_NONBLOCK: a FIFO planted here must not hang init(). */
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO planted here must not hang init(). Without a
+	 * state_dir (the simulator) the key is new and never written. */
+	fd = -1;
+	errno = ENOENT;
+	if (kd->api->state_dir(kd->host) == NULL)
+		kd->key_saved = 1;
+	else
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
 		uint8_t seed[KAD_PUB_LEN];
 		char hex[2 * KAD_PUB_LEN + 1];
 		if (errno != ENOENT) {
@@ -252,7 +267,7 @@ static void load_routes(struct kad *kd)
 	size_t got;
 	int nodes = 0;
 
-	if (kad_file_read(dir ? dir : ".", "routes", 1 << 20, &blob, &got) <= 0)
+	if (dir == NULL || kad_file_read(dir, "routes", 1 << 20, &blob, &got) <= 0)
 		return;
 	if (kad_state_peek_self(blob, got, self) == 0 &&
 	    memcmp(self, kd->self, KAD_ID_LEN) == 0 &&

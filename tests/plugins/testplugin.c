@@ -146,6 +146,43 @@ static int tp_restore(void *self, const void *data, size_t length, uint32_t form
 	return 0;
 }
 
+#if TP_KIND == TP_GOOD
+/* An instance's handle kept past its life, as a plugin's deferred work
+ * might keep one: the simulator's churn test kills the instance and then
+ * calls the API with it (`keep`, then `poke ADDR`). A test plugin alone
+ * may have such a global; a shipped plugin never does. */
+static mp2p_host *kept;
+
+static void tp_tick(void *arg)
+{
+	(void)arg;
+}
+
+static void stale_poke(mp2p_reply *reply, const char *addr)
+{
+	mp2p_timer *tm;
+	uint64_t *pokes;
+	int rc;
+
+	if (kept == NULL) {
+		api->reply_error(reply, "nothing kept");
+		return;
+	}
+	rc = api->send_to_v2(kept, addr, NULL, "PING", "", 0, 0, NULL);
+	api->reply_int(reply, "send_to", rc);
+	api->reply_int(reply, "checkpoint", api->checkpoint(kept));
+	api->reply_int(reply, "alive", api->instance_alive(kept, api->instance_id(kept)));
+	if ((tm = api->timer_new(kept, tp_tick, NULL)) != NULL) {
+		api->timer_start(kept, tm, 1.0, 0);
+		api->timer_free(kept, tm);
+	}
+	if ((pokes = api->counter(kept, "pokes")) != NULL)
+		(*pokes)++;
+	if (rc != MP2P_OK)
+		api->reply_error(reply, "send_to from the kept instance: %d", rc);
+}
+#endif
+
 static void tp_control(void *self, mp2p_reply *reply, int argc, const char *const *argv)
 {
 	struct tp *t = self;
@@ -176,6 +213,13 @@ static void tp_control(void *self, mp2p_reply *reply, int argc, const char *cons
 			api->reply_error(reply, "send_to_peer refused");
 		else
 			api->reply_int(reply, "conn", (long long)conn);
+#if TP_KIND == TP_GOOD
+	} else if (strcmp(argv[0], "keep") == 0 && argc == 1) {
+		kept = t->host;
+		api->reply_str(reply, "kept", api->instance_name(t->host));
+	} else if (strcmp(argv[0], "poke") == 0 && argc == 2) {
+		stale_poke(reply, argv[1]);
+#endif
 	} else if (strcmp(argv[0], "last") == 0 && argc == 1) {
 		api->reply_str(reply, "answer", t->last_answer);
 		api->reply_int(reply, "authenticated", t->last_info.authenticated);

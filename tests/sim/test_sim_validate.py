@@ -3,10 +3,14 @@
 workload run twice, once as real maybep2pd processes on loopback and once in
 maybep2psim with loopback-like latency, and the figures compared.
 
-The workload: N nodes (three seeds, the rest joining through them in the
-real network; the simulator bootstraps its own way), then N immutable values
-put from random nodes, then N gets of them by key from random nodes. Both
-halves run the same kademlia.so with the same settings.
+The workload: N nodes joining one after another, each bootstrapping from
+up to three random earlier nodes (the simulator's rule, followed by the
+real half too), then N immutable values put from random nodes, then N gets
+of them by key from random nodes. Both halves run the same kademlia.so with
+the same settings. The real hosts join as fast as they start; the simulated
+ones join at the same mean interval (the scenario's join_every), because
+how many nodes a joiner finds shapes the routing tables, and with them the
+requests a lookup needs.
 
 Compared, on the gets:
   - success rates: equal;
@@ -41,7 +45,7 @@ from mp2ptest import Check, Host, builddir, plugin_dir  # noqa: E402
 # so both halves run the same protocol stack above the transport.
 Host.default_security = "plain"
 
-from kadnet import Net, ctl_or_error, parallel  # noqa: E402
+from kadnet import ctl_or_error, kad_host, parallel  # noqa: E402
 
 NODES = int(os.environ.get("SIM_VALIDATE_NODES", "60"))
 KAD_CONFIG = "request_timeout = 2.0;"
@@ -50,6 +54,8 @@ REQUESTS_TOLERANCE = 0.10
 # Loopback round trips: tens of microseconds idle, a fraction of a
 # millisecond with N daemons sharing two cores.
 LOOPBACK_RTT_MS = 0.2
+# Seconds between the last join and the first put, in both halves.
+SETTLE = 3.0
 
 
 def value(i):
@@ -73,56 +79,74 @@ def figures(rows):
 
 
 def run_real(n, rng):
-    net = Net(n, extra=KAD_CONFIG)
+    """The real half: returns its figures, failed puts, and the mean
+    interval between two hosts' starts."""
+    hosts = []
     try:
         t0 = time.time()
-        net.start()
-        counts = net.wait_routes(min(20, n - 1), timeout=180)
-        # The joins' bucket refreshes finish shortly after.
-        time.sleep(3)
-        print("# real: %d hosts up, each knows >= %d nodes, after %.1f s" % (
-            n, min(counts), time.time() - t0), flush=True)
-        put_hosts = [rng.choice(net.hosts) for _ in range(n)]
+        for i in range(n):
+            boot = [h.addr for h in rng.sample(hosts, min(3, i))]
+            h = kad_host("n%d" % i, boot, KAD_CONFIG)
+            h.start()
+            hosts.append(h)
+        join_every = (time.time() - t0) / max(1, n - 1)
+        # Every host has finished its join lookups a moment after it
+        # started; wait until each knows a few nodes, then settle as the
+        # simulated half does.
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            counts = parallel(lambda h: h.ctl("kad", "routes")["nodes"], hosts)
+            if min(counts) >= min(8, n - 1):
+                break
+            time.sleep(0.5)
+        time.sleep(SETTLE)
+        print("# real: %d hosts joined, one every %.3f s; each knows >= %d nodes" % (
+            n, join_every, min(counts)), flush=True)
+        put_hosts = [rng.choice(hosts) for _ in range(n)]
         puts = parallel(lambda i: ctl_or_error(put_hosts[i], "put", "--immutable", value(i)),
                         list(range(n)), workers=4)
         bad_puts = [p for p in puts if "error" in p]
-        get_hosts = [rng.choice(net.hosts) for _ in range(n)]
+        get_hosts = [rng.choice(hosts) for _ in range(n)]
         gets = parallel(lambda i: ctl_or_error(get_hosts[i], "get", "--key", key(i)),
                         list(range(n)), workers=4)
         rows = []
         for i, r in enumerate(gets):
             good = "error" not in r and r.get("value") == value(i)
             rows.append((good, r.get("hops", -1), r.get("queries", -1)))
-        return figures(rows), len(bad_puts)
+        return figures(rows), len(bad_puts), join_every
     finally:
-        net.cleanup()
+        for h in hosts:
+            h.kill()
+        for h in hosts:
+            h.cleanup()
 
 
-def scenario_text(n):
-    put_at, every = 60.0, 0.5
-    get_at = put_at + every * n + 30.0
+def scenario_text(n, join_every):
+    put_at, every = (n - 1) * join_every + SETTLE, 0.05
+    get_at = put_at + every * n + 1.0
     duration = get_at + every * n + 30.0
     return """# The validation workload, written by test_sim_validate.py.
 nodes = %d;
 seed = %d;
+join_every = %.4f;
 duration = %.1f;
 sample_every = 30.0;
 host = { plugin_dir = "%s"; log_level = "warn"; };
 plugins = ( { name = "kad"; file = "kademlia.so"; config = { %s }; } );
 network = { latency = { model = "constant"; rtt_ms = %.3f; }; };
 workload = (
-  { at = %.1f; every = %.1f; repeat = %d; command = "kad put --immutable value-%%i"; },
-  { at = %.1f; every = %.1f; repeat = %d; command = "kad get --key %%sha256:value-%%i"; }
+  { at = %.3f; every = %.3f; repeat = %d; command = "kad put --immutable value-%%i"; },
+  { at = %.3f; every = %.3f; repeat = %d; command = "kad get --key %%sha256:value-%%i"; }
 );
-""" % (n, SEED, duration, plugin_dir(), KAD_CONFIG, LOOPBACK_RTT_MS, put_at, every, n,
-       get_at, every, n)
+""" % (n, SEED, join_every, duration, plugin_dir(), KAD_CONFIG, LOOPBACK_RTT_MS, put_at, every,
+       n, get_at, every, n)
 
 
-def run_sim(n, workdir):
+def run_sim(n, join_every, workdir):
     path = os.path.join(workdir, "validate.conf")
     out = os.path.join(workdir, "out")
     with open(path, "w") as f:
-        f.write(scenario_text(n))
+        f.write(scenario_text(n, join_every))
     t0 = time.time()
     r = subprocess.run([os.path.join(builddir, "maybep2psim"), "-c", path, "-o", out],
                        capture_output=True, text=True, timeout=900)
@@ -155,11 +179,13 @@ def main():
     rng = random.Random(SEED)
     workdir = tempfile.mkdtemp(prefix="mp2p-simval-")
     try:
-        sim_fig, sim_bad_puts = run_sim(NODES, workdir)
+        real_fig, real_bad_puts, join_every = run_real(NODES, rng)
+        # Rounded, so the scenario (and the simulated run) is the same for
+        # every real run that joined at about the same pace.
+        sim_fig, sim_bad_puts = run_sim(NODES, round(join_every, 2), workdir)
         check(sim_fig is not None, "maybep2psim ran the %d-node workload" % NODES)
         if sim_fig is None:
             return check.done()
-        real_fig, real_bad_puts = run_real(NODES, rng)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print("# %-10s %6s %6s %9s %10s %14s %9s" % ("", "nodes", "gets", "success", "hops p50",

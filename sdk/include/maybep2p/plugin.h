@@ -98,7 +98,10 @@
  * text differs or its file differs from the one loaded: another path,
  * device, inode, size or modification time. Rebuilding the .so, copying a
  * new one over it or merely touching it all count; an unchanged instance
- * keeps running untouched, its state in memory.
+ * keeps running untouched, its state in memory. An instance a reload adds
+ * is treated as at start-up: restore_state() with its file from state_dir
+ * if there is one (MP2P_ORIGIN_RESTART), and a failure in init() or
+ * start() fails the reload if the operator marked it required.
  *
  * REENTRANCY
  *
