@@ -351,6 +351,7 @@ class Bench:
         # Its test library catches SIGTERM for its own hosts; ours must
         # still stop the servers this script started.
         signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(143))
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         n = self.args.tls_idle
         print("== idle TLS connections: %d held by a host (one PING/PONG each), RSS growth" % n)
         plain, tls = tls_idle_mem.measure(n, self.tmp)
