@@ -102,53 +102,21 @@ static int host_key(struct host *h, int check_only, struct diag *errs)
 }
 
 /* Loads, checks and initialises every plugin of `cfg` into out[] (indexed
- * like cfg->plugins). A plugin that is not required and fails is logged
- * and skipped; a required one fails the whole load. */
+ * like cfg->plugins), under the policy reloads share (generation.c): -1 if
+ * a required plugin failed. */
 int host_load_instances(struct host *h, struct host_config *cfg, struct mp2p_host **out,
                         int check_only, struct diag *errs)
 {
-	int failed = 0;
+	int before = errs->count;
 
 	for (int i = 0; i < cfg->nplugins; i++) {
-		struct diag one = { 0 };
-		out[i] = instance_create(h, cfg, &cfg->plugins[i], &one);
-		if (out[i] == NULL) {
-			if (cfg->plugins[i].required) {
-				failed = 1;
-				for (int k = 0; k < one.count; k++)
-					diag_add(errs, "%s", one.lines[k]);
-			} else {
-				for (int k = 0; k < one.count; k++)
-					log_msg(HLOG_WARN, "%s (not required: skipped)", one.lines[k]);
-			}
-		} else if (!check_only) {
+		out[i] = gen_load(h, cfg, &cfg->plugins[i], 0, errs);
+		if (out[i] != NULL && !check_only)
 			log_msg(HLOG_INFO, "loaded plugin '%s': %s %s (ABI %u.%u) from %s", out[i]->name,
 			        out[i]->mod->desc.name, out[i]->mod->desc.version,
 			        out[i]->mod->desc.abi_major, out[i]->mod->desc.abi_minor, out[i]->mod->path);
-		}
-		diag_clear(&one);
 	}
-	return failed ? -1 : 0;
-}
-
-static void restore_from_disk(struct host *h, struct mp2p_host *in)
-{
-	char *error_text = NULL;
-	uint32_t format = 0;
-	void *data = NULL;
-	size_t len = 0;
-	int rc = state_read(h->cfg.state_dir, in->name, &format, &data, &len, &error_text);
-
-	if (rc < 0) {
-		log_msg(HLOG_WARN, "%s: saved state unusable, starting empty: %s", in->name,
-		        error_text ? error_text : "?");
-	} else if (rc > 0) {
-		in->origin = MP2P_ORIGIN_RESTART;
-		if (instance_restore(in, data, len, format) == 0)
-			log_msg(HLOG_INFO, "%s: restored %zu bytes of saved state", in->name, len);
-	}
-	free(error_text);
-	free(data);
+	return errs->count > before ? -1 : 0;
 }
 
 /* Writes one instance's state to state_dir, atomically (state.c). -1 if
@@ -352,27 +320,19 @@ int host_init(struct host *h, const char *config_path, int check_only, struct di
 		h->advertise = strdup(h->listen_names[0]);
 		h->core.advertise = h->advertise;
 	}
-	/* Slots were filled in config order: this starts in config order. */
+	/* Slots were filled in config order: this starts in config order.
+	 * Nothing runs yet, so every instance's state comes from disk. */
 	for (int i = 0; i < MAX_INSTANCES; i++) {
 		struct mp2p_host *in = h->core.slots[i];
-		struct diag one = { 0 };
+		int rc;
 		if (in == NULL)
 			continue;
-		restore_from_disk(h, in);
-		if (instance_start(in, &one) < 0) {
-			int required = 0;
-			for (int k = 0; k < h->cfg.nplugins; k++)
-				if (strcmp(h->cfg.plugins[k].name, in->name) == 0)
-					required = h->cfg.plugins[k].required;
-			if (required) {
-				diag_add(errs, "%s", one.lines[0]);
-				diag_clear(&one);
-				return -1;
-			}
-			log_msg(HLOG_WARN, "%s (not required: skipped)", one.lines[0]);
-			instance_destroy(in);
-		}
-		diag_clear(&one);
+		gen_restore(h, in, NULL);
+		rc = gen_start(h, in, gen_conf_of(&h->cfg, in->name), 0, errs);
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			gen_drop(h, in);
 	}
 	routes_build(&h->core, h->core.slots, MAX_INSTANCES, errs);
 

@@ -97,6 +97,8 @@ struct evp_pkey_st *hostkey_load(const char *state_dir, int create, char **error
 void hostkey_free(struct evp_pkey_st *key);
 int peer_id_of_key(const struct evp_pkey_st *key, char out[MP2P_PEER_ID_LEN + 1]);
 int peer_id_valid(const char *text);
+int hostkey_sign(const struct evp_pkey_st *key, const void *msg, size_t len,
+                 unsigned char sig[MP2P_SIGNATURE_LEN], unsigned char pub[MP2P_PUBLIC_KEY_LEN]);
 
 /* config.c */
 /* host.security.mode */
@@ -266,6 +268,23 @@ struct mp2p_host *instance_create(struct host *h, const struct host_config *c,
 extern int probe_child;
 int probe_plugin(struct host *h, const struct host_config *c, const struct plugin_conf *pc,
                  struct diag *errs);
+
+/* generation.c -- the one policy start-up and reload share: what a
+ * plugin's failure to load, init or start means, and where a new
+ * instance's state comes from. */
+struct handover {                /* a replaced instance's state, in memory */
+	void *data;
+	size_t len;
+	uint32_t format;
+	int saved;                   /* save_state() returned it (it may be empty) */
+};
+const struct plugin_conf *gen_conf_of(const struct host_config *c, const char *name);
+struct mp2p_host *gen_load(struct host *h, const struct host_config *c,
+                           const struct plugin_conf *pc, int replaces, struct diag *errs);
+void gen_restore(struct host *h, struct mp2p_host *in, const struct handover *from);
+int gen_start(struct host *h, struct mp2p_host *in, const struct plugin_conf *pc, int replaces,
+              struct diag *errs);
+void gen_drop(struct host *h, struct mp2p_host *in);
 
 /* daemon_io.c -- the daemon's side of the seam: core_io on conn.c and libevent. */
 extern const struct core_io daemon_io;
