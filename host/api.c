@@ -34,6 +34,16 @@ static const char *api_state_dir(mp2p_host *in) { return in->state_dir; }
 static const char *api_peer_id(mp2p_host *in) { return in->core->peer_id; }
 static int api_security(mp2p_host *in) { return in->core->cfg->security_mode; }
 
+/* Signing is the front end's: the daemon holds the host key; a front
+ * end without keys leaves io->sign NULL and plugins keep their own. */
+static int api_sign(mp2p_host *in, const void *msg, size_t len,
+                    uint8_t sig_out[MP2P_SIGNATURE_LEN], uint8_t pub_out[MP2P_PUBLIC_KEY_LEN])
+{
+	if ((sig_out == NULL && pub_out == NULL) || in->core->io->sign == NULL)
+		return -1;
+	return in->core->io->sign(in->core, msg, len, sig_out, pub_out) == 0 ? MP2P_OK : -1;
+}
+
 /* Time and randomness come from the front end: the daemon's clocks and
  * getrandom(), or the simulator's virtual clock and per-node streams. */
 static double api_now(mp2p_host *in) { return in->core->io->now(in->core); }
@@ -467,4 +477,5 @@ const struct mp2p_host_api host_api = {
 	.peer_id = api_peer_id,
 	.security = api_security,
 	.send_to_peer = api_send_to_peer,
+	.sign = api_sign,
 };

@@ -77,6 +77,12 @@ struct core_io {
 	/* checkpoint(): the instance's state saved where a restart finds it.
 	 * NULL: this front end keeps no state, and checkpoint() is refused. */
 	int (*save)(struct core *c, struct mp2p_host *in);
+
+	/* The ABI's sign(): an Ed25519 signature of msg with this host's key
+	 * into sig (unless NULL), its public key into pub (unless NULL); 0 or
+	 * -1. NULL: this front end has no host keys, and sign() fails. */
+	int (*sign)(struct core *c, const void *msg, size_t len,
+	            uint8_t sig[MP2P_SIGNATURE_LEN], uint8_t pub[MP2P_PUBLIC_KEY_LEN]);
 };
 
 /* A protocol name and the instance that speaks it. */

@@ -165,6 +165,12 @@ static int io_save(struct core *c, struct mp2p_host *in)
 	return host_save_one(host_of(c), in);
 }
 
+static int io_sign(struct core *c, const void *msg, size_t len,
+                   uint8_t sig[MP2P_SIGNATURE_LEN], uint8_t pub[MP2P_PUBLIC_KEY_LEN])
+{
+	return hostkey_sign(host_of(c)->key, msg, len, sig, pub);
+}
+
 const struct core_io daemon_io = {
 	.send = io_send,
 	.send_to = io_send_to,
@@ -183,4 +189,5 @@ const struct core_io daemon_io = {
 	.watch_arm = io_watch_arm,
 	.watch_close = io_watch_close,
 	.save = io_save,
+	.sign = io_sign,
 };

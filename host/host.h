@@ -97,6 +97,8 @@ struct evp_pkey_st *hostkey_load(const char *state_dir, int create, char **error
 void hostkey_free(struct evp_pkey_st *key);
 int peer_id_of_key(const struct evp_pkey_st *key, char out[MP2P_PEER_ID_LEN + 1]);
 int peer_id_valid(const char *text);
+int hostkey_sign(const struct evp_pkey_st *key, const void *msg, size_t len,
+                 unsigned char sig[MP2P_SIGNATURE_LEN], unsigned char pub[MP2P_PUBLIC_KEY_LEN]);
 
 /* config.c */
 /* host.security.mode */

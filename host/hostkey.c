@@ -179,3 +179,34 @@ void hostkey_free(EVP_PKEY *key)
 {
 	EVP_PKEY_free(key);
 }
+
+/* Signs msg with the host key (pure Ed25519: the message, not a digest of
+ * it) and gives the raw public key beside, so a plugin can sign data that
+ * others check against this host's peer id. sig NULL: the public key only. */
+int hostkey_sign(const EVP_PKEY *key, const void *msg, size_t len,
+                 unsigned char sig[MP2P_SIGNATURE_LEN], unsigned char pub[MP2P_PUBLIC_KEY_LEN])
+{
+	EVP_MD_CTX *ctx;
+	size_t siglen = MP2P_SIGNATURE_LEN, publen = MP2P_PUBLIC_KEY_LEN;
+	unsigned char raw[MP2P_PUBLIC_KEY_LEN];
+	int ok;
+
+	if (key == NULL || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519 || (sig && !msg && len))
+		return -1;
+	if (EVP_PKEY_get_raw_public_key(key, raw, &publen) != 1 || publen != sizeof(raw))
+		return -1;
+	if (sig != NULL) {
+		if ((ctx = EVP_MD_CTX_new()) == NULL)
+			return -1;
+		/* EVP_DigestSignInit takes a non-const key but only reads it. */
+		ok = EVP_DigestSignInit(ctx, NULL, NULL, NULL, (EVP_PKEY *)key) == 1 &&
+		     EVP_DigestSign(ctx, sig, &siglen, msg ? msg : (const void *)"", len) == 1 &&
+		     siglen == MP2P_SIGNATURE_LEN;
+		EVP_MD_CTX_free(ctx);
+		if (!ok)
+			return -1;
+	}
+	if (pub != NULL)
+		memcpy(pub, raw, sizeof(raw));
+	return 0;
+}

@@ -760,7 +760,9 @@ static void test_lookup_converges(void)
 		net->max_inflight = 0;
 		run_lookup(lk, &rtt, KAD_LK_NODE, target, trial, NULL);
 		CU_ASSERT(lk->finished);
-		CU_ASSERT(net->max_inflight <= 3);
+		/* alpha in flight until an answer names nobody closer; then the
+		 * rest of the k closest at once. */
+		CU_ASSERT(net->max_inflight <= (lk->widened ? FK : 3));
 		CU_ASSERT_EQUAL(kad_lookup_result(lk, res, FK), FK);
 		true_closest(target, want, FK);
 		for (int i = 0; i < FK; i++)
@@ -1067,6 +1069,127 @@ static void test_lookup_value_versions(void)
 	free(lk);
 }
 
+/* A node lookup whose answers name nobody closer than the closest known
+ * asks the rest of the k closest at once, not alpha per round trip. */
+static void test_lookup_widens(void)
+{
+	struct kad_lookup *lk = malloc(sizeof(*lk));
+	struct kad_rtt rtt;
+	uint8_t target[KAD_ID_LEN];
+	struct kad_node seed[FK], res[FK];
+	int want[FK], n;
+
+	net_build();
+	kad_rtt_init(&rtt, KAD_RTT_FLOOR, 2.0);
+	random_id(target);
+	true_closest(target, want, FK);
+	/* Seeded with exactly the k closest: nobody can name a closer one. */
+	for (int i = 0; i < FK; i++)
+		seed[i] = net->node[want[i]];
+	kad_lookup_init(lk, net->node[want[FK - 1]].id, target, KAD_LK_NODE, FK, 3, &fake_io,
+	                NULL, &rtt, 5.0, 1.0);
+	kad_lookup_seed(lk, seed, FK - 1);
+	kad_lookup_step(lk, 1.0);
+	CU_ASSERT_EQUAL(net->nsent, 3);
+	CU_ASSERT_FALSE(lk->widened);
+	/* The closest answers, naming the k closest it knows: none closer. */
+	n = kad_table_closest(&net->table[want[0]], target, res, FK, 0);
+	CU_ASSERT_EQUAL(kad_lookup_on_nodes(lk, net->sent[0].reqid, net->node[want[0]].id,
+	                                    res, n, 1.001), 0);
+	CU_ASSERT(lk->widened);
+	/* Every candidate of the window not yet asked is asked now. */
+	CU_ASSERT_EQUAL(lk->inflight, FK - 1);
+	net->sent[0].answered = 1;
+	while (!net->done && net_answer(lk, 1.002, NULL) > 0)
+		;
+	CU_ASSERT_EQUAL(net->done, 1);
+	CU_ASSERT_EQUAL(kad_lookup_result(lk, res, FK), FK);
+	kad_lookup_release(lk);
+	/* A put's lookup ends right there: it stores on the k closest known. */
+	net->done = 0;
+	net->nsent = 0;
+	kad_lookup_init(lk, net->node[want[FK - 1]].id, target, KAD_LK_NODE, FK, 3, &fake_io,
+	                NULL, &rtt, 5.0, 1.0);
+	lk->end_at_convergence = 1;
+	kad_lookup_seed(lk, seed, FK - 1);
+	kad_lookup_step(lk, 1.0);
+	n = kad_table_closest(&net->table[want[0]], target, res, FK, 0);
+	kad_lookup_on_nodes(lk, net->sent[0].reqid, net->node[want[0]].id, res, n, 1.001);
+	CU_ASSERT_EQUAL(net->done, 1);
+	CU_ASSERT_EQUAL(net->nsent, 3);
+	CU_ASSERT_EQUAL(memcmp(lk->c[0].n.id, net->node[want[0]].id, KAD_ID_LEN), 0);
+	kad_lookup_release(lk);
+	/* A value lookup keeps alpha: any of the k closest holds the value. */
+	net->done = 0;
+	net->nsent = 0;
+	kad_lookup_init(lk, net->node[want[FK - 1]].id, target, KAD_LK_VALUE, FK, 3, &fake_io,
+	                NULL, &rtt, 5.0, 1.0);
+	kad_lookup_seed(lk, seed, FK - 1);
+	kad_lookup_step(lk, 1.0);
+	n = kad_table_closest(&net->table[want[0]], target, res, FK, 0);
+	kad_lookup_on_nodes(lk, net->sent[0].reqid, net->node[want[0]].id, res, n, 1.001);
+	CU_ASSERT_FALSE(lk->widened);
+	CU_ASSERT_EQUAL(lk->inflight, 3);
+	kad_lookup_release(lk);
+	net_free();
+	free(lk);
+}
+
+/* After the first value, a silent member of the first wave holds the get
+ * back for as long again as the value took, not its soft timeout. */
+static void test_lookup_value_grace(void)
+{
+	struct kad_lookup *lk = malloc(sizeof(*lk));
+	struct kad_rtt rtt;
+	uint8_t key[KAD_ID_LEN];
+	struct kad_node seed[FK];
+
+	net_build();
+	kad_rtt_init(&rtt, KAD_RTT_FLOOR, 2.0);
+	/* A soft timeout of 2 s: only the grace can end this lookup early. */
+	kad_rtt_sample(&rtt, 0.4);
+	random_id(key);
+	kad_lookup_init(lk, net->node[0].id, key, KAD_LK_VALUE, FK, 3, &fake_io, NULL, &rtt, 5.0, 1.0);
+	kad_lookup_seed(lk, seed, kad_table_closest(&net->table[0], key, seed, FK, 0));
+	kad_lookup_step(lk, 1.0);
+	CU_ASSERT_EQUAL_FATAL(net->nsent, 3);
+	/* The value after 3 ms; the other two stay silent. */
+	CU_ASSERT_EQUAL(kad_lookup_on_value(lk, net->sent[0].reqid, net->node[net->sent[0].to].id,
+	                                    5, 100, (const uint8_t *)"val", 3, 1.003), 0);
+	CU_ASSERT_DOUBLE_EQUAL(kad_lookup_next_deadline(lk), 1.006, 1e-9);
+	kad_lookup_tick(lk, 1.0055);
+	CU_ASSERT_EQUAL(net->done, 0);
+	/* A member of the first wave answering within the grace counts. */
+	CU_ASSERT_EQUAL(kad_lookup_on_nodes(lk, net->sent[1].reqid, net->node[net->sent[1].to].id,
+	                                    NULL, 0, 1.0057), 0);
+	CU_ASSERT_EQUAL(net->done, 0);
+	kad_lookup_tick(lk, 1.0061);
+	CU_ASSERT_EQUAL(net->done, 1);
+	CU_ASSERT_EQUAL(lk->timeouts, 1);
+	CU_ASSERT(lk->found && lk->seq == 5);
+	/* No query was sent after the value. */
+	CU_ASSERT_EQUAL(net->nsent, 3);
+	kad_lookup_release(lk);
+	net_free();
+	free(lk);
+}
+
+/* Bootstrap retries: 1 s, doubling, never more than 60 s apart. The
+ * daemon test test_kademlia_timing sees the first rounds go out on time. */
+static void test_boot_backoff(void)
+{
+	static const double want[] = { 1, 2, 4, 8, 16, 32, 60, 60, 60 };
+	double w = KAD_BOOT_FIRST, at = 0;
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		CU_ASSERT_DOUBLE_EQUAL(w, want[i], 1e-9);
+		at += w;
+		w = kad_backoff_next(w);
+	}
+	/* Rounds go out at 0, 1, 3, 7, 15, 31, 63, 123, 183, 243 s. */
+	CU_ASSERT_DOUBLE_EQUAL(at, 243.0, 1e-9);
+}
+
 static void test_rtt(void)
 {
 	struct kad_rtt r;
@@ -1082,6 +1205,14 @@ static void test_rtt(void)
 	for (int i = 0; i < 50; i++)
 		kad_rtt_sample(&r, 30.0);
 	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 2.0, 1e-9);
+	/* The plugin's floor: loopback round trips of 0.3 ms give a soft
+	 * timeout of a few milliseconds, not tens. */
+	kad_rtt_init(&r, KAD_RTT_FLOOR, 2.0);
+	for (int i = 0; i < 50; i++)
+		kad_rtt_sample(&r, 0.0003);
+	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), KAD_RTT_FLOOR, 1e-9);
+	kad_rtt_sample(&r, 0.004);
+	CU_ASSERT(kad_rtt_timeout(&r) > KAD_RTT_FLOOR && kad_rtt_timeout(&r) < 0.01);
 }
 
 /* --- store -------------------------------------------------------------- */
@@ -1237,7 +1368,9 @@ static void test_store_fair_when_full(void)
 static void test_records(void)
 {
 	struct kad_keypair kp, other;
+	struct kad_signer sg, sg_other;
 	uint8_t seed[KAD_PUB_LEN], key[KAD_ID_LEN], key2[KAD_ID_LEN], rec[512], bad[512];
+	uint8_t writer[KAD_ID_LEN], joined[KAD_ID_LEN + 5];
 	struct kad_record r;
 	int len;
 	uint32_t saved_rng = rng;
@@ -1246,15 +1379,28 @@ static void test_records(void)
 	CU_ASSERT_EQUAL_FATAL(kad_keypair_from_private(&kp, seed), 0);
 	random_id(seed);
 	CU_ASSERT_EQUAL_FATAL(kad_keypair_from_private(&other, seed), 0);
+	memcpy(sg.pub, kp.pub, KAD_PUB_LEN);
+	sg.sign = kad_keypair_sign;
+	sg.arg = &kp;
+	memcpy(sg_other.pub, other.pub, KAD_PUB_LEN);
+	sg_other.sign = kad_keypair_sign;
+	sg_other.arg = &other;
 	/* A signed record checks, and says what it holds. */
-	len = kad_record_mutable(rec, sizeof(rec), &kp, "color", 5, 42, "blue", 4, key);
+	len = kad_record_mutable(rec, sizeof(rec), &sg, "color", 5, 42, "blue", 4, key);
 	CU_ASSERT_FATAL(len > 0);
 	CU_ASSERT_EQUAL(kad_record_check(key, 42, rec, (uint32_t)len), KAD_REC_OK);
 	CU_ASSERT_EQUAL(kad_record_parse(rec, (uint32_t)len, &r), 0);
 	CU_ASSERT_EQUAL(r.kind, KAD_REC_MUTABLE);
 	CU_ASSERT(r.vlen == 4 && memcmp(r.value, "blue", 4) == 0);
 	CU_ASSERT_EQUAL(memcmp(r.pub, kp.pub, KAD_PUB_LEN), 0);
-	kad_mutable_key(kp.pub, "color", 5, key2);
+	/* The key is SHA-256(SHA-256(public key) || name): the writer id,
+	 * a host's peer id when it signs with its host key, then the name. */
+	CU_ASSERT_EQUAL(kad_writer_id(kp.pub, writer), 0);
+	kad_mutable_key(writer, "color", 5, key2);
+	CU_ASSERT_EQUAL(memcmp(key, key2, KAD_ID_LEN), 0);
+	kad_key_hash(kp.pub, KAD_PUB_LEN, joined);
+	memcpy(joined + KAD_ID_LEN, "color", 5);
+	kad_key_hash(joined, sizeof(joined), key2);
 	CU_ASSERT_EQUAL(memcmp(key, key2, KAD_ID_LEN), 0);
 	/* Another sequence number, value, or writer: the signature fails. */
 	CU_ASSERT_EQUAL(kad_record_check(key, UINT64_MAX, rec, (uint32_t)len), KAD_REC_E_SIG);
@@ -1265,7 +1411,7 @@ static void test_records(void)
 	memcpy(bad + 1, other.pub, KAD_PUB_LEN);    /* someone else's key: another key */
 	CU_ASSERT_EQUAL(kad_record_check(key, 42, bad, (uint32_t)len), KAD_REC_E_HASH);
 	/* A writer cannot sign for another's key with its own. */
-	len = kad_record_mutable(bad, sizeof(bad), &other, "color", 5, UINT64_MAX, "red", 3, key2);
+	len = kad_record_mutable(bad, sizeof(bad), &sg_other, "color", 5, UINT64_MAX, "red", 3, key2);
 	CU_ASSERT_EQUAL(kad_record_check(key2, UINT64_MAX, bad, (uint32_t)len), KAD_REC_OK);
 	CU_ASSERT_EQUAL(kad_record_check(key, UINT64_MAX, bad, (uint32_t)len), KAD_REC_E_HASH);
 	/* Immutable: the key is the hash of the value, and seq is 0. */
@@ -1408,7 +1554,10 @@ int main(void)
 	CU_add_test(s, "wrong answers", test_lookup_wrong_answers);
 	CU_add_test(s, "find value", test_lookup_value);
 	CU_add_test(s, "versions of a value", test_lookup_value_versions);
+	CU_add_test(s, "node lookups widen once converged", test_lookup_widens);
+	CU_add_test(s, "a first value shortens the wait", test_lookup_value_grace);
 	CU_add_test(s, "adaptive timeout", test_rtt);
+	CU_add_test(s, "bootstrap backoff", test_boot_backoff);
 	s = CU_add_suite("kademlia_store", NULL, NULL);
 	CU_add_test(s, "replacement", test_store_replace);
 	CU_add_test(s, "expiry", test_store_expiry);

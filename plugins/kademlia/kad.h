@@ -241,7 +241,20 @@ struct kad_record {
 	const uint8_t *value;
 	uint32_t vlen;
 };
-int kad_mutable_key(const uint8_t pub[KAD_PUB_LEN], const void *name, size_t nlen,
+/* Who signs a node's mutable values: a public key and the function that
+ * signs with its private half (the host's sign(), or kad_keypair_sign()
+ * over a key of the plugin's own). sign() writes KAD_SIG_LEN bytes and
+ * returns 0, or -1. */
+struct kad_signer {
+	uint8_t pub[KAD_PUB_LEN];
+	int (*sign)(void *arg, const uint8_t *msg, size_t len, uint8_t sig[KAD_SIG_LEN]);
+	void *arg;
+};
+/* A writer's id: SHA-256 of its public key (its host's peer id, when it
+ * signs with the host key). */
+int kad_writer_id(const uint8_t pub[KAD_PUB_LEN], uint8_t writer_out[KAD_ID_LEN]);
+/* A mutable value's key: SHA-256 of the writer id and the name. */
+int kad_mutable_key(const uint8_t writer[KAD_ID_LEN], const void *name, size_t nlen,
                     uint8_t key_out[KAD_ID_LEN]);
 int kad_record_parse(const uint8_t *rec, uint32_t rlen, struct kad_record *r);
 /* KAD_REC_OK if rec is a valid record for key at seq, else why not. */
@@ -250,15 +263,25 @@ int kad_record_check(const uint8_t key[KAD_ID_LEN], uint64_t seq, const uint8_t 
 /* Build records into out (cap bytes): the length, or -1. */
 int kad_record_immutable(uint8_t *out, size_t cap, const void *val, uint32_t vlen,
                          uint8_t key_out[KAD_ID_LEN]);
-int kad_record_mutable(uint8_t *out, size_t cap, const struct kad_keypair *kp,
+int kad_record_mutable(uint8_t *out, size_t cap, const struct kad_signer *sg,
                        const void *name, size_t nlen, uint64_t seq, const void *val,
                        uint32_t vlen, uint8_t key_out[KAD_ID_LEN]);
 int kad_keypair_from_private(struct kad_keypair *kp, const uint8_t priv[KAD_PUB_LEN]);
+/* A kad_signer's sign() for a kad_keypair (arg). */
+int kad_keypair_sign(void *arg, const uint8_t *msg, size_t len, uint8_t sig[KAD_SIG_LEN]);
 
 /* kad_lookup.c -- the iterative lookup, transport-agnostic. */
 #define KAD_LOOKUP_CANDS (3 * KAD_MAX_K)
 enum kad_lookup_kind { KAD_LK_NODE, KAD_LK_VALUE };
 enum kad_cand_state { KAD_C_NEW, KAD_C_WAIT, KAD_C_LATE, KAD_C_DONE, KAD_C_FAILED };
+
+/* The soft timeout's bounds: the floor is low enough for a LAN or
+ * loopback (round trips well under a millisecond), so a silent node costs
+ * a few milliseconds, not tens; the ceiling is request_timeout. */
+#define KAD_RTT_FLOOR 0.002
+/* After a lookup's first value, the queries still in flight are awaited
+ * for as long again as that value took, and at least this long (s). */
+#define KAD_VALUE_GRACE_MIN 0.001
 
 /* Round-trip estimate shared by all lookups (RFC 6298 style). */
 struct kad_rtt {
@@ -267,6 +290,13 @@ struct kad_rtt {
 	double floor, ceiling;
 };
 void kad_rtt_init(struct kad_rtt *r, double floor, double ceiling);
+
+/* Bootstrap retries while the table is empty (PROTOCOL.md 5.4): the
+ * first after KAD_BOOT_FIRST seconds, each wait then doubled up to
+ * KAD_BOOT_MAX. kad_backoff_next() is the wait after `wait`. */
+#define KAD_BOOT_FIRST 1.0
+#define KAD_BOOT_MAX 60.0
+double kad_backoff_next(double wait);
 void kad_rtt_sample(struct kad_rtt *r, double rtt);
 double kad_rtt_timeout(const struct kad_rtt *r);
 
@@ -278,6 +308,7 @@ struct kad_cand {
 	double sent, deadline;
 	int had_value;             /* answered with a version of the value */
 	int stale;                 /* ... older than the one the lookup returns */
+	int stored;                /* a put already sent it its STOR */
 };
 struct kad_lookup;
 struct kad_lookup_io {
@@ -287,6 +318,10 @@ struct kad_lookup_io {
 	             uint64_t *reqid_out);
 	/* The lookup is over. May free lk: nothing touches it afterwards. */
 	void (*done)(void *arg, struct kad_lookup *lk);
+	/* Optional (NULL): candidate c answered a node lookup and is, for
+	 * now, among the k closest that have not failed. A put stores on it
+	 * at once rather than after the lookup. Must not touch the lookup. */
+	void (*answered)(void *arg, struct kad_lookup *lk, struct kad_cand *c);
 };
 struct kad_lookup {
 	uint8_t target[KAD_ID_LEN];
@@ -295,6 +330,9 @@ struct kad_lookup {
 	struct kad_cand c[KAD_LOOKUP_CANDS];   /* sorted by distance */
 	int n;
 	int inflight;
+	int widened;               /* node lookup converged: k in flight, not alpha */
+	int end_at_convergence;    /* a put's lookup: ends when it converges, and
+	                              the put stores on the k closest known then */
 	int finished;
 	const struct kad_lookup_io *io;
 	void *arg;
@@ -328,6 +366,9 @@ int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
                         const uint8_t from[KAD_ID_LEN], uint64_t seq, uint32_t ttl,
                         const uint8_t *value, uint32_t vlen, double now);
 int kad_lookup_on_fail(struct kad_lookup *lk, uint64_t reqid, double now);
+/* The value found cannot be bettered (an immutable record): end now,
+ * without awaiting the queries in flight. No-op if nothing was found. */
+void kad_lookup_settle(struct kad_lookup *lk, double now);
 void kad_lookup_tick(struct kad_lookup *lk, double now);
 double kad_lookup_next_deadline(const struct kad_lookup *lk);
 /* The k closest that answered, nearest first. */

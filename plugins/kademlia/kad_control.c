@@ -19,7 +19,8 @@ static void reply_record(const struct mp2p_host_api *api, mp2p_reply *r, const u
                          uint32_t rlen)
 {
 	struct kad_record x;
-	char hex[2 * KAD_PUB_LEN + 1];
+	uint8_t writer[KAD_ID_LEN];
+	char hex[2 * KAD_ID_LEN + 1];
 	const uint8_t *v;
 	uint32_t len;
 	int printable = 1;
@@ -28,8 +29,8 @@ static void reply_record(const struct mp2p_host_api *api, mp2p_reply *r, const u
 	if (kad_record_parse(rec, rlen, &x) < 0)
 		return;
 	api->reply_str(r, "kind", x.kind == KAD_REC_MUTABLE ? "mutable" : "immutable");
-	if (x.kind == KAD_REC_MUTABLE) {
-		kad_id_hex(x.pub, hex);
+	if (x.kind == KAD_REC_MUTABLE && kad_writer_id(x.pub, writer) == 0) {
+		kad_id_hex(writer, hex);
 		api->reply_str(r, "writer", hex);
 	}
 	v = x.value;
@@ -75,7 +76,11 @@ static void reply_common(mp2p_reply *r, const struct kad_op *op)
 	op->kd->api->reply_int(r, "hops", op->lk.hops);
 	op->kd->api->reply_int(r, "queries", op->lk.queries);
 	op->kd->api->reply_int(r, "timeouts", op->lk.timeouts);
+	op->kd->api->reply_int(r, "stores_sent", op->stores_sent);
 	op->kd->api->reply_float(r, "ms", ms(op));
+	/* How much of it the lookup took: the rest of a put is its stores. */
+	op->kd->api->reply_float(r, "lookup_ms",
+	                         ((op->lk.finished ? op->lk.ended : op->ended) - op->started) * 1000.0);
 }
 
 static void reply_control(struct kad_op *op)
@@ -160,14 +165,15 @@ void kad_op_reply(struct kad_op *op)
  * older than what the holders have (we may have missed a newer write), and
  * the newer of the two is the answer. */
 /* Which key a get names: "NAME" is this node's own mutable value,
- * "WRITER/NAME" another writer's (WRITER: 64 hex digits of its public
- * key, as its `routes` shows), and (by_key) 64 hex digits a key itself,
- * as an immutable put prints it. */
+ * "WRITER/NAME" another writer's (WRITER: 64 hex digits of its writer id,
+ * the peer id of a host that signs with its host key, as its `routes` and
+ * `maybep2pctl status` show), and (by_key) 64 hex digits a key itself, as
+ * an immutable put prints it. */
 static int get_key(struct kad *kd, const char *text, size_t len, int by_key,
                    uint8_t key[KAD_ID_LEN])
 {
-	uint8_t pub[KAD_PUB_LEN];
-	char hex[2 * KAD_PUB_LEN + 1];
+	uint8_t writer[KAD_ID_LEN];
+	char hex[2 * KAD_ID_LEN + 1];
 
 	if (by_key) {
 		if (len != 2 * KAD_ID_LEN)
@@ -176,16 +182,16 @@ static int get_key(struct kad *kd, const char *text, size_t len, int by_key,
 		hex[len] = '\0';
 		return kad_id_parse(hex, key);
 	}
-	if (len > 2 * KAD_PUB_LEN + 1 && text[2 * KAD_PUB_LEN] == '/') {
-		memcpy(hex, text, 2 * KAD_PUB_LEN);
-		hex[2 * KAD_PUB_LEN] = '\0';
-		if (kad_id_parse(hex, pub) == 0)
-			return kad_mutable_key(pub, text + 2 * KAD_PUB_LEN + 1,
-			                       len - 2 * KAD_PUB_LEN - 1, key);
+	if (len > 2 * KAD_ID_LEN + 1 && text[2 * KAD_ID_LEN] == '/') {
+		memcpy(hex, text, 2 * KAD_ID_LEN);
+		hex[2 * KAD_ID_LEN] = '\0';
+		if (kad_id_parse(hex, writer) == 0)
+			return kad_mutable_key(writer, text + 2 * KAD_ID_LEN + 1,
+			                       len - 2 * KAD_ID_LEN - 1, key);
 	}
 	if (!kd->key_ok)
 		return -1;
-	return kad_mutable_key(kd->kp.pub, text, len, key);
+	return kad_mutable_key(kd->writer, text, len, key);
 }
 
 static struct kad_op *get_start(struct kad *kd, const void *name, size_t nlen, int by_key)
@@ -221,6 +227,7 @@ static void cmd_routes(struct kad *kd, mp2p_reply *r)
 
 	kd->api->reply_str(r, "self", kd->self_hex);
 	kd->api->reply_str(r, "writer", kd->writer_hex);
+	kd->api->reply_str(r, "writer_key", kd->host_signs ? "host" : "kad.key");
 	kd->api->reply_str(r, "addr", kd->addr);
 	kd->api->reply_int(r, "nodes", kad_table_size(&kd->table));
 	kd->api->reply_int(r, "buckets", kd->table.nbuckets);

@@ -15,6 +15,8 @@
 #define KAD_MAX_JOIN_PINGS 64    /* pings verifying nodes that contacted us */
 #define KAD_MAX_REPUBLISH 4      /* republications running at once */
 #define KAD_PEND_BUCKETS 256
+#define KAD_MAX_LINKS 8192       /* node ids with a known connection */
+#define KAD_LINK_BUCKETS 256
 
 struct kad_conf {
 	int k, alpha;
@@ -82,6 +84,7 @@ struct kad_op {
 	uint8_t *value;
 	uint32_t vlen;
 	int stores_out, stores_ok;
+	int stores_sent;         /* STORs this op sent: a put's, or a get's caches */
 	int local;               /* get: value/vlen/seq hold our own copy, and it
 	                            is the answer unless the lookup finds newer */
 	int fetching;            /* republish: an OP_FETCH was started */
@@ -104,10 +107,14 @@ struct kad {
 	char self_hex[2 * KAD_ID_LEN + 1];
 	char addr[KAD_ADDR_MAX + 1];
 	uint64_t last_seq;           /* the last put's sequence number */
-	struct kad_keypair kp;       /* signs this node's mutable values */
-	char writer_hex[2 * KAD_PUB_LEN + 1];   /* kp.pub in hex: the writer id */
-	int key_ok;                  /* kp holds a key */
-	int key_saved;               /* and it is in state_dir/kad.key */
+	struct kad_signer signer;    /* signs this node's mutable values: the
+	                                host key, or kp when the host has none */
+	struct kad_keypair kp;       /* the plugin's own key (kad.key), if used */
+	uint8_t writer[KAD_ID_LEN];  /* SHA-256 of signer.pub: the writer id */
+	char writer_hex[2 * KAD_ID_LEN + 1];    /* ... in hex */
+	int key_ok;                  /* signer can sign */
+	int host_signs;              /* signer is the host key (api->sign) */
+	int key_saved;               /* kp is in state_dir/kad.key (or unused) */
 	int addr_ok;
 	int id_saved;            /* node_id in the state_dir holds self */
 	struct kad_table table;
@@ -117,6 +124,8 @@ struct kad {
 
 	struct kad_pend *pend[KAD_PEND_BUCKETS];
 	int npend, njoin;
+	struct kad_link *links[KAD_LINK_BUCKETS];   /* kad_link.c */
+	int nlinks;
 	struct kad_op *ops;      /* running */
 	int nops, nrepublish;
 	struct kad_op *done;     /* complete, to be reported next turn */
@@ -164,6 +173,14 @@ void kad_schedule(struct kad *kd, double at);
 void kad_orphan(struct kad *kd, struct kad_op *op);
 void kad_pend_free_all(struct kad *kd);
 void kad_node_seen(struct kad *kd, const struct kad_node *n);
+
+/* kad_link.c -- over TLS, a connection on which a node's messages came
+ * (its id proved by the handshake) carries our requests to it too. */
+struct kad_link;
+void kad_link_note(struct kad *kd, const uint8_t id[KAD_ID_LEN], mp2p_conn_id conn);
+mp2p_conn_id kad_link_find(struct kad *kd, const uint8_t id[KAD_ID_LEN]);
+void kad_link_drop_conn(struct kad *kd, mp2p_conn_id conn);
+void kad_link_free_all(struct kad *kd);
 
 /* kad_conns.c -- dialled connections closed once idle (connection_idle). */
 void kad_conn_used(struct kad *kd, mp2p_conn_id conn, double now);

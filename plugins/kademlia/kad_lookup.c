@@ -7,12 +7,17 @@
  * Candidates are kept sorted by distance to the target. At most alpha
  * queries are in flight, always to the closest candidates not yet asked.
  * A query that outlives the adaptive timeout turns LATE: it stops holding
- * a slot, but its answer is still welcome until the hard timeout. The
- * lookup ends when the k closest candidates that have not failed have all
+ * a slot (so one more candidate is asked: alpha grows by one for each late
+ * query), but its answer is still welcome until the hard timeout. A node
+ * lookup whose answer names nobody closer than the closest candidate
+ * known has converged, as the paper says: it then asks all of the k
+ * closest not yet asked at once, instead of alpha at a time. The lookup
+ * ends when the k closest candidates that have not failed have all
  * answered, or, for a value, once the first value has arrived: no query is
- * sent after it, and the answers already in flight are awaited (they are
- * one round trip away) so that the newest version seen wins and holders
- * of older ones are marked stale, to be sent the newer. */
+ * sent after it, and the answers already in flight are awaited for as long
+ * again as the first value took (they were sent with it), so that the
+ * newest version seen wins and holders of older ones are marked stale, to
+ * be sent the newer, without a silent node holding the answer back. */
 #include "kad.h"
 
 #include <stdlib.h>
@@ -39,6 +44,11 @@ void kad_rtt_sample(struct kad_rtt *r, double rtt)
 		r->srtt = 0.875 * r->srtt + 0.125 * rtt;
 	}
 	r->samples++;
+}
+
+double kad_backoff_next(double wait)
+{
+	return wait * 2 > KAD_BOOT_MAX ? KAD_BOOT_MAX : wait * 2;
 }
 
 double kad_rtt_timeout(const struct kad_rtt *r)
@@ -158,7 +168,7 @@ void kad_lookup_step(struct kad_lookup *lk, double now)
 			waiting = 1;
 			break;
 		case KAD_C_NEW:
-			if (lk->inflight >= lk->alpha) {
+			if (lk->inflight >= (lk->widened ? lk->k : lk->alpha)) {
 				window++;
 				waiting = 1;
 				break;
@@ -210,6 +220,17 @@ static int settle(struct kad_lookup *lk, struct kad_cand *c,
 	return 0;
 }
 
+/* Is c among the k closest candidates that have not failed? */
+static int in_window(const struct kad_lookup *lk, const struct kad_cand *c)
+{
+	int rank = 0;
+
+	for (const struct kad_cand *x = lk->c; x < c; x++)
+		if (x->state != KAD_C_FAILED)
+			rank++;
+	return rank < lk->k;
+}
+
 int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
                         const uint8_t from[KAD_ID_LEN], const struct kad_node *nodes,
                         int n, double now)
@@ -221,9 +242,30 @@ int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
 		return -1;
 	depth = c->depth;
 	if (settle(lk, c, from, now) == 0) {
+		struct kad_node closest = lk->c[0].n;
 		/* No honest node sends more than k; the rest are ignored. */
 		for (int i = 0; i < n && i < lk->k; i++)
 			add_cand(lk, &nodes[i], depth + 1);
+		/* Nobody closer than the closest we knew: the candidates are as
+		 * near as they get, so the rest of the k closest are asked at
+		 * once rather than alpha per round trip. A value lookup stays at
+		 * alpha: any of the k closest holds the value, and a few more
+		 * round trips cost less than k requests per get. */
+		if (lk->kind == KAD_LK_NODE &&
+		    memcmp(lk->c[0].n.id, closest.id, KAD_ID_LEN) == 0)
+			lk->widened = 1;
+		/* The additions moved the array: find the answerer again. */
+		for (c = lk->c; c < lk->c + lk->n; c++)
+			if (c->state == KAD_C_DONE && c->reqid == reqid)
+				break;
+		if (lk->io->answered != NULL && c < lk->c + lk->n && in_window(lk, c))
+			lk->io->answered(lk->arg, lk, c);
+		/* A put needs no more than this: the k closest it knows now
+		 * are sent the value itself, and each STOK proves its node. */
+		if (lk->widened && lk->end_at_convergence) {
+			finish(lk, now);
+			return 0;
+		}
 	}
 	kad_lookup_step(lk, now);
 	return 0;
@@ -267,6 +309,17 @@ int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
 		return 0;
 	}
 	c->had_value = 1;
+	if (!lk->found) {
+		/* The queries still out were sent about when this one was:
+		 * each gets as long again as this answer took, then stops
+		 * holding the answer (it is still taken if it comes in time). */
+		double grace = now - c->sent;
+		if (grace < KAD_VALUE_GRACE_MIN)
+			grace = KAD_VALUE_GRACE_MIN;
+		for (int i = 0; i < lk->n; i++)
+			if (lk->c[i].state == KAD_C_WAIT && lk->c[i].deadline > now + grace)
+				lk->c[i].deadline = now + grace;
+	}
 	if (lk->found) {
 		int c_newer = kad_value_newer(seq, value, vlen, lk->seq, lk->value, lk->vlen);
 		if (c_newer < 0) {
@@ -284,6 +337,12 @@ int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
 	}
 	kad_lookup_step(lk, now);
 	return 0;
+}
+
+void kad_lookup_settle(struct kad_lookup *lk, double now)
+{
+	if (!lk->finished && lk->found)
+		finish(lk, now);
 }
 
 int kad_lookup_on_fail(struct kad_lookup *lk, uint64_t reqid, double now)

@@ -90,10 +90,17 @@ static int send_to_node(struct kad *kd, const struct kad_node *to, int id_known,
                         const char *type, size_t len, mp2p_conn_id *conn)
 {
 	char hex[2 * KAD_ID_LEN + 1];
+	mp2p_conn_id known;
 
 	if (!id_known || kd->api->security(kd->host) == MP2P_SECURITY_PLAIN)
 		return kd->api->send_to(kd->host, to->addr, NULL, type, kd->buf, len,
 		                        MP2P_SEND_REUSE, conn);
+	/* A connection the node itself spoke on, TLS-proved, saves a dial. */
+	if ((known = kad_link_find(kd, to->id)) != 0 &&
+	    kd->api->send(kd->host, known, NULL, type, kd->buf, len) == 0) {
+		*conn = known;
+		return 0;
+	}
 	kad_id_hex(to->id, hex);
 	return kd->api->send_to_peer(kd->host, to->addr, hex, NULL, type, kd->buf, len,
 	                             MP2P_SEND_REUSE, conn);
@@ -247,6 +254,7 @@ static void fail_matching(struct kad *kd, mp2p_conn_id conn, double now)
 
 void kad_on_closed(struct kad *kd, mp2p_conn_id conn)
 {
+	kad_link_drop_conn(kd, conn);
 	fail_matching(kd, conn, kd->api->now(kd->host));
 }
 
@@ -552,12 +560,25 @@ static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_ms
 			kad_lookup_on_nodes(&op->lk, p->reqid, m->id, m->nodes, m->nnodes, now);
 		else if (m->type == KAD_T_VALU && op->lk.kind == KAD_LK_VALUE &&
 		         memcmp(m->key, op->lk.target, KAD_ID_LEN) == 0 &&
-		         m->version == KAD_WIRE_VERSION && value_proves_itself(kd, m))
+		         m->version == KAD_WIRE_VERSION && value_proves_itself(kd, m)) {
 			kad_lookup_on_value(&op->lk, p->reqid, m->id, m->seq, m->ttl,
 			                    m->value, m->vlen, now);
+			/* An immutable key has one possible value: nothing an
+			 * answer still in flight could bring is newer. */
+			if (m->vlen > 0 && m->value[0] == KAD_REC_IMMUTABLE)
+				kad_lookup_settle(&op->lk, now);
+		}
 		else {
 			BUMP(kd, wrong_answer);
 			kad_lookup_on_fail(&op->lk, p->reqid, now);
+		}
+		/* A first value shortens the wait for the rest (kad_lookup.c):
+		 * the wake timer must come by then. The op may be complete, but
+		 * it is freed only on the next turn of the loop. */
+		if (!op->lk.finished) {
+			double d = kad_lookup_next_deadline(&op->lk);
+			if (d > 0)
+				kad_schedule(kd, d);
 		}
 		break;
 	case P_STORE:
@@ -652,10 +673,14 @@ void kad_on_frame(struct kad *kd, mp2p_conn_id conn, const struct mp2p_frame *f)
 		             f->type, f->length, e);
 	} else if (!id_is_senders_key(kd, conn, m->id)) {
 		/* dropped and counted there */
-	} else if (kad_is_request(type)) {
-		handle_request(kd, conn, m);
 	} else {
-		handle_answer(kd, conn, m);
+		/* Over TLS the id is proved: this connection leads to it. */
+		if (kd->api->security(kd->host) != MP2P_SECURITY_PLAIN)
+			kad_link_note(kd, m->id, conn);
+		if (kad_is_request(type))
+			handle_request(kd, conn, m);
+		else
+			handle_answer(kd, conn, m);
 	}
 	free(m);
 }

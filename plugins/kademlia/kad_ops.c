@@ -69,17 +69,39 @@ static void send_store(struct kad *kd, struct kad_op *op, const struct kad_node 
 	body.ttl = ttl;
 	body.value = value;
 	body.vlen = vlen;
-	if (kad_send_request(kd, KAD_T_STOR, to, 1, P_STORE, op, &body, NULL) == 0 && op)
+	if (kad_send_request(kd, KAD_T_STOR, to, 1, P_STORE, op, &body, NULL) == 0 && op) {
 		op->stores_out++;
+		op->stores_sent++;
+	}
+}
+
+/* A put stores on a node as soon as it answers the lookup from among the
+ * k closest known then: most of the final k are known early, so the
+ * stores overlap the lookup instead of following it. A node pushed out
+ * of the k closest later keeps an extra copy, which does no harm. */
+static void lk_answered(void *arg, struct kad_lookup *lk, struct kad_cand *c)
+{
+	struct kad_op *op = arg;
+
+	if (op->kind != OP_PUT || c->stored)
+		return;
+	c->stored = 1;
+	send_store(op->kd, op, &c->n, op->key, op->seq, op->ttl, op->value, op->vlen);
+	(void)lk;
+}
+
+static int put_quorum(const struct kad_op *op)
+{
+	return (op->kd->conf.k + 1) / 2;
 }
 
 static void start_storing(struct kad_op *op)
 {
 	struct kad *kd = op->kd;
-	struct kad_node near[KAD_MAX_K];
-	int n = kad_lookup_result(&op->lk, near, KAD_MAX_K);
+	struct kad_lookup *lk = &op->lk;
 	double now = kd->api->now(kd->host);
 	struct kad_value *v = kad_store_get(&kd->store, op->key, now);
+	int n = 0;
 
 	/* Republish what we hold now, which may be newer than when the op
 	 * began; and not at all if it has expired meanwhile. */
@@ -92,12 +114,27 @@ static void start_storing(struct kad_op *op)
 		op->seq = v->seq;
 	}
 	op->phase = PH_STORING;
-	for (int i = 0; i < n; i++)
-		send_store(kd, op, &near[i], op->key, op->seq, op->ttl,
+	/* The k closest that answered, as kad_lookup_result() lists them; a
+	 * put's lookup ended at convergence, so for a put the k closest that
+	 * have not failed, asked or not. A put has sent some of them their
+	 * STOR already. */
+	for (int i = 0; i < lk->n && n < lk->k; i++) {
+		struct kad_cand *c = &lk->c[i];
+		if (c->state == KAD_C_FAILED ||
+		    (c->state != KAD_C_DONE && !lk->end_at_convergence))
+			continue;
+		n++;
+		if (c->stored)
+			continue;
+		c->stored = 1;
+		send_store(kd, op, &c->n, op->key, op->seq, op->ttl,
 		           op->kind == OP_REPUBLISH ? v->data : op->value,
 		           op->kind == OP_REPUBLISH ? v->len : op->vlen);
+	}
 	if (op->stores_out == 0)
-		kad_op_complete(op, MP2P_KAD_FAILED);
+		kad_op_complete(op, op->stores_ok > 0 ? MP2P_KAD_OK : MP2P_KAD_FAILED);
+	else if (op->kind == OP_PUT && op->stores_ok >= put_quorum(op))
+		kad_op_complete(op, MP2P_KAD_OK);
 }
 
 /* After joining, the buckets that are not yet full are filled by looking
@@ -156,12 +193,14 @@ static void spread_newest(struct kad *kd, struct kad_op *op)
 	if (lk->cache_at >= 0) {
 		BUMP(kd, cached);
 		send_store(kd, NULL, &lk->c[lk->cache_at].n, lk->target, seq, ttl, val, vlen);
+		op->stores_sent++;
 	}
 	for (int i = 0; i < lk->n; i++) {
 		if (!lk->c[i].stale && !(ours && lk->c[i].had_value))
 			continue;
 		BUMP(kd, healed);
 		send_store(kd, NULL, &lk->c[i].n, lk->target, seq, ttl, val, vlen);
+		op->stores_sent++;
 	}
 	adopt_if_newer(kd, op);
 }
@@ -214,7 +253,7 @@ static void lk_done(void *arg, struct kad_lookup *lk)
 	}
 }
 
-static const struct kad_lookup_io lk_io = { lk_query, lk_done };
+static const struct kad_lookup_io lk_io = { lk_query, lk_done, lk_answered };
 
 struct kad_op *kad_op_start(struct kad *kd, int kind, const uint8_t target[KAD_ID_LEN])
 {
@@ -236,6 +275,7 @@ struct kad_op *kad_op_start(struct kad *kd, int kind, const uint8_t target[KAD_I
 	                kind == OP_GET || kind == OP_FETCH ? KAD_LK_VALUE : KAD_LK_NODE,
 	                kd->conf.k, kd->conf.alpha, &lk_io, op, &kd->rtt,
 	                kd->conf.request_timeout, now);
+	op->lk.end_at_convergence = kind == OP_PUT;
 	op->next = kd->ops;
 	kd->ops = op;
 	kd->nops++;
@@ -256,12 +296,23 @@ void kad_op_run(struct kad_op *op)
 	kad_lookup_step(&op->lk, op->kd->api->now(op->kd->host));
 }
 
+/* A put is answered once half of k nodes hold the value (a majority of
+ * the k replicas a lookup will look among), or every STOR has been
+ * answered: waiting for the slowest of k stores would make every put as
+ * slow as the most loaded or distant node. The STORs still out go on;
+ * their answers are no longer the put's. A republication waits for all,
+ * since a STOK that says "newer" makes it fetch the newer version. */
 void kad_op_store_answered(struct kad_op *op, int ok)
 {
-	if (op->phase != PH_STORING)
+	if (op->phase == PH_COMPLETE)
 		return;
 	op->stores_ok += ok != 0;
-	if (--op->stores_out == 0)
+	op->stores_out--;
+	/* Stores sent during the lookup count, but the put is done only once
+	 * the lookup has ended (start_storing). */
+	if (op->phase != PH_STORING)
+		return;
+	if (op->stores_out == 0 || (op->kind == OP_PUT && op->stores_ok >= put_quorum(op)))
 		kad_op_complete(op, op->stores_ok > 0 ? MP2P_KAD_OK : MP2P_KAD_FAILED);
 }
 
@@ -386,7 +437,7 @@ int kad_put_start(struct kad *kd, const void *name, size_t nlen, const void *val
 	if ((rec = malloc(cap)) == NULL)
 		return -1;
 	len = immutable ? kad_record_immutable(rec, cap, value, (uint32_t)vlen, key)
-	                : kad_record_mutable(rec, cap, &kd->kp, name, nlen, seq, value,
+	                : kad_record_mutable(rec, cap, &kd->signer, name, nlen, seq, value,
 	                                     (uint32_t)vlen, key);
 	if (len < 0) {
 		free(rec);
@@ -483,7 +534,7 @@ static void bootstrap(struct kad *kd, double now)
 		if (kad_send_ping(kd, kd->conf.bootstrap[i], NULL, P_PING_BOOT, 0) == 0)
 			BUMP(kd, bootstrap_pings);
 	kd->next_boot = now + kd->boot_backoff;
-	kd->boot_backoff = kd->boot_backoff * 2 > 60 ? 60 : kd->boot_backoff * 2;
+	kd->boot_backoff = kad_backoff_next(kd->boot_backoff);
 }
 
 /* When maintenance must run next: the regular tick, or sooner for a
@@ -519,7 +570,7 @@ void kad_maintain(void *arg)
 		bootstrap(kd, now);
 	} else {
 		/* The next time the table empties, retries start at 1 s again. */
-		kd->boot_backoff = 1;
+		kd->boot_backoff = KAD_BOOT_FIRST;
 		kd->next_boot = 0;
 		if (!kd->joined)
 			kad_join(kd);

@@ -168,22 +168,54 @@ static void load_node_id(struct kad *kd)
 
 /* --- the writer key: signs this node's mutable values ------------------
  *
- * An Ed25519 key of the plugin's own, in state_dir/kad.key: 64 hex digits
- * of the private seed and a newline, mode 0600. It is created once (the
- * host creates state_dir only before start(), so a new key is written
- * then) and read back on every later start. A file that is not a regular
- * file of ours, is readable by others, or is damaged is not used: puts
- * are refused and the log says why, since a key anyone could read signs
- * nothing. */
+ * The host's key when the host has one (ABI 1.1 sign()): the writer id is
+ * then the host's peer id, so `get PEERID/NAME` names another host's value
+ * by what its `maybep2pctl status` prints. Otherwise an Ed25519 key of the
+ * plugin's own, in state_dir/kad.key: 64 hex digits of the private seed
+ * and a newline, mode 0600. It is created once (the host creates
+ * state_dir only before start(), so a new key is written then) and read
+ * back on every later start. A file that is not a regular file of ours,
+ * is readable by others, or is damaged is not used: puts are refused and
+ * the log says why, since a key anyone could read signs nothing. */
+
+static void writer_from_pub(struct kad *kd)
+{
+	if (kad_writer_id(kd->signer.pub, kd->writer) == 0) {
+		kad_id_hex(kd->writer, kd->writer_hex);
+		kd->key_ok = 1;
+	}
+}
+
+static int host_sign(void *arg, const uint8_t *msg, size_t len, uint8_t sig[KAD_SIG_LEN])
+{
+	struct kad *kd = arg;
+
+	return kd->api->sign(kd->host, msg, len, sig, NULL) == MP2P_OK ? 0 : -1;
+}
+
+/* Signs with the host key if the host offers one; 0 if so. */
+static int use_host_key(struct kad *kd)
+{
+	if (!MP2P_API_HAS(kd->api, sign) ||
+	    kd->api->sign(kd->host, NULL, 0, NULL, kd->signer.pub) != MP2P_OK)
+		return -1;
+	kd->signer.sign = host_sign;
+	kd->signer.arg = kd;
+	kd->host_signs = 1;
+	kd->key_saved = 1;           /* nothing of ours to write */
+	writer_from_pub(kd);
+	return 0;
+}
 
 static void key_from_hex(struct kad *kd, const char *hex)
 {
 	uint8_t seed[KAD_PUB_LEN];
 
 	if (kad_id_parse(hex, seed) == 0 && kad_keypair_from_private(&kd->kp, seed) == 0) {
-		kd->key_ok = 1;
-		for (int i = 0; i < KAD_PUB_LEN; i++)
-			snprintf(kd->writer_hex + 2 * i, 3, "%02x", kd->kp.pub[i]);
+		memcpy(kd->signer.pub, kd->kp.pub, KAD_PUB_LEN);
+		kd->signer.sign = kad_keypair_sign;
+		kd->signer.arg = &kd->kp;
+		writer_from_pub(kd);
 	}
 	memset(seed, 0, sizeof(seed));
 }
@@ -296,7 +328,8 @@ static int kad_init(const struct mp2p_host_api *api, mp2p_host *host,
 	if (read_conf(api, config, &kd->conf, error_text) < 0)
 		goto fail;
 	load_node_id(kd);
-	load_key(kd);
+	if (use_host_key(kd) < 0)
+		load_key(kd);
 	snprintf(kd->addr, sizeof(kd->addr), "%s", api->advertise(host) ? api->advertise(host) : "");
 	kd->addr_ok = kad_addr_valid(kd->addr);
 	if (!kd->addr_ok)
@@ -307,14 +340,14 @@ static int kad_init(const struct mp2p_host_api *api, mp2p_host *host,
 	kad_table_set_limits(&kd->table, (int)kd->conf.table_per_ip,
 	                     (int)kd->conf.table_per_prefix);
 	kad_store_init(&kd->store, (int)kd->conf.max_values, (uint32_t)(kd->conf.max_value_size + KAD_REC_OVERHEAD));
-	kad_rtt_init(&kd->rtt, 0.05, kd->conf.request_timeout);
+	kad_rtt_init(&kd->rtt, KAD_RTT_FLOOR, kd->conf.request_timeout);
 	kd->bufcap = kad_encoded_max((size_t)kd->conf.max_value_size);
 	if ((kd->buf = malloc(kd->bufcap)) == NULL)
 		goto fail;
 #define KAD_GET(name) kd->c.name = api->counter(host, #name);
 	KAD_COUNTERS(KAD_GET)
 #undef KAD_GET
-	kd->boot_backoff = 1;
+	kd->boot_backoff = KAD_BOOT_FIRST;
 	load_routes(kd);
 	*self_out = kd;
 	return 0;
@@ -390,7 +423,7 @@ static int kad_start(void *self, char **error_text)
 	}
 	if (!kd->id_saved && write_node_id(kd) == 0)
 		kd->id_saved = 1;
-	if (kd->key_ok && !kd->key_saved) {
+	if (kd->key_ok && !kd->key_saved) {      /* a new kad.key (no host key) */
 		if (write_key(kd) == 0)
 			kd->key_saved = 1;
 		else
@@ -455,6 +488,7 @@ static void kad_destroy(void *self)
 	if (kd == NULL)
 		return;
 	kad_pend_free_all(kd);
+	kad_link_free_all(kd);
 	kad_ops_free_all(kd);
 	kad_table_release(&kd->table);
 	kad_store_release(&kd->store);

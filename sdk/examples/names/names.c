@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NAMES_WRITER_HEX 64     /* a writer's key in hex, before "/NAME" */
+#define NAMES_WRITER_HEX 64     /* a writer id (peer id) in hex, before "/NAME" */
 #define NAMES_NAME_MAX (NAMES_WRITER_HEX + 1 + 64)
 #define NAMES_ADDR_MAX 64
 #define NAMES_PENDING_MAX 256    /* requests in flight at once */

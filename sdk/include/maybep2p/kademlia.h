@@ -31,14 +31,17 @@
  *
  * VALUES ARE SIGNED (protocol version 2, the plugin's PROTOCOL.md)
  *
- * put() stores a mutable value signed with this host's writer key (an
- * Ed25519 key the provider keeps in its state directory, kad.key), under
- * the name `key` (1 to 255 bytes): the DHT locates it by the SHA-256 of
- * the writer's public key and the name, so no other host can overwrite
- * it, and a newer put of the name replaces the older one everywhere.
- * get() with a plain name reads this host's own value; with
- * "WRITER/NAME", WRITER being 64 hex digits of another host's public key
- * (`maybep2pctl NAME routes` shows it as `writer`), it reads that host's.
+ * put() stores a mutable value signed with this host's writer key (the
+ * host key when the host has one, else an Ed25519 key the provider keeps
+ * in its state directory, kad.key), under the name `key` (1 to 255
+ * bytes): the DHT locates it by the SHA-256 of the writer id (the SHA-256
+ * of the writer's public key: the host's peer id when the host key signs)
+ * and the name, so no other host can overwrite it, and a newer put of the
+ * name replaces the older one everywhere. get() with a plain name reads
+ * this host's own value; with "WRITER/NAME", WRITER being 64 hex digits of
+ * another host's writer id (its peer id, as `maybep2pctl status` prints
+ * it; `maybep2pctl NAME routes` shows it as `writer`), it reads that
+ * host's.
  * What a get returns is always a value its writer signed. Values are at
  * most the provider's `max_value_size` setting.
  */

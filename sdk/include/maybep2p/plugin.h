@@ -167,14 +167,15 @@
  *
  * 1.1 added, at the ends: send_claimed, wall_now, vlog, limits,
  * conn_pending, conn_set_low_water, send_v2, send_to_v2, origin,
- * checkpoint, reply_handover, reply_adopt, peer_id, security and
- * send_to_peer to the host API; on_drain to the descriptor; authenticated,
- * tls and peer_id to struct mp2p_conn_info; the flags MP2P_SEND_NOWAIT,
- * MP2P_SEND_OWNED and MP2P_SEND_PLAINTEXT; enum mp2p_result, enum
- * mp2p_origin, enum mp2p_security, struct mp2p_limits and
- * MP2P_PEER_ID_LEN. A 1.1 host also refuses a descriptor whose reserved
- * `flags` are not 0, writes conn_info()'s bytes_out as bytes written
- * rather than bytes queued, and keeps services offered through stop().
+ * checkpoint, reply_handover, reply_adopt, peer_id, security,
+ * send_to_peer and sign to the host API; on_drain to the descriptor;
+ * authenticated, tls and peer_id to struct mp2p_conn_info; the flags
+ * MP2P_SEND_NOWAIT, MP2P_SEND_OWNED and MP2P_SEND_PLAINTEXT; enum
+ * mp2p_result, enum mp2p_origin, enum mp2p_security, struct mp2p_limits,
+ * MP2P_PEER_ID_LEN, MP2P_PUBLIC_KEY_LEN and MP2P_SIGNATURE_LEN. A 1.1
+ * host also refuses a descriptor whose reserved `flags` are not 0, writes
+ * conn_info()'s bytes_out as bytes written rather than bytes queued, and
+ * keeps services offered through stop().
  * Plugins built against 1.0 load and run unchanged.
  *
  * C AND C++
@@ -269,6 +270,11 @@ extern "C" {
  *  Ed25519 public key, written as 64 lowercase hex digits. A host's peer id
  *  names it for as long as it keeps its key (state_dir/host.key). */
 #define MP2P_PEER_ID_LEN 64
+
+/** Bytes of a host's raw Ed25519 public key and of one signature made
+ *  with its key (ABI 1.1, sign()). */
+#define MP2P_PUBLIC_KEY_LEN 32
+#define MP2P_SIGNATURE_LEN 64
 
 #if defined(__GNUC__) || defined(__clang__)
 #define MP2P_EXPORT __attribute__((visibility("default")))
@@ -879,6 +885,29 @@ struct mp2p_host_api {
 	int (*send_to_peer)(mp2p_host *h, const char *addr, const char *peer_id,
 	                    const char *protocol, const char *type, const void *payload,
 	                    size_t length, unsigned flags, mp2p_conn_id *conn_out);
+
+	/** Signs with the host key, so a plugin can put the host's identity
+	 *  on data that outlives a connection (a DHT value, a record handed
+	 *  on by others) without holding a key of its own.
+	 *
+	 *  Writes the Ed25519 signature (RFC 8032, the pure variant: the
+	 *  message itself is signed, not a digest of it) of `len` bytes at
+	 *  `msg` to sig_out[MP2P_SIGNATURE_LEN], and the host's raw public key
+	 *  to pub_out[MP2P_PUBLIC_KEY_LEN] when pub_out is not NULL. The peer
+	 *  id (peer_id()) is the SHA-256 of that public key, so anyone who
+	 *  knows the peer id can check that a public key is this host's. With
+	 *  sig_out NULL only the public key is written (msg is not read).
+	 *  Both buffers are the caller's; the private key never leaves the
+	 *  host.
+	 *
+	 *  Returns MP2P_OK, or -1 when the host has no key to sign with (a
+	 *  harness or simulator may run plugins without one; a plugin then
+	 *  uses a key of its own), or when signing failed. Costs about 50 us
+	 *  of CPU on the loop thread; it never blocks. Call from any callback.
+	 *  Since 1.1 (check with MP2P_API_HAS(api, sign) when declaring an
+	 *  older minor). */
+	int (*sign)(mp2p_host *h, const void *msg, size_t len,
+	            uint8_t sig_out[MP2P_SIGNATURE_LEN], uint8_t pub_out[MP2P_PUBLIC_KEY_LEN]);
 };
 
 /** True if the host's table has `member` (it may be older than the
@@ -1030,7 +1059,8 @@ MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, send_claimed) == 8 + 41 * MP2
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, wall_now) == 8 + 42 * MP2P_P_, "mp2p_host_api layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, send_v2) == 8 + 47 * MP2P_P_, "mp2p_host_api layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, peer_id) == 8 + 53 * MP2P_P_, "mp2p_host_api layout");
-MP2P_STATIC_ASSERT_(sizeof(struct mp2p_host_api) == 8 + 56 * MP2P_P_, "mp2p_host_api size (1.1)");
+MP2P_STATIC_ASSERT_(offsetof(struct mp2p_host_api, sign) == 8 + 56 * MP2P_P_, "mp2p_host_api layout");
+MP2P_STATIC_ASSERT_(sizeof(struct mp2p_host_api) == 8 + 57 * MP2P_P_, "mp2p_host_api size (1.1)");
 
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_plugin, name) == 16, "mp2p_plugin layout");
 MP2P_STATIC_ASSERT_(offsetof(struct mp2p_plugin, init) == 16 + 4 * MP2P_P_, "mp2p_plugin layout");
