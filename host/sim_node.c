@@ -195,10 +195,13 @@ void sim_node_churn_begin(struct sim_node *n)
 {
 	const struct sim_scenario *sc = n->sim->sc;
 
+	double now = n->sim->q.now, start = sc->churn_start > now ? sc->churn_start : now;
+
 	if (!sc->churn)
 		return;
 	n->churn.fire = churn_fire;
-	sim_queue_push(&n->sim->q, &n->churn, sc->churn_start + sim_dist_sample(&sc->session, &n->rng));
+	/* A node that joins after churn began starts its first session then. */
+	sim_queue_push(&n->sim->q, &n->churn, start + sim_dist_sample(&sc->session, &n->rng));
 }
 
 /* At the end of a run, the way the daemon ends: every instance stopped

@@ -594,7 +594,7 @@ static void write_plot_script(const struct sim_output *o, FILE *f)
 		fputs("set output 'success.png'\n"
 		      "set title 'Success rate over time'\n"
 		      "set xlabel 'virtual time (min)'\nset ylabel 'successful commands (%)'\n"
-		      "set yrange [0:105]\n"
+		      "set yrange [*:100.5]\n"
 		      "plot 'success.dat' using 1:2 with linespoints lw 2 title 'success'\n", f);
 	if (o->nrounds > 0)
 		fputs("set output 'conns.png'\n"

@@ -29,6 +29,7 @@ struct kad_conf {
 	double republish, refresh;
 	long table_per_ip;       /* entries per ip group in one bucket, 0: no limit */
 	long table_per_prefix;   /* entries per prefix group in the table */
+	double connection_idle;  /* close a dialled connection idle this long; 0: never */
 };
 
 /* Counters shown by `maybep2pctl stats` and by the `stats` command. */
@@ -144,6 +145,11 @@ struct kad {
 	double next_boot, boot_backoff;
 	double last_routes_write;
 	uint64_t table_changes, routes_written;
+	struct kad_dialled {     /* connections we dialled, and their last request */
+		mp2p_conn_id conn;
+		double last;
+	} *dialled;
+	int ndialled, capdialled;
 };
 
 /* kad_file.c -- files in the state directory, safe from planted links.
@@ -175,6 +181,12 @@ void kad_link_note(struct kad *kd, const uint8_t id[KAD_ID_LEN], mp2p_conn_id co
 mp2p_conn_id kad_link_find(struct kad *kd, const uint8_t id[KAD_ID_LEN]);
 void kad_link_drop_conn(struct kad *kd, mp2p_conn_id conn);
 void kad_link_free_all(struct kad *kd);
+
+/* kad_conns.c -- dialled connections closed once idle (connection_idle). */
+void kad_conn_used(struct kad *kd, mp2p_conn_id conn, double now);
+void kad_conn_gone(struct kad *kd, mp2p_conn_id conn);
+void kad_conns_sweep(struct kad *kd, double now);
+void kad_conns_free(struct kad *kd);
 
 /* kad_ops.c */
 struct kad_op *kad_op_start(struct kad *kd, int kind, const uint8_t target[KAD_ID_LEN]);

@@ -144,6 +144,7 @@ static int send_request(struct kad *kd, int type, const struct kad_node *to, int
 		return -1;
 	}
 	BUMP(kd, messages_out);
+	kad_conn_used(kd, conn, now);
 	p->reqid = m.reqid;
 	p->kind = kind;
 	p->conn = conn;

@@ -562,6 +562,7 @@ void kad_maintain(void *arg)
 	double now = kd->api->now(kd->host);
 
 	kad_store_expire(&kd->store, now);
+	kad_conns_sweep(kd, now);
 	republish_due(kd, now);
 	refresh_stale(kd, now);
 	if (kad_table_size(&kd->table) == 0) {

@@ -25,7 +25,7 @@
 static const char *const kad_settings[] = {
 	"k", "alpha", "bootstrap", "request_timeout", "value_ttl_max",
 	"max_value_size", "max_values", "republish", "refresh", "table_per_ip",
-	"table_per_prefix", NULL
+	"table_per_prefix", "connection_idle", NULL
 };
 
 static const struct kad_conf kad_defaults = {
@@ -39,6 +39,7 @@ static const struct kad_conf kad_defaults = {
 	.refresh = 3600,
 	.table_per_ip = 2,
 	.table_per_prefix = 10,
+	.connection_idle = 30.0,
 };
 
 /* A setting in [lo, hi] into a long (util.h reads it as long long). */
@@ -69,7 +70,8 @@ static int read_conf(const struct mp2p_host_api *api, const mp2p_config *c,
 	    mp2p_config_float(api, c, "request_timeout", 0.01, 60, &conf->request_timeout, error_text) < 0 ||
 	    mp2p_config_float(api, c, "value_ttl_max", 1, 4e9, &conf->value_ttl_max, error_text) < 0 ||
 	    mp2p_config_float(api, c, "republish", 0.1, 1e7, &conf->republish, error_text) < 0 ||
-	    mp2p_config_float(api, c, "refresh", 0.1, 1e7, &conf->refresh, error_text) < 0)
+	    mp2p_config_float(api, c, "refresh", 0.1, 1e7, &conf->refresh, error_text) < 0 ||
+	    mp2p_config_float(api, c, "connection_idle", 0, 1e7, &conf->connection_idle, error_text) < 0)
 		return -1;
 	conf->k = (int)k;
 	conf->alpha = (int)alpha;
@@ -460,8 +462,10 @@ static void kad_on_frame_cb(void *self, mp2p_conn_id conn, const struct mp2p_fra
 
 static void kad_on_conn(void *self, mp2p_conn_id conn, const struct mp2p_conn_event *ev)
 {
-	if (ev->kind == MP2P_CONN_CLOSED)
+	if (ev->kind == MP2P_CONN_CLOSED) {
+		kad_conn_gone(self, conn);
 		kad_on_closed(self, conn);
+	}
 }
 
 static void kad_stop(void *self, enum mp2p_stop_reason reason)
@@ -488,6 +492,7 @@ static void kad_destroy(void *self)
 	kad_ops_free_all(kd);
 	kad_table_release(&kd->table);
 	kad_store_release(&kd->store);
+	kad_conns_free(kd);
 	conf_release(&kd->conf);
 	free(kd->buf);
 	free(kd);

@@ -269,6 +269,9 @@ class Bench:
             for s in order:
                 perf_out = a.perf if (perf and a.perf and s is host and r == 0) else None
                 res = self.loadgen_once(s, perf_out, extra, conns)
+                if res["frames"] == 0:
+                    raise RuntimeError("%s answered nothing in round %d's %gs"
+                                       % (s.name, r + 1, a.seconds))
                 runs[s.name].append(res)
                 print("   round %d %-10s %9.0f %s/s  p50 %8.1f us  p99 %8.1f us"
                       "  server %3.0f%% CPU %8.0f ns/%s  loadgen %3.0f%% CPU"
@@ -348,6 +351,7 @@ class Bench:
         # Its test library catches SIGTERM for its own hosts; ours must
         # still stop the servers this script started.
         signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(143))
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         n = self.args.tls_idle
         print("== idle TLS connections: %d held by a host (one PING/PONG each), RSS growth" % n)
         plain, tls = tls_idle_mem.measure(n, self.tmp)

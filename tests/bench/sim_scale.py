@@ -5,7 +5,8 @@ Weibull churn, 10,000 gets) and etc/sim/kademlia-100k.conf (100,000 nodes,
 stable, 1,000 gets after convergence), each run once with the plugins of
 this build tree.
 
-Per run it prints the wall time and peak RSS of the simulator process
+Per run it prints the wall time, CPU time (on a shared machine the steadier
+figure) and peak RSS of the simulator process
 (measured here, from the kernel's accounting of the child), memory per
 node, and from the run's summary.json: success, hops, requests and latency
 per lookup, bytes per node per minute and open connections per node at
@@ -103,14 +104,14 @@ def get_figures(summary):
 def report(results):
     print()
     print("maybep2psim at scale: kademlia, latency log-normal 50 ms +- 25 ms RTT")
-    print("%-6s %8s %9s %9s %10s %9s %8s %9s %9s %9s %9s %11s %9s" % (
-        "run", "nodes", "wall s", "aim s", "peak MiB", "aim GiB", "KiB/node", "get ok",
+    print("%-6s %8s %9s %9s %9s %10s %9s %8s %9s %9s %9s %9s %11s %9s" % (
+        "run", "nodes", "wall s", "cpu s", "aim s", "peak MiB", "aim GiB", "KiB/node", "get ok",
         "hops p50", "log2(N)", "req mean", "lat p50/p99", "B/node/min"))
     for r in results:
         g = get_figures(r["summary"])
         ss = r["summary"].get("steady_state", {})
-        print("%-6s %8d %9.1f %9s %10.1f %9s %8.1f %8.2f%% %9.1f %9.1f %9.2f %5.0f/%-5.0f %9.0f" % (
-            r["key"], r["nodes"], r["wall_s"], "%.0f" % r["aim_s"] if r["aim_s"] else "-",
+        print("%-6s %8d %9.1f %9.1f %9s %10.1f %9s %8.1f %8.2f%% %9.1f %9.1f %9.2f %5.0f/%-5.0f %9.0f" % (
+            r["key"], r["nodes"], r["wall_s"], r["cpu_s"], "%.0f" % r["aim_s"] if r["aim_s"] else "-",
             r["rss_kib"] / 1024.0, "%.0f" % r["aim_gib"] if r["aim_gib"] else "-",
             r["kib_per_node"], g["success_pct"], g["hops"]["median"], math.log2(r["nodes"]),
             g["requests"]["mean"], g["latency_ms"]["p50"], g["latency_ms"]["p99"],

@@ -30,7 +30,7 @@ seed = %(seed)d;
 duration = 400.0;
 sample_every = 60.0;
 host = { log_level = "warn"; plugin_dir = "%(plugins)s"; };
-plugins = ( { name = "kad"; file = "kademlia.so"; config = { }; } );
+plugins = ( { name = "kad"; file = "kademlia.so"; config = { %(kad)s }; } );
 network = {
   latency = { model = "lognormal"; mean_ms = 50.0; sd_ms = 25.0; };
   bandwidth = 1250000; handshake_rtts = 1.0; dial_fail = 0.0;
@@ -103,7 +103,7 @@ def main():
         check(p.returncode == 2 and "usage:" in p.stderr, "no scenario: usage, exit 2")
 
         # Smoke: 50 nodes, 50 puts, then 50 gets of what was put.
-        text = KADEMLIA % dict(nodes=50, seed=7, plugins=plugins)
+        text = KADEMLIA % dict(nodes=50, seed=7, plugins=plugins, kad="")
         p = run(text, tmp, "a")
         m = SUMMARY.search(p.stdout)
         check(p.returncode == 0 and m is not None,
@@ -126,12 +126,32 @@ def main():
         check(p.returncode == 0, "the second run ends")
         for f in ("results.csv", "samples.csv", "summary.json"):
             check(read(tmp, "a", f) == read(tmp, "b", f), "same seed: %s byte-identical" % f)
-        p = run(KADEMLIA % dict(nodes=50, seed=8, plugins=plugins), tmp, "c")
+        p = run(KADEMLIA % dict(nodes=50, seed=8, plugins=plugins, kad=""), tmp, "c")
         check(p.returncode == 0, "a run with another seed ends")
         check(read(tmp, "a", "results.csv") != read(tmp, "c", "results.csv"),
               "another seed: results.csv differs")
         check(read(tmp, "a", "samples.csv") != read(tmp, "c", "samples.csv"),
               "another seed: samples.csv differs")
+
+        # Kademlia's connection policy: with connection_idle 0 a node keeps
+        # every connection it dialled until the host's idle timeout (300 s),
+        # and holds most of a 200-node network; with the default (30 s) a
+        # handful once the joins are done.
+        def conns_at(name, t):
+            return [int(r["conns"]) for r in rows(tmp, name, "samples.csv")
+                    if float(r["at_s"]) == t]
+        p = run(KADEMLIA % dict(nodes=200, seed=7, plugins=plugins,
+                                kad="connection_idle = 0.0;"), tmp, "keep")
+        check(p.returncode == 0, "200 nodes, connection_idle 0: the run ends")
+        keep = conns_at("keep", 180.0)
+        p = run(KADEMLIA % dict(nodes=200, seed=7, plugins=plugins, kad=""), tmp, "close")
+        check(p.returncode == 0, "200 nodes, default connection_idle: the run ends")
+        close = conns_at("close", 180.0)
+        check(len(keep) == 200 and sum(keep) / 200 > 60,
+              "without the policy a node holds %.1f connections at 180 s"
+              % (sum(keep) / max(len(keep), 1)))
+        check(len(close) == 200 and sum(close) / 200 < 10,
+              "with it, %.1f" % (sum(close) / max(len(close), 1)))
 
         # Churn kills node 0; node 1 calls the API with node 0's stale
         # handle and must be answered as a stopped instance is: refused.
