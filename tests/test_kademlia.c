@@ -1113,10 +1113,16 @@ static void test_lookup_widens(void)
 	lk->end_at_convergence = 1;
 	kad_lookup_seed(lk, seed, FK - 1);
 	kad_lookup_step(lk, 1.0);
+	/* A farther node naming nobody closer than the closest candidate
+	 * proves nothing: that candidate has not answered yet. */
+	n = kad_table_closest(&net->table[want[1]], target, res, FK, 0);
+	kad_lookup_on_nodes(lk, net->sent[1].reqid, net->node[want[1]].id, res, n, 1.001);
+	CU_ASSERT_FALSE(lk->widened);
+	CU_ASSERT_EQUAL(net->done, 0);
 	n = kad_table_closest(&net->table[want[0]], target, res, FK, 0);
-	kad_lookup_on_nodes(lk, net->sent[0].reqid, net->node[want[0]].id, res, n, 1.001);
+	kad_lookup_on_nodes(lk, net->sent[0].reqid, net->node[want[0]].id, res, n, 1.002);
 	CU_ASSERT_EQUAL(net->done, 1);
-	CU_ASSERT_EQUAL(net->nsent, 3);
+	CU_ASSERT_EQUAL(net->nsent, 4);
 	CU_ASSERT_EQUAL(memcmp(lk->c[0].n.id, net->node[want[0]].id, KAD_ID_LEN), 0);
 	kad_lookup_release(lk);
 	/* A value lookup keeps alpha: any of the k closest holds the value. */

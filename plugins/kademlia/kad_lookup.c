@@ -246,12 +246,15 @@ int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
 		/* No honest node sends more than k; the rest are ignored. */
 		for (int i = 0; i < n && i < lk->k; i++)
 			add_cand(lk, &nodes[i], depth + 1);
-		/* Nobody closer than the closest we knew: the candidates are as
-		 * near as they get, so the rest of the k closest are asked at
-		 * once rather than alpha per round trip. A value lookup stays at
-		 * alpha: any of the k closest holds the value, and a few more
-		 * round trips cost less than k requests per get. */
-		if (lk->kind == KAD_LK_NODE &&
+		/* The closest candidate has answered and named nobody closer
+		 * than itself: the candidates are as near as they get, so the
+		 * rest of the k closest are asked at once rather than alpha per
+		 * round trip. (An answer from a farther node proves nothing:
+		 * it could not name anyone closer than a candidate nearer the
+		 * target than itself.) A value lookup stays at alpha: any of
+		 * the k closest holds the value, and a few more round trips
+		 * cost less than k requests per get. */
+		if (lk->kind == KAD_LK_NODE && lk->c[0].state == KAD_C_DONE &&
 		    memcmp(lk->c[0].n.id, closest.id, KAD_ID_LEN) == 0)
 			lk->widened = 1;
 		/* The additions moved the array: find the answerer again. */
