@@ -294,7 +294,11 @@ void control_dispatch(struct host *h, struct mp2p_reply *r, int argc, const char
 		cmd_stats(h, r);
 	} else if (strcmp(cmd, "reload") == 0) {
 		char *error_text = NULL;
-		if (host_reload(h, &error_text) < 0)
+		int done = host_reload(h, &error_text);
+		if (done == RELOAD_PARTIAL)
+			reply_error(r, "reload applied, but not every plugin started:\n%s",
+			            error_text ? error_text : "?");
+		else if (done < 0)
 			reply_error(r, "reload failed; the running plugins are unchanged:\n%s",
 			            error_text ? error_text : "?");
 		else

@@ -208,11 +208,16 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	char *error_text = NULL;
+	int done;
 
 	(void)sig;
 	(void)what;
 	log_msg(HLOG_INFO, "SIGHUP: reloading %s", ((struct host *)arg)->config_path);
-	if (host_reload(arg, &error_text) < 0)
+	done = host_reload(arg, &error_text);
+	if (done == RELOAD_PARTIAL)
+		log_msg(HLOG_ERR, "reload applied, but not every plugin started: %s",
+		        error_text ? error_text : "?");
+	else if (done < 0)
 		log_msg(HLOG_ERR, "reload failed; the running plugins are unchanged: %s",
 		        error_text ? error_text : "?");
 	free(error_text);

@@ -290,6 +290,10 @@ void gen_drop(struct host *h, struct mp2p_host *in);
 extern const struct core_io daemon_io;
 
 /* reload.c */
+/* host_reload()'s outcomes: done; refused with nothing changed; or done
+ * in part, because an added plugin failed to start after the others were
+ * swapped (the operator must not be told that nothing changed). */
+enum { RELOAD_DONE = 0, RELOAD_REFUSED = -1, RELOAD_PARTIAL = -2 };
 int host_reload(struct host *h, char **error_text);
 
 /* host.c -- the host as a whole. */

@@ -320,7 +320,7 @@ static int report(struct host *h, struct reload *r, char **error_text)
 		diag_clear(&r->late);
 		h->stats.reload_failures++;
 		log_msg(HLOG_ERR, "reload done, but not every plugin started");
-		return -1;
+		return RELOAD_PARTIAL;
 	}
 	log_msg(HLOG_INFO, "reload done");
 	return 0;

@@ -2,26 +2,53 @@
 """kademlia_vs_opendht.py -- our kademlia beside OpenDHT, in the same run.
 
 Both networks run on loopback, one process per node: `maybep2pd` with the
-kademlia plugin (each host on its own 127.X.Y.1) and Debian's OpenDHT
-`dhtnode` (install it with `apt-get install dhtnode`; the tests do
-not need it). Per system and phase it prints success, put and get
-latency p50/p99 (each system's own measure of one operation: the plugin's
-`ms`, dhtnode's "took"), requests per operation where the system reports
-them, median RSS per node and idle CPU, then our/their ratios.
+kademlia plugin (each host on its own 127.X.Y.1, spread over /24s, TLS
+between hosts as deployed) and Debian's OpenDHT `dhtnode` (install it with
+`apt-get install dhtnode`; the tests do not need it). The OpenDHT nodes run
+in a network namespace of their own that has nothing but loopback, so
+whatever address they learn, they reach nothing else.
 
-Phases, per network size:
-  put      PUTS puts from random nodes (ours are all signed; OpenDHT's
-           plain `p`, and `s` signed puts from a few nodes run with -i)
-  stable   GETS gets of those values from random nodes
-  killed   the same after SIGKILL of 20% of the nodes
-  frozen   the same after SIGSTOP of another 20% (a host that vanishes
-           without a reset, as real ones do), continued at the end
+Per network size and system, phases in this order:
+  put        PUTS unsigned puts from random nodes (ours: immutable values,
+             stored under the hash of the value; OpenDHT: `p`)
+  signed put SIGNED signed puts (ours: `put NAME VALUE`, signed with the
+             host key, from random nodes; OpenDHT: `s`, from the SIGNERS
+             nodes started with an identity, -i)
+  stable     GETS gets of those values from random nodes
+  killed 20% the same after SIGKILL of 20% of the nodes
+  frozen 20% the same after SIGSTOP of another 20% (a host that vanishes
+             without a reset, as real ones do)
+Operations run one at a time. Per phase: success, latency p50/p99 and
+requests per operation; per system: median RSS per node and idle CPU.
+
+Latency is each system's own measure of one operation: for ours the
+plugin's `ms` from the command to its answer (a get answers with the
+newest version it saw); for OpenDHT dhtnode's "took" for puts and, for
+gets, the time to the first value found ("found ... after"; its whole get,
+"completed, took", is printed beside).
+
+Requests per operation: ours from the plugin's answer (the lookup's
+queries plus the STORs sent: for a put its stores, for a get the copies it
+sent to caches and stale holders). OpenDHT does not count them, so they
+are counted from its own debug log: on a separate sample of operations
+per phase (--sample), the requesting node's log is switched on (`log`)
+for the operation and its "sending" lines for that key's search are
+counted; those operations' latencies are not used.
+
+Idle CPU: each process's scheduler time (utime + stime) over --idle
+seconds with no operations, as percent of one core per node.
+
+The hosts' dial guard allows 200 new dials a second by default; a 300-node
+network opens thousands of connections in its first minute, so our hosts
+run with host.dial.rate = 100000 and dial.max_pending_per_ip = 64 here.
 
 Usage: kademlia_vs_opendht.py --builddir DIR [--sizes 100,300] [--puts 300]
-                              [--gets 300] [--idle 30] [--signers 4]
+                              [--signed 100] [--gets 300] [--idle 30]
+                              [--signers 4] [--sample 30] [--json FILE]
 """
 
 import argparse
+import json
 import os
 import queue
 import random
@@ -39,13 +66,20 @@ sys.path.insert(0, os.path.join(TOP, "tests", "kademlia"))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 CONF = "request_timeout = 2.0;"
+HOST_SETTINGS = "dial: { rate = 100000; max_pending_per_ip = 64; };"
+PHASES = ("put", "signed put", "stable", "killed 20%", "frozen 20%")
+NAN = float("nan")
 
 
 def pct(v, p):
     if not v:
-        return float("nan")
+        return NAN
     s = sorted(v)
     return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+def mean(v):
+    return statistics.mean(v) if v else NAN
 
 
 def rss_kib(pid):
@@ -77,14 +111,46 @@ def idle_cpu(pids, seconds):
     return 100.0 * used / seconds / max(1, len(pids))
 
 
+def phase(ok, total, lat, req, extra=None):
+    d = dict(ok=100.0 * ok / max(1, total), p50=pct(lat, 50), p99=pct(lat, 99), req=req)
+    if extra:
+        d.update(extra)
+    return d
+
+
 # --- OpenDHT: dhtnode processes driven through their command line ----------
+
+def to_ms(num, unit):
+    return float(num) * {"us": 1e-3, "ms": 1.0, "mss": 1.0, "s": 1e3}[unit]
+
+
+class Netns:
+    """A network namespace with only loopback, held open by a sleeper."""
+
+    def __init__(self):
+        self.holder = subprocess.Popen(["unshare", "-n", "sleep", "infinity"])
+        path = "/proc/%d/ns/net" % self.holder.pid
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if os.readlink(path) != os.readlink("/proc/self/ns/net"):
+                break
+            time.sleep(0.01)
+        self.prefix = ["nsenter", "--net=" + path]
+        subprocess.run(self.prefix + ["ip", "link", "set", "lo", "up"], check=True)
+
+    def close(self):
+        self.holder.kill()
+        self.holder.wait()
+
 
 class DhtNode:
     # "took 879 us", "took 3.51 ms", and for signed puts "(took 549 mss)".
-    TOOK = re.compile(r"took ([0-9.]+) ?(us|ms|s)")
+    TOOK = re.compile(r"took ([0-9.]+) ?(us|mss|ms|s)\b")
+    AFTER = re.compile(r"after ([0-9.]+) ?(us|ms|s)\b")
+    HASH = re.compile(r"Using h\(.*\) = ([0-9a-f]{40})")
 
-    def __init__(self, port, bootstrap=None, identity=False):
-        cmd = ["dhtnode", "-p", str(port)]
+    def __init__(self, ns, port, bootstrap=None, identity=False):
+        cmd = ns.prefix + ["dhtnode", "-p", str(port)]
         if bootstrap:
             cmd += ["-b", bootstrap]
         if identity:
@@ -112,22 +178,33 @@ class DhtNode:
                 line = self.lines.get(timeout=max(0.01, deadline - time.time()))
             except queue.Empty:
                 break
-            m = rx.search(line)
-            if m:
+            if rx.search(line):
                 return line
         return None
 
-    def op(self, text, done, timeout=10.0):
-        """Runs one command; the latency it reports (ms) and the lines."""
-        while not self.lines.empty():
-            self.lines.get_nowait()
+    def drain(self, wait=0.0):
+        got = []
+        deadline = time.time() + wait
+        while True:
+            try:
+                got.append(self.lines.get(timeout=max(0.0, deadline - time.time()) or 0.001))
+            except queue.Empty:
+                if time.time() >= deadline:
+                    return got
+
+    def op(self, text, done, timeout=10.0, count=False):
+        """Runs one command: (ms it reports, lines, requests it sent or None)."""
+        self.drain()
         if self.proc.poll() is not None:
-            return None, []
+            return None, [], None
         try:
+            if count:
+                self.cmd("log")
             self.cmd(text)
         except BrokenPipeError:
-            return None, []
+            return None, [], None
         got = []
+        ms = None
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
@@ -137,11 +214,16 @@ class DhtNode:
             got.append(line)
             if re.search(done, line):
                 m = self.TOOK.search(line)
-                ms = None
                 if m:
-                    ms = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
-                return ms, got
-        return None, got
+                    ms = to_ms(m.group(1), m.group(2))
+                break
+        req = None
+        if count:
+            self.cmd("log")
+            got += self.drain(0.05)
+            h = next((m.group(1) for m in map(self.HASH.search, got) if m), None)
+            req = sum(1 for l in got if h and "sending" in l and ("[search %s" % h) in l)
+        return ms, got, req
 
     def kill(self):
         if self.proc.poll() is None:
@@ -153,66 +235,75 @@ class DhtNode:
 
 def run_opendht(n, args, rng):
     from mp2ptest import free_port
+    ns = Netns()
     nodes = []
     try:
-        first = DhtNode(free_port())
+        first = DhtNode(ns, free_port())
         nodes.append(first)
         first.wait_for("running on port", 10)
         boot = "127.0.0.1:%d" % first.port
         for i in range(n - 1):
-            nodes.append(DhtNode(free_port(), boot, identity=i < args.signers))
+            nodes.append(DhtNode(ns, free_port(), boot, identity=i < args.signers))
         for d in nodes:
-            d.wait_for("running on port", 20)
+            d.wait_for("running on port", 30)
         nodes = [d for d in nodes if d.proc.poll() is None]
-        time.sleep(5)                     # let the routing tables fill
-        res = dict(system="OpenDHT", n=n, phases={})
-        keys = []
-        put_ms = []
-        ok = 0
-        for i in range(args.puts):
-            d = rng.choice(nodes)
-            k, v = "bench-%d" % i, "v%d-%d" % (i, rng.getrandbits(40))
-            ms, _ = d.op("p %s %s" % (k, v), r"Put: (success|failure)")
-            if ms is not None:
-                ok += 1
-                put_ms.append(ms)
-                keys.append((k, v))
-        res["phases"]["put"] = dict(ok=100.0 * ok / args.puts, p50=pct(put_ms, 50),
-                                    p99=pct(put_ms, 99), req=float("nan"))
-        sput = []
-        for i in range(args.puts // 10):
-            d = nodes[1 + i % max(1, args.signers)]
-            ms, lines = d.op("s sig-%d v%d" % (i, i), r"Put signed: (success|failure)|identity is required")
-            if ms is not None:
-                sput.append(ms)
-        res["phases"]["signed put"] = dict(ok=100.0 * len(sput) / max(1, args.puts // 10),
-                                           p50=pct(sput, 50), p99=pct(sput, 99), req=float("nan"))
+        time.sleep(10)                    # let the routing tables fill
+        res = dict(system="OpenDHT", n=len(nodes), phases={})
+        values = []
+
+        def puts(name, count, signed):
+            lat, req, ok = [], [], 0
+            for i in range(count + args.sample):
+                sample = i >= count
+                d = nodes[1 + i % args.signers] if signed else rng.choice(nodes)
+                k = "%s-%d-%d" % ("sig" if signed else "bench", i, rng.getrandbits(30))
+                v = "v%d-%d" % (i, rng.getrandbits(40))
+                ms, lines, r = d.op("%s %s %s" % ("s" if signed else "p", k, v),
+                                    r"Put( signed)?: (success|failure)", count=sample)
+                good = ms is not None and any("success" in l for l in lines)
+                if sample:
+                    if r is not None:
+                        req.append(r)
+                    continue
+                if good:
+                    ok += 1
+                    lat.append(ms)
+                    values.append((k, v))
+            res["phases"][name] = phase(ok, count, lat, mean(req))
+
+        puts("put", args.puts, False)
+        puts("signed put", args.signed, True)
         res["rss_kib"] = statistics.median(rss_kib(d.proc.pid) for d in nodes)
         res["idle_cpu"] = idle_cpu([d.proc.pid for d in nodes], args.idle)
 
         def gets(name, alive):
-            got, lat = 0, []
-            for _ in range(args.gets):
+            got, lat, whole, req = 0, [], [], []
+            for i in range(args.gets + args.sample):
+                sample = i >= args.gets
                 d = rng.choice(alive)
-                k, v = rng.choice(keys)
-                ms, lines = d.op("g %s" % k, r"Get: completed")
+                k, v = rng.choice(values)
+                ms, lines, r = d.op("g %s" % k, r"Get: completed", count=sample)
+                if sample:
+                    if r is not None:
+                        req.append(r)
+                    continue
                 first = next((l for l in lines if "found" in l), None)
                 if any(('"%s"' % v) in l for l in lines):
                     got += 1
-                    m = first and re.search(r"after ([0-9.]+) ?(us|ms|s)\b", first)
+                    m = first and DhtNode.AFTER.search(first)
                     if m:
-                        lat.append(float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)])
-            res["phases"][name] = dict(ok=100.0 * got / args.gets, p50=pct(lat, 50),
-                                       p99=pct(lat, 99), req=float("nan"))
+                        lat.append(to_ms(m.group(1), m.group(2)))
+                    if ms is not None:
+                        whole.append(ms)
+            res["phases"][name] = phase(got, args.gets, lat, mean(req),
+                                        dict(whole50=pct(whole, 50), whole99=pct(whole, 99)))
 
         gets("stable", nodes)
-        victims = rng.sample(nodes[1:], n // 5)
-        for d in victims:
+        for d in rng.sample(nodes[1:], n // 5):
             d.kill()
         alive = [d for d in nodes if d.proc.poll() is None]
         gets("killed 20%", alive)
-        frozen = rng.sample(alive[1:], n // 5)
-        for d in frozen:
+        for d in rng.sample(alive[1:], n // 5):
             os.kill(d.proc.pid, signal.SIGSTOP)
             d.stopped = True
         gets("frozen 20%", [d for d in alive if not d.stopped])
@@ -220,51 +311,56 @@ def run_opendht(n, args, rng):
     finally:
         for d in nodes:
             d.kill()
+        ns.close()
 
 
 # --- ours ------------------------------------------------------------------
 
 def run_ours(n, args, rng):
-    from kadnet import Net, ctl_or_error, parallel
-    net = Net(n, extra=CONF)
+    from kadnet import Net, ctl_or_error
+    net = Net(n, extra=CONF, host_settings=HOST_SETTINGS)
     frozen = []
     try:
         net.start()
-        net.wait_routes(20, timeout=180)
+        net.wait_routes(20, timeout=300)
         time.sleep(3)
         res = dict(system="ours", n=n, phases={})
-        names, put_ms, put_q, ok = [], [], [], 0
-        for i in range(args.puts):
-            h = rng.choice(net.hosts)
-            k, v = "bench-%d" % i, "v%d-%d" % (i, rng.getrandbits(40))
-            r = ctl_or_error(h, "put", k, v)
-            if "error" not in r:
+        values = []
+
+        def puts(name, count, signed):
+            lat, req, ok = [], [], 0
+            for i in range(count):
+                h = rng.choice(net.hosts)
+                v = "v%d-%d" % (i, rng.getrandbits(40))
+                if signed:
+                    k = "sig-%d" % i
+                    r = ctl_or_error(h, "put", k, v)
+                else:
+                    r = ctl_or_error(h, "put", "--immutable", v)
+                if "error" in r or r.get("stored", 0) < 1:
+                    continue
                 ok += 1
-                put_ms.append(r["ms"])
-                put_q.append(r["queries"] + r.get("stored", 0))
-                names.append(("%s/%s" % (r["writer"], k), v))
-        res["phases"]["signed put"] = dict(ok=100.0 * ok / args.puts, p50=pct(put_ms, 50),
-                                           p99=pct(put_ms, 99),
-                                           req=statistics.mean(put_q) if put_q else float("nan"))
-        imm = []
-        for i in range(args.puts // 10):
-            r = ctl_or_error(rng.choice(net.hosts), "put", "--immutable", "imm-%d" % i)
-            if "error" not in r:
-                imm.append(r["ms"])
-        res["phases"]["put"] = dict(ok=100.0 * len(imm) / max(1, args.puts // 10),
-                                    p50=pct(imm, 50), p99=pct(imm, 99), req=float("nan"))
+                lat.append(r["ms"])
+                req.append(r["queries"] + r.get("stores_sent", r.get("stored", 0)))
+                values.append(("%s/%s" % (r["writer"], k) if signed else None, r["key"], v))
+            res["phases"][name] = phase(ok, count, lat, mean(req))
+
+        puts("put", args.puts, False)
+        puts("signed put", args.signed, True)
         res["rss_kib"] = statistics.median(rss_kib(h.proc.pid) for h in net.hosts)
         res["idle_cpu"] = idle_cpu([h.proc.pid for h in net.hosts], args.idle)
 
         def gets(name, alive):
-            jobs = [(rng.choice(alive), rng.choice(names)) for _ in range(args.gets)]
-            replies = parallel(lambda j: ctl_or_error(j[0], "get", j[1][0]), jobs, workers=4)
-            good = [r for (h, (k, v)), r in zip(jobs, replies) if r.get("value") == v]
-            lat = [r["ms"] for r in good]
-            res["phases"][name] = dict(ok=100.0 * len(good) / args.gets, p50=pct(lat, 50),
-                                       p99=pct(lat, 99),
-                                       req=statistics.mean(r["queries"] for r in good)
-                                       if good else float("nan"))
+            got, lat, req = 0, [], []
+            for _ in range(args.gets):
+                h = rng.choice(alive)
+                named, key, v = rng.choice(values)
+                r = ctl_or_error(h, "get", named) if named else ctl_or_error(h, "get", "--key", key)
+                if r.get("value") == v:
+                    got += 1
+                    lat.append(r["ms"])
+                    req.append(r["queries"] + r.get("stores_sent", 0))
+            res["phases"][name] = phase(got, args.gets, lat, mean(req))
 
         gets("stable", net.hosts)
         for h in rng.sample(net.hosts[len(net.seeds):], n // 5):
@@ -285,28 +381,44 @@ def run_ours(n, args, rng):
         net.cleanup()
 
 
+def ratio(a, b):
+    return a / b if b == b and a == a and b > 0 else NAN
+
+
 def report(ours, theirs):
-    n = ours["n"]
-    print("-- %d nodes each, loopback, one process per node" % n)
-    print("  %-11s %-8s %8s %9s %9s %9s" % ("phase", "system", "ok", "p50 ms", "p99 ms", "requests"))
-    for phase in ("put", "signed put", "stable", "killed 20%", "frozen 20%"):
-        for r in (ours, theirs):
-            p = r["phases"].get(phase)
+    print("-- %d nodes each, loopback, one process per node" % ours["n"])
+    print("  %-11s %-8s %7s %9s %9s %9s" % ("phase", "system", "ok", "p50 ms", "p99 ms", "requests"))
+    for name in PHASES:
+        a, b = ours["phases"].get(name), theirs["phases"].get(name) if theirs else None
+        for r, p in ((ours, a), (theirs, b)):
             if p:
-                print("  %-11s %-8s %7.1f%% %9.3f %9.3f %9.1f" % (phase, r["system"], p["ok"], p["p50"],
-                                                               p["p99"], p["req"]))
-        a, b = ours["phases"].get(phase), theirs["phases"].get(phase)
-        if a and b and b["p50"] == b["p50"] and b["p50"] > 0:
-            print("  %-11s %-8s %8s %9.2f %9.2f" % ("", "ratio", "", a["p50"] / b["p50"],
-                                                     a["p99"] / b["p99"] if b["p99"] else float("nan")))
+                line = "  %-11s %-8s %6.1f%% %9.3f %9.3f %9.1f" % (name, r["system"], p["ok"], p["p50"],
+                                                                p["p99"], p["req"])
+                if "whole50" in p:
+                    line += "   (whole get %.3f / %.3f ms)" % (p["whole50"], p["whole99"])
+                print(line)
+        if a and b:
+            print("  %-11s %-8s %7s %9.2f %9.2f %9.2f" % ("", "ratio", "", ratio(a["p50"], b["p50"]),
+                                                        ratio(a["p99"], b["p99"]),
+                                                        ratio(a["req"], b["req"])))
     for r in (ours, theirs):
-        print("  %-8s RSS per node %.1f MiB, idle CPU %.3f%% of a core per node" % (
-            r["system"], r["rss_kib"] / 1024.0, r["idle_cpu"]))
-    print("  ratio    RSS %.2f, idle CPU %.2f (ours / theirs)" % (
-        ours["rss_kib"] / max(1, theirs["rss_kib"]),
-        ours["idle_cpu"] / theirs["idle_cpu"] if theirs["idle_cpu"] else float("nan")))
-    print("  (latency: each system's own measure of one operation; OpenDHT does not report "
-          "requests per operation)")
+        if r:
+            print("  %-8s RSS per node %.1f MiB, idle CPU %.4f%% of a core per node" % (
+                r["system"], r["rss_kib"] / 1024.0, r["idle_cpu"]))
+    if theirs:
+        print("  ratio    RSS %.2f, idle CPU %.2f (ours / theirs)" % (
+            ratio(ours["rss_kib"], theirs["rss_kib"]), ratio(ours["idle_cpu"], theirs["idle_cpu"])))
+    sys.stdout.flush()
+
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return "%s, %d CPUs" % (model, os.cpu_count() or 0)
 
 
 def main():
@@ -314,12 +426,18 @@ def main():
     ap.add_argument("--builddir", required=True)
     ap.add_argument("--sizes", default="100,300")
     ap.add_argument("--puts", type=int, default=300)
+    ap.add_argument("--signed", type=int, default=100)
     ap.add_argument("--gets", type=int, default=300)
     ap.add_argument("--idle", type=float, default=30.0)
     ap.add_argument("--signers", type=int, default=4)
+    ap.add_argument("--sample", type=int, default=30,
+                    help="extra OpenDHT operations per phase whose requests are counted")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", choices=("ours", "opendht"), help="run one system")
+    ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
-    if subprocess.run(["sh", "-c", "command -v dhtnode"], capture_output=True).returncode != 0:
+    if args.only != "ours" and subprocess.run(["sh", "-c", "command -v dhtnode"],
+                                              capture_output=True).returncode != 0:
         print("dhtnode is missing: apt-get install dhtnode")
         return 1
     os.environ["top_builddir"] = os.path.abspath(args.builddir)
@@ -327,11 +445,16 @@ def main():
     import mp2ptest
     mp2ptest.builddir = os.path.abspath(args.builddir)
     rng = random.Random(args.seed)
+    print("machine: %s; load average at start %.1f" % (machine(), os.getloadavg()[0]))
+    results = []
     for n in [int(x) for x in args.sizes.split(",")]:
-        ours = run_ours(n, args, rng)
-        theirs = run_opendht(n, args, rng)
-        report(ours, theirs)
-        sys.stdout.flush()
+        ours = run_ours(n, args, rng) if args.only != "opendht" else None
+        theirs = run_opendht(n, args, rng) if args.only != "ours" else None
+        report(ours or theirs, theirs if ours else None)
+        results.append(dict(n=n, ours=ours, opendht=theirs))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
     return 0
 
 

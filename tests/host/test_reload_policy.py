@@ -91,6 +91,10 @@ def case(kind, so, required):
         if required:
             ok(status == 1 and kind in err, "reload: %s fails the reload: %r" % (what, err.strip()[-200:]))
             ok(h.ctl("stats")["reload_failures"] == before + 1, "reload_failures + 1")
+            # init() fails before anything is swapped; start() fails after:
+            # the operator is told which of the two happened.
+            said = "unchanged" if "init" in so else "not every plugin started"
+            ok(said in err, "reload: the error says %r: %r" % (said, err.strip()[-200:]))
         else:
             ok(status == 0, "reload: %s does not fail the reload: %r" % (what, err.strip()[-200:]))
             ok(h.ctl("stats")["reload_failures"] == before, "reload_failures unchanged")
