@@ -17,6 +17,9 @@
 #define CV1_MAX_FAILS 3
 /* Seconds between re-bootstraps while the table is empty. */
 #define CV1_REBOOTSTRAP 5.0
+/* Seconds a JOIN over TLS to an unknown host may take to complete its
+ * handshake in mode "mixed" before it is sent again in plaintext. */
+#define CV1_JOIN_TLS_WAIT 1.0
 
 static void remove_dead(struct cv1 *c, struct cv1_peer *p, const char *why);
 
@@ -232,6 +235,71 @@ static void send_capa_req(struct cv1 *c, struct cv1_peer *p)
 		send_oneshot(c, p->hostport, p->pid, "CAPA", buf, (size_t)n, CV1_CONN_CAPA, NULL);
 }
 
+static void send_join_plain(struct cv1 *c, const char *hostport)
+{
+	char buf[160];
+	int n = cv1_encode_join(buf, sizeof(buf), CV1_REQ, c->pid, c->addr, c->port);
+
+	if (n >= 0)
+		send_oneshot(c, hostport, NULL, "JOIN", buf, (size_t)n, CV1_CONN_PLAIN, NULL);
+}
+
+/* A JOIN to an address whose pid we do not know yet (bootstrap, seeds,
+ * `join`) in mode "mixed": the far end may be a host of ours, which
+ * believes our key-named pid only over TLS, or an original peer, which
+ * reads only plaintext. It goes over TLS first; a dial that never
+ * completes its handshake is tried once more in plaintext (see
+ * cv1_node_conn). */
+static void send_join_tls_first(struct cv1 *c, const char *hostport, const char *buf, size_t n)
+{
+	mp2p_conn_id conn = 0;
+	struct cv1_conn *k;
+
+	if (c->api->send_to(c->host, hostport, NULL, "JOIN", buf, n, MP2P_SEND_ONESHOT, &conn) < 0) {
+		(*c->n.send_failed)++;
+		return;
+	}
+	(*c->n.frames_sent)++;
+	conn_note(c, conn, "", CV1_CONN_JOIN_TLS);
+	if ((k = conn_find(c, conn)) == NULL)
+		return;
+	snprintf(k->retry, sizeof(k->retry), "%s", hostport);
+	k->sent_at = c->api->now(c->host);
+	k->opened = 0;
+	if (c->join_wait != NULL)
+		c->api->timer_start(c->host, c->join_wait, CV1_JOIN_TLS_WAIT, 0);
+}
+
+/* An original peer does not refuse a TLS hello: it reads it as the start
+ * of a frame and waits for the rest. A JOIN whose handshake has not
+ * completed after CV1_JOIN_TLS_WAIT is given up and sent in plaintext. */
+void cv1_node_join_wait(void *arg)
+{
+	struct cv1 *c = arg;
+	double now = c->api->now(c->host), next = 0;
+
+	for (size_t i = 0; i < CV1_CONNS; i++) {
+		struct cv1_conn *k = &c->conns[i];
+		char hp[CV1_HOSTPORT_MAX];
+		mp2p_conn_id conn = k->id;
+
+		if (conn == 0 || k->purpose != CV1_CONN_JOIN_TLS || k->opened)
+			continue;
+		if (now - k->sent_at < CV1_JOIN_TLS_WAIT * 0.99) {
+			double left = k->sent_at + CV1_JOIN_TLS_WAIT - now;
+			if (next == 0 || left < next)
+				next = left;
+			continue;
+		}
+		snprintf(hp, sizeof(hp), "%s", k->retry);
+		memset(k, 0, sizeof(*k));     /* its close is not a failure to retry */
+		c->api->conn_close(c->host, conn, 0);
+		send_join_plain(c, hp);
+	}
+	if (next > 0)
+		c->api->timer_start(c->host, c->join_wait, next, 0);
+}
+
 static void send_join(struct cv1 *c, const char *hostport, struct cv1_peer *p, int dir)
 {
 	char buf[160];
@@ -241,6 +309,8 @@ static void send_join(struct cv1 *c, const char *hostport, struct cv1_peer *p, i
 		return;
 	if (p != NULL)
 		send_peer(c, p, "JOIN", buf, (size_t)n);
+	else if (dir == CV1_REQ && c->api->security(c->host) == MP2P_SECURITY_MIXED)
+		send_join_tls_first(c, hostport, buf, (size_t)n);
 	else
 		send_oneshot(c, hostport, NULL, "JOIN", buf, (size_t)n, CV1_CONN_PLAIN, NULL);
 }
@@ -816,6 +886,23 @@ void cv1_node_conn(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_conn_even
 		follower_forget_conn(c, conn);
 	if (k == NULL)
 		return;
+	if (k->purpose == CV1_CONN_JOIN_TLS) {
+		if (ev->kind != MP2P_CONN_CLOSED) {
+			k->opened = 1;    /* a host of ours: the JOIN is on its way */
+			return;
+		}
+		if (!ev->established) {
+			char hp[CV1_HOSTPORT_MAX];
+
+			/* No TLS there (or nobody): an original peer, perhaps. */
+			snprintf(hp, sizeof(hp), "%s", k->retry);
+			memset(k, 0, sizeof(*k));
+			send_join_plain(c, hp);
+			return;
+		}
+		memset(k, 0, sizeof(*k));
+		return;
+	}
 	p = cv1_peers_find(&c->peers, k->pid);
 	if (ev->kind == MP2P_CONN_OPENED) {
 		if (p != NULL)

@@ -17,13 +17,17 @@ enum cv1_conn_purpose {
 	CV1_CONN_PLAIN = 0,          /* a frame to a peer; failures count */
 	CV1_CONN_CAPA = 1,           /* a CAPA sent one-shot: silence = classic */
 	CV1_CONN_REUSE = 2,          /* our persistent connection to a peer */
-	CV1_CONN_INBOUND = 3         /* a peer's persistent connection to us */
+	CV1_CONN_INBOUND = 3,        /* a peer's persistent connection to us */
+	CV1_CONN_JOIN_TLS = 4        /* mode "mixed": a JOIN to an unknown host, tried over TLS */
 };
 struct cv1_conn {
 	mp2p_conn_id id;             /* 0: free */
 	int purpose;
 	int list_asked;              /* we sent LIST REQ on it: a LIST RES is due */
 	char pid[CV1_PID_MAX + 1];
+	char retry[CV1_HOSTPORT_MAX]; /* CV1_CONN_JOIN_TLS: where to try again in plaintext, */
+	double sent_at;              /* when, */
+	int opened;                  /* and whether its handshake completed */
 };
 
 /* Hosts of ours that keep us in their table while ours is too full to
@@ -109,6 +113,7 @@ struct cv1 {
 	struct cv1_counters n;
 
 	mp2p_timer *tick;
+	mp2p_timer *join_wait;       /* mode "mixed": JOINs over TLS not yet answered */
 	double tick_seconds;
 	double last_bootstrap;
 	double last_list_ask;
@@ -123,6 +128,7 @@ struct cv1 {
 void cv1_node_frame(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f);
 void cv1_node_conn(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_conn_event *ev);
 void cv1_node_tick(void *arg);
+void cv1_node_join_wait(void *arg);
 int cv1_node_join(struct cv1 *c, const char *hostport);
 void cv1_node_bootstrap(struct cv1 *c);
 int cv1_node_broadcast(struct cv1 *c, const char *text, size_t length,

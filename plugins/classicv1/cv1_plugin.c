@@ -292,6 +292,8 @@ static int cv1_start(void *self, char **error_text)
 	if ((c->tick = c->api->timer_new(c->host, cv1_node_tick, c)) == NULL)
 		return -1;
 	c->api->timer_start(c->host, c->tick, c->tick_seconds, MP2P_TIMER_REPEAT);
+	if ((c->join_wait = c->api->timer_new(c->host, cv1_node_join_wait, c)) == NULL)
+		return -1;
 	c->running = 1;
 	c->api->log(c->host, MP2P_LOG_INFO, "pid %s at %s, %zu peer%s restored", c->pid,
 	             c->hostport, c->peers.count, c->peers.count == 1 ? "" : "s");
