@@ -74,8 +74,9 @@ static void test_addr_round_trip(void)
 		a.ip[0] = (uint8_t)(p % 256);
 		a.ip[3] = (uint8_t)(p / 256);
 		a.port = (uint16_t)p;
+		/* Field by field: the struct's tail padding is never written. */
 		if (mp2p_addr_format(&a, buf, sizeof(buf)) < 0 || mp2p_addr_parse(buf, &b) < 0 ||
-		    memcmp(&a, &b, sizeof(a)) != 0)
+		    a.family != b.family || a.port != b.port || memcmp(a.ip, b.ip, sizeof(a.ip)) != 0)
 			bad++;
 	}
 	CU_ASSERT_EQUAL(bad, 0);
