@@ -732,23 +732,6 @@ static void conn_deadline(evutil_socket_t fd, short what, void *arg)
 		          h->cfg.t_idle);
 }
 
-static int protocol_of(struct mp2p_host *in, const char *protocol, const char **out)
-{
-	const char *const *p = in->mod->desc.protocols;
-
-	if (protocol == NULL) {
-		*out = p[0];
-		return 0;
-	}
-	for (; *p; p++) {
-		if (strcmp(*p, protocol) == 0) {
-			*out = *p;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* An owned connection is a plugin's bulk channel: it reads and writes up
  * to 256 KiB a turn instead of libevent's 16 KiB, which saves a callback
  * and a system call per 16 KiB. Shared connections keep the small step,
@@ -794,7 +777,7 @@ static int queue_frame(struct conn *c, struct mp2p_host *in, const char *protoco
 		return MP2P_ERR_INVALID;
 	if (c->dead || c->closing)
 		return MP2P_ERR_GONE;
-	if (protocol_of(in, protocol, &proto) < 0) {
+	if (instance_protocol(in, protocol, &proto) < 0) {
 		log_msg(HLOG_WARN, "%s: cannot send for protocol '%s': not one of its own", in->name, protocol);
 		return MP2P_ERR_REFUSED;
 	}

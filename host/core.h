@@ -172,6 +172,8 @@ void instance_destroy(struct mp2p_host *in);
 struct mp2p_host *instance_by_name(struct core *core, const char *name);
 char *plugin_path(const struct host_config *c, const char *file);
 struct mp2p_host *route_protocol(struct core *core, const char *protocol);
+/* The protocol `in` sends under (NULL: its first); -1 if it declared no such one. */
+int instance_protocol(struct mp2p_host *in, const char *protocol, const char **out);
 int routes_build(struct core *core, struct mp2p_host **set, int n, struct diag *errs);
 /* A plugin's control command: argv[0] names the instance. 0 if it was
  * one (r is answered or deferred), -1 if no instance has that name. */

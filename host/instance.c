@@ -265,3 +265,23 @@ int core_dispatch(struct core *core, struct mp2p_reply *r, int argc, const char 
 	}
 	return 0;
 }
+
+/* The protocol a frame from `in` travels under: `protocol` if the plugin
+ * declared it, its first protocol when `protocol` is NULL. Both front ends
+ * send through this, so a plugin can never speak another's protocol. */
+int instance_protocol(struct mp2p_host *in, const char *protocol, const char **out)
+{
+	const char *const *p = in->mod->desc.protocols;
+
+	if (protocol == NULL) {
+		*out = p[0];
+		return 0;
+	}
+	for (; *p; p++) {
+		if (strcmp(*p, protocol) == 0) {
+			*out = *p;
+			return 0;
+		}
+	}
+	return -1;
+}

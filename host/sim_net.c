@@ -502,23 +502,6 @@ static struct sim_end *end_find(struct core *core, uint64_t id)
 	return e != NULL && e->node == node_of(core) && !e->closed ? e : NULL;
 }
 
-static int protocol_of(struct mp2p_host *in, const char *protocol, const char **out)
-{
-	const char *const *p = in->mod->desc.protocols;
-
-	if (protocol == NULL) {
-		*out = p[0];
-		return 0;
-	}
-	for (; *p; p++) {
-		if (strcmp(*p, protocol) == 0) {
-			*out = *p;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 static int queue_frame(struct sim_end *e, struct mp2p_host *in, const char *protocol,
                        const char *type, const void *payload, size_t len, unsigned flags)
 {
@@ -529,7 +512,7 @@ static int queue_frame(struct sim_end *e, struct mp2p_host *in, const char *prot
 
 	if (type == NULL || (payload == NULL && len > 0))
 		return MP2P_ERR_INVALID;
-	if (protocol_of(in, protocol, &proto) < 0)
+	if (instance_protocol(in, protocol, &proto) < 0)
 		return MP2P_ERR_REFUSED;
 	if (e->owner >= 0 && e->owner != in->slot)
 		return MP2P_ERR_REFUSED;
