@@ -20,6 +20,7 @@
 
 struct kad_conf {
 	int k, alpha;
+	int replicas;            /* nodes a put or republication stores on, <= k */
 	char **bootstrap;
 	int nbootstrap;
 	double request_timeout;

@@ -2,9 +2,10 @@
  * refresh, join) and the maintenance timer that keeps the DHT healthy.
  *
  * An op runs its lookup, then (for puts and republications) stores the
- * value on the k closest nodes that answered. A finished op is moved to a
- * done list and reported on the next turn of the loop, so no caller is
- * ever called back from inside the call that started its request. */
+ * value on the `replicas` closest nodes that answered. A finished op is
+ * moved to a done list and reported on the next turn of the loop, so no
+ * caller is ever called back from inside the call that started its
+ * request. */
 #include "kad_glue.h"
 
 #include <errno.h>
@@ -76,23 +77,24 @@ static void send_store(struct kad *kd, struct kad_op *op, const struct kad_node 
 }
 
 /* A put stores on a node as soon as it answers the lookup from among the
- * k closest known then: most of the final k are known early, so the
- * stores overlap the lookup instead of following it. A node pushed out
- * of the k closest later keeps an extra copy, which does no harm. */
+ * `replicas` closest known then: most of the final ones are known early,
+ * so the stores overlap the lookup instead of following it. A node
+ * pushed out of the closest later keeps an extra copy, which does no
+ * harm. */
 static void lk_answered(void *arg, struct kad_lookup *lk, struct kad_cand *c)
 {
 	struct kad_op *op = arg;
 
-	if (op->kind != OP_PUT || c->stored)
+	if (op->kind != OP_PUT || c->stored || kad_lookup_rank(lk, c) >= op->kd->conf.replicas)
 		return;
 	c->stored = 1;
 	send_store(op->kd, op, &c->n, op->key, op->seq, op->ttl, op->value, op->vlen);
-	(void)lk;
 }
 
+/* STOKs a put waits for: a majority of its replicas. */
 static int put_quorum(const struct kad_op *op)
 {
-	return (op->kd->conf.k + 1) / 2;
+	return (op->kd->conf.replicas + 1) / 2;
 }
 
 static void start_storing(struct kad_op *op)
@@ -114,11 +116,11 @@ static void start_storing(struct kad_op *op)
 		op->seq = v->seq;
 	}
 	op->phase = PH_STORING;
-	/* The k closest that answered, as kad_lookup_result() lists them; a
-	 * put's lookup ended at convergence, so for a put the k closest that
-	 * have not failed, asked or not. A put has sent some of them their
-	 * STOR already. */
-	for (int i = 0; i < lk->n && n < lk->k; i++) {
+	/* The `replicas` closest that answered, as kad_lookup_result() lists
+	 * them; a put's lookup ended at convergence, so for a put the closest
+	 * that have not failed, asked or not. A put has sent some of them
+	 * their STOR already. */
+	for (int i = 0; i < lk->n && n < kd->conf.replicas; i++) {
 		struct kad_cand *c = &lk->c[i];
 		if (c->state == KAD_C_FAILED ||
 		    (c->state != KAD_C_DONE && !lk->end_at_convergence))
@@ -296,9 +298,9 @@ void kad_op_run(struct kad_op *op)
 	kad_lookup_step(&op->lk, op->kd->api->now(op->kd->host));
 }
 
-/* A put is answered once half of k nodes hold the value (a majority of
- * the k replicas a lookup will look among), or every STOR has been
- * answered: waiting for the slowest of k stores would make every put as
+/* A put is answered once half of its replicas hold the value (a majority
+ * of the copies a lookup will look among), or every STOR has been
+ * answered: waiting for the slowest of them would make every put as
  * slow as the most loaded or distant node. The STORs still out go on;
  * their answers are no longer the put's. A republication waits for all,
  * since a STOK that says "newer" makes it fetch the newer version. */
