@@ -40,7 +40,7 @@ static const struct kad_conf kad_defaults = {
 	.table_per_ip = 2,
 	.table_per_prefix = 10,
 	.connection_idle = 30.0,
-	.replicas = 8,
+	.replicas = 20,
 };
 
 /* A setting in [lo, hi] into a long (util.h reads it as long long). */

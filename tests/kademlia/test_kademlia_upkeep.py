@@ -49,7 +49,7 @@ def main():
         check(min(refreshes) >= 1, "every host refreshed its idle buckets (%s)" % refreshes)
 
         r = ctl_or_error(hosts[1], "put", "keep", "kept")
-        # Sent to all 5 others (8 replicas), answered once 4 hold it.
+        # Sent to all 5 others, answered once 4 hold it.
         check(r.get("stored", 0) >= 4, "put on the other hosts (%s)" % r.get("stored", r))
         keep = "%s/keep" % hosts[1].ctl(NAME, "routes")["writer"]
         r = ctl_or_error(hosts[2], "put", "short", "brief", "2")
