@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))), "tests", "lib"))
 
-from mp2ptest import Host, CtlError, frame, next_ip, poll, spread_ip  # noqa: E402,F401
+from mp2ptest import Host, CtlError, Listener, frame, next_ip, poll, spread_ip  # noqa: E402,F401
 
 NAME = "kad"
 # Short timers so a test sees refreshes and republication within seconds.
@@ -179,7 +179,7 @@ def decode_answer(mtype, p):
     return out
 
 
-class StandInNode(threading.Thread):
+class StandInNode(Listener):
     """A kademlia node in Python, on a listener of its own, started at once.
     Every frame it reads is noted in .seen as (arrival time, type,
     payload) and answered with what reply() returns. As it is, it answers
@@ -187,16 +187,10 @@ class StandInNode(threading.Thread):
     host's table; a test's subclass answers more, or less."""
 
     def __init__(self, nid=None, ip="127.0.0.1"):
-        super().__init__(daemon=True)
         self.nid = nid or os.urandom(32)
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, 0))
-        self.sock.listen(16)
-        self.addr = "%s:%d" % (ip, self.sock.getsockname()[1])
         self.lock = threading.Lock()
         self.seen = []
-        self.start()
+        super().__init__(ip, backlog=16)
 
     def reply(self, mtype, payload):
         """The answer to one frame as (type, payload), or None for none."""
@@ -213,13 +207,8 @@ class StandInNode(threading.Thread):
     def pings(self):
         return len(self.received("PING"))
 
-    def run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+    def on_accept(self, c):
+        threading.Thread(target=self.serve, args=(c,), daemon=True).start()
 
     def serve(self, c):
         buf = b""

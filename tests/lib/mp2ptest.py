@@ -14,6 +14,7 @@ import ssl
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 
 builddir = os.environ.get("top_builddir") or os.getcwd()
@@ -30,17 +31,18 @@ def _built_with_sanitizers():
         return False
 
 
-# How much slower than on an idle machine a host may be here: valgrind and
-# the sanitizers multiply start-up and every step that follows. Every wait
+# How much slower than on an idle machine a host may be here. Every wait
 # in these helpers is a deadline for something that must happen, so a
-# longer one costs time only when a test is failing anyway; MP2P_SLOWDOWN
-# overrides the factor.
+# longer one costs time only when a test fails anyway: twice the idle
+# figure for a machine shared with builds (load 15-50 has been seen), and
+# more under the sanitizers and valgrind, which slow every step.
+# MP2P_SLOWDOWN overrides the factor.
 SLOWDOWN = float(os.environ.get("MP2P_SLOWDOWN") or
-                 (6 if os.environ.get("MP2P_VALGRIND") else 3 if _built_with_sanitizers() else 1))
+                 (8 if os.environ.get("MP2P_VALGRIND") else 4 if _built_with_sanitizers() else 2))
 # Start-up of one host, the one wait every test makes: OpenSSL's start-up
-# alone takes seconds under valgrind, and on a machine running four builds
-# at once (load 15-50) a plain host has taken over 10 s.
-READY_TIMEOUT = 60.0 * SLOWDOWN
+# alone takes seconds under valgrind, and a plain host on a loaded machine
+# has taken over 10 s. A host that exits is reported at once all the same.
+READY_TIMEOUT = 30.0 * SLOWDOWN
 
 
 def patience(seconds):
@@ -75,6 +77,53 @@ def poll(fn, until, timeout=10.0, step=0.1):
         if until(v) or time.time() > deadline:
             return v
         time.sleep(step)
+
+
+def wait_for(fn, timeout=10.0, step=0.1):
+    """Polls fn() until it returns something true and returns that, or
+    fn()'s last value after patience(timeout) s, for the caller to check."""
+    return poll(fn, bool, timeout, step)
+
+
+class Listener(threading.Thread):
+    """A TCP listener of a test's own on ip, in a thread, started at once.
+    Each connection it accepts is counted in .accepted and handed to
+    on_accept(), which by default holds it and says nothing (a tarpit).
+    A subclass sets its own attributes before calling this __init__."""
+
+    def __init__(self, ip="127.0.0.1", backlog=1024):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.addr = "%s:%d" % (ip, self.port)
+        self.accepted = 0
+        self.held = []
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.on_accept(c)
+
+    def on_accept(self, c):
+        self.held.append(c)
+
+    def close(self):
+        """The listener and every connection it holds close."""
+        self.sock.close()
+        for c in self.held:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
 
 
 def stop_all(check, hosts):
