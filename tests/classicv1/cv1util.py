@@ -7,7 +7,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 
-from mp2ptest import Host, Check, FrameConn, free_port, builddir, next_ip, stop_all, wait_until  # noqa: E402,F401
+from mp2ptest import Host, Check, FrameConn, free_port, builddir, next_ip, patience, stop_all, wait_until  # noqa: E402,F401
 from refpeer import RefPeer  # noqa: E402,F401
 
 
