@@ -464,6 +464,14 @@ static void conn_close_flush(struct conn *c, const char *reason)
 	/* Still dialling with a frame queued (a goodbye sent at shutdown,
 	 * say): it connects, writes, then closes, or the connect timeout ends it. */
 	c->closing = 1;
+	/* A TLS dial whose handshake is not done must go on reading: the
+	 * handshake waits on the far end's answer, and a far end that closes
+	 * instead (a host stopping at the same moment) is seen only by a read.
+	 * Its deadline, the connect timeout, still bounds it; reading stops
+	 * once the handshake is done (conn_event). Without this, two hosts
+	 * stopping together could each wait out the whole stop timeout. */
+	if (c->secure && !c->handshaken && !c->inbound)
+		return;
 	bufferevent_disable(c->bev, EV_READ);
 	/* A TLS bufferevent stops writing when the peer ends its stream; what
 	 * is queued (the answer to a one-shot frame) must still leave. */
@@ -657,6 +665,10 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		if (!c->closing) {
 			c->deadline_kind = DL_IDLE;
 			event_add(c->deadline, h->tv_idle);
+		} else {
+			/* Closed while its handshake ran: only the output is left. */
+			bufferevent_disable(c->bev, EV_READ);
+			event_del(c->deadline);
 		}
 		if (c->dialer >= 0) {
 			c->dispatching++;
@@ -673,7 +685,11 @@ static void conn_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		conn_close_flush(c, "closed by peer");
+		/* A TLS handshake cut short can carry nothing that is queued. */
+		if (c->secure && !c->handshaken)
+			conn_close(c, "closed by peer during the TLS handshake");
+		else
+			conn_close_flush(c, "closed by peer");
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		if (!c->established) {
 			h->stats.timeouts_connect++;

@@ -247,6 +247,7 @@ static void cmd_stats(struct host *h, struct mp2p_reply *r)
 	reply_int(r, "reload_failures", (long long)s->reload_failures);
 	reply_int(r, "tls_handshakes", (long long)s->tls_handshakes);
 	reply_int(r, "tls_refused", (long long)s->tls_refused);
+	reply_int(r, "metrics_refused", (long long)s->metrics_refused);
 	for (int i = 0; i < MAX_INSTANCES; i++) {
 		struct mp2p_host *in = h->core.slots[i];
 		if (in == NULL)

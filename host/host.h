@@ -307,6 +307,7 @@ struct host_stats {
 	uint64_t dial_refused_pending, dial_refused_outbound;
 	uint64_t evicted_silent, timeouts_first_frame, dropped_buffered;
 	uint64_t tls_handshakes, tls_refused;
+	uint64_t metrics_refused;
 };
 /* The daemon: one core (core.h: the running plugin instances, their
  * routes, services and replies) and everything the core does not know:
@@ -354,6 +355,8 @@ struct host {
 	char *control_path;
 	struct evconnlistener *control_listener;
 	struct evhttp *metrics_http;     /* NULL unless host.metrics_listen is set */
+	struct metrics_conn *metrics_conns; /* every scraper's connection (metrics.c) */
+	struct event *metrics_tick;      /* admits new ones, lets go of closed ones */
 	struct client *control_clients;
 	struct event *sig_int, *sig_term, *sig_hup, *stop_timer;
 	int stopping;

@@ -5,7 +5,11 @@
  *
  * The host's counters are read from the same reply `maybep2pctl stats`
  * builds, so a counter added there appears here without a second list; the
- * table below only gives the well-known ones their Prometheus names. */
+ * table below only gives the well-known ones their Prometheus names.
+ *
+ * Whoever can reach the port is a stranger: connections are capped in all
+ * and per address (see admit()), so a peer holding connections open can
+ * neither exhaust the host's descriptors nor keep a scraper out alone. */
 #include "config.h"
 #include "host.h"
 
@@ -14,7 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
@@ -22,6 +30,11 @@
 /* An HTTP request is small; a client that dawdles or sends more is cut off. */
 #define METRICS_TIMEOUT 10
 #define METRICS_MAX_HEADERS 8192
+/* A scraper needs one connection. The port takes this many at once, at
+ * most a quarter of them from one address; a connection over either limit
+ * is closed as soon as it is accepted. */
+#define METRICS_MAX_CONNS 16
+#define METRICS_MAX_PER_IP 4
 
 /* How a top-level field of `stats` is named and typed for Prometheus.
  * Entries sharing a name form one family and must stay adjacent. */
@@ -345,6 +358,105 @@ static void on_request(struct evhttp_request *req, void *arg)
 	evbuffer_free(body);
 }
 
+/* libevent 2.1's HTTP server has no connection limit and no hook where a
+ * connection ends. So the server's bufferevent for each connection is made
+ * here (evhttp_set_bevcb), and a reference to it kept: the server frees a
+ * bufferevent by clearing its callbacks and dropping its reference, which
+ * metrics_tick() sees and then drops ours. The peer's address is known
+ * only once the server has set the socket, so the admission is made on the
+ * loop turn after the accept, by metrics_tick() too. */
+struct metrics_conn {
+	struct bufferevent *bev;
+	uint64_t ip_key;
+	int judged, admitted;            /* admit() ran; it let the connection in */
+	struct metrics_conn *next;
+};
+
+/* Lets in, or closes, a connection the server just took. */
+static void admit(struct host *h, struct metrics_conn *mc, int open_now)
+{
+	evutil_socket_t fd = bufferevent_getfd(mc->bev);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char peer[INET6_ADDRSTRLEN + 8] = "?";
+	int same = 0;
+
+	static struct ratelog rl;
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return;          /* the server is letting it go already */
+	mc->ip_key = addr_ip_key((struct sockaddr *)&ss, h->cfg.ipv6_prefix);
+	addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
+	for (struct metrics_conn *o = h->metrics_conns; o != NULL; o = o->next)
+		same += o->admitted && o->ip_key == mc->ip_key;
+	if (open_now < METRICS_MAX_CONNS && same < METRICS_MAX_PER_IP) {
+		mc->admitted = 1;
+		return;
+	}
+	/* The server reads an end of stream and frees the connection. */
+	shutdown(fd, SHUT_RDWR);
+	h->stats.metrics_refused++;
+	log_rated(&rl, HLOG_WARN, "metrics: refused a connection from %s: %d open of %d, "
+	          "%d from its address of %d", peer, open_now, METRICS_MAX_CONNS, same, METRICS_MAX_PER_IP);
+}
+
+static void metrics_tick(evutil_socket_t unused, short what, void *arg)
+{
+	struct host *h = arg;
+	struct metrics_conn **pp = &h->metrics_conns, *mc;
+	int open_now = 0;
+
+	(void)unused;
+	(void)what;
+	while ((mc = *pp) != NULL) {
+		bufferevent_event_cb eventcb;
+		bufferevent_getcb(mc->bev, NULL, NULL, &eventcb, NULL);
+		if (eventcb == NULL) {
+			/* Freed by the server: ours was the last reference. */
+			*pp = mc->next;
+			bufferevent_decref(mc->bev);
+			free(mc);
+			continue;
+		}
+		open_now += mc->admitted;
+		pp = &mc->next;
+	}
+	/* The list is oldest first, so connections are let in in the order
+	 * they came. A connection not let in now never will be. */
+	for (mc = h->metrics_conns; mc != NULL; mc = mc->next) {
+		if (mc->admitted || mc->judged)
+			continue;
+		mc->judged = 1;
+		admit(h, mc, open_now);
+		open_now += mc->admitted;
+	}
+	if (h->metrics_conns == NULL)
+		event_del(h->metrics_tick);
+}
+
+static struct bufferevent *mconn_new(struct event_base *base, void *arg)
+{
+	struct host *h = arg;
+	struct metrics_conn *mc = calloc(1, sizeof(*mc)), **pp;
+	struct timeval second = { 1, 0 };
+
+	/* NULL makes the server use a bufferevent of its own: one connection
+	 * goes uncounted rather than refused for a shortage of ours. */
+	if (mc == NULL)
+		return NULL;
+	if ((mc->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		free(mc);
+		return NULL;
+	}
+	bufferevent_incref(mc->bev);
+	for (pp = &h->metrics_conns; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = mc;
+	event_add(h->metrics_tick, &second);
+	event_active(h->metrics_tick, EV_TIMEOUT, 1);
+	return mc->bev;
+}
+
 int metrics_open(struct host *h, struct diag *errs)
 {
 	struct sockaddr_storage ss;
@@ -382,14 +494,32 @@ int metrics_open(struct host *h, struct diag *errs)
 	evhttp_set_max_headers_size(h->metrics_http, METRICS_MAX_HEADERS);
 	evhttp_set_max_body_size(h->metrics_http, 1024);
 	evhttp_set_gencb(h->metrics_http, on_request, h);
+	if ((h->metrics_tick = event_new(h->base, -1, EV_PERSIST, metrics_tick, h)) == NULL) {
+		diag_add(errs, "cannot serve metrics on %s", h->cfg.metrics_listen);
+		metrics_close(h);
+		return -1;
+	}
+	evhttp_set_bevcb(h->metrics_http, mconn_new, h);
 	log_msg(HLOG_INFO, "metrics on http://%s/metrics", h->cfg.metrics_listen);
 	return 0;
 }
 
 void metrics_close(struct host *h)
 {
+	struct metrics_conn *mc;
+
 	if (h->metrics_http != NULL) {
 		evhttp_free(h->metrics_http);
 		h->metrics_http = NULL;
+	}
+	/* The server freed every connection; ours are the last references. */
+	while ((mc = h->metrics_conns) != NULL) {
+		h->metrics_conns = mc->next;
+		bufferevent_decref(mc->bev);
+		free(mc);
+	}
+	if (h->metrics_tick != NULL) {
+		event_free(h->metrics_tick);
+		h->metrics_tick = NULL;
 	}
 }

@@ -11,20 +11,9 @@
 
 static char *dir;
 
-/* Loads text as a config; returns the errors joined, "" if none. */
 static char *load(const char *text, struct host_config *c, char **path_out)
 {
-	struct diag errs = { 0 };
-	char *path = unit_write(dir, "t.conf", text), *out;
-
-	config_load(c, path, &errs);
-	out = errs.count ? diag_join(&errs) : strdup("");
-	diag_clear(&errs);
-	if (path_out)
-		*path_out = path;
-	else
-		free(path);
-	return out;
+	return unit_config_load(dir, text, c, path_out);
 }
 
 /* Expects exactly one error, "PATH:" + rest. */
@@ -34,9 +23,7 @@ static void expect(const char *text, const char *rest)
 	char *path, *got = load(text, &c, &path), want[1024];
 
 	snprintf(want, sizeof(want), "%s:%s", path, rest);
-	CU_ASSERT_STRING_EQUAL(got, want);
-	if (strcmp(got, want) != 0)
-		fprintf(stderr, "\n  want: %s\n  got:  %s\n", want, got);
+	UNIT_TEXT_EQUAL(got, want);
 	config_release(&c);
 	free(got);
 	free(path);

@@ -151,7 +151,7 @@ static void test_bucket_index_and_split(void)
 	}
 	for (int bi = 0; bi < t.nbuckets; bi++) {
 		for (int i = 0; i < t.b[bi].nlive; i++) {
-			int cpl = kad_common_prefix(self, t.b[bi].live[i].n.id);
+			int cpl = kad_common_prefix(self, t.b[bi].live[i].id);
 			CU_ASSERT(bi == t.nbuckets - 1 ? cpl >= bi : cpl == bi);
 		}
 		CU_ASSERT(t.b[bi].nlive <= 4);
@@ -173,13 +173,14 @@ static void test_bucket_lru_order(void)
 	}
 	/* Seeing the oldest again moves it to the tail. */
 	CU_ASSERT_EQUAL(kad_table_seen(&t, &n[0], 10.0, NULL, NULL), KAD_TB_UPDATED);
-	CU_ASSERT_EQUAL(memcmp(t.b[0].live[0].n.id, n[1].id, KAD_ID_LEN), 0);
-	CU_ASSERT_EQUAL(memcmp(t.b[0].live[2].n.id, n[0].id, KAD_ID_LEN), 0);
+	CU_ASSERT_EQUAL(memcmp(t.b[0].live[0].id, n[1].id, KAD_ID_LEN), 0);
+	CU_ASSERT_EQUAL(memcmp(t.b[0].live[2].id, n[0].id, KAD_ID_LEN), 0);
 	CU_ASSERT_EQUAL(t.b[0].live[2].last_seen, 10.0);
 	/* The address it answered from replaces the old one. */
 	snprintf(n[0].addr, sizeof(n[0].addr), "127.0.0.2:99");
 	kad_table_seen(&t, &n[0], 11.0, NULL, NULL);
-	CU_ASSERT_STRING_EQUAL(kad_table_find(&t, n[0].id)->n.addr, "127.0.0.2:99");
+	kad_entry_node(kad_table_find(&t, n[0].id), &n[1]);
+	CU_ASSERT_STRING_EQUAL(n[1].addr, "127.0.0.2:99");
 	kad_table_release(&t);
 }
 
@@ -220,7 +221,7 @@ static void test_ping_before_evict(void)
 	kad_table_seen(&t, &old[0], 7.0, NULL, NULL);
 	CU_ASSERT_PTR_NOT_NULL(kad_table_find(&t, old[0].id));
 	CU_ASSERT_PTR_NULL(kad_table_find(&t, fresh.id));
-	CU_ASSERT_EQUAL(memcmp(t.b[0].live[3].n.id, old[0].id, KAD_ID_LEN), 0);
+	CU_ASSERT_EQUAL(memcmp(t.b[0].live[3].id, old[0].id, KAD_ID_LEN), 0);
 	/* Next newcomer: now old[1] is pinged, and fails: it is evicted and the
 	 * newest replacement takes its slot. */
 	CU_ASSERT_EQUAL(kad_table_seen(&t, &fresh, 8.0, &ping, &need), KAD_TB_CACHED);
@@ -281,9 +282,9 @@ static void test_table_closest(void)
 		for (int i = 0; i < t.b[bi].nlive; i++) {
 			int listed = 0;
 			for (int j = 0; j < got; j++)
-				listed |= memcmp(out[j].id, t.b[bi].live[i].n.id, KAD_ID_LEN) == 0;
+				listed |= memcmp(out[j].id, t.b[bi].live[i].id, KAD_ID_LEN) == 0;
 			if (!listed)
-				CU_ASSERT(kad_closer(target, out[got - 1].id, t.b[bi].live[i].n.id) < 0);
+				CU_ASSERT(kad_closer(target, out[got - 1].id, t.b[bi].live[i].id) < 0);
 		}
 	kad_table_release(&t);
 }
@@ -311,7 +312,7 @@ static void test_table_closest_exact(void)
 			kad_id_in_range(self, (int)(rand() % 30), 0, target, target);
 		for (int bi = 0; bi < t.nbuckets; bi++)
 			for (int i = 0; i < t.b[bi].nlive; i++)
-				all[total++] = t.b[bi].live[i].n;
+				kad_entry_node(&t.b[bi].live[i], &all[total++]);
 		for (int i = 1; i < total; i++)         /* insertion sort: a reference */
 			for (int j = i; j > 0 && kad_closer(target, all[j].id, all[j - 1].id) < 0; j--) {
 				struct kad_node x = all[j];
@@ -386,6 +387,65 @@ static void test_table_address_limits(void)
 	}
 	CU_ASSERT_EQUAL(t.b[0].nrepl, 2);
 	kad_table_release(&t);
+	rng = saved_rng;
+}
+
+/* A table takes memory as it fills: a bucket's arrays hold what it has,
+ * not k entries each, and an entry gives back the address text it was
+ * given (an IPv6 one in canonical form). */
+static void test_table_memory_on_demand(void)
+{
+	uint32_t saved_rng = rng;
+	struct kad_table t;
+	uint8_t self[KAD_ID_LEN];
+	struct kad_node n, back, mapped;
+	static const char *const texts[][2] = {
+		{ "127.0.0.1:4000", "127.0.0.1:4000" },
+		{ "[::1]:4001", "[::1]:4001" },
+		{ "[0:0::1]:4002", "[::1]:4002" },
+		{ "[::ffff:127.0.0.5]:4003", "[::ffff:127.0.0.5]:4003" },
+		{ "127.255.255.254:65535", "127.255.255.254:65535" },
+	};
+
+	random_id(self);
+	CU_ASSERT_EQUAL_FATAL(kad_table_init(&t, self, 20), 0);
+	CU_ASSERT_EQUAL(t.nbuckets, 1);
+	CU_ASSERT_EQUAL(t.b[0].caplive, 0);
+	CU_ASSERT_EQUAL(t.b[0].caprepl, 0);
+	CU_ASSERT_EQUAL(sizeof(struct kad_entry), 64);
+	for (int i = 0; i < 5; i++) {
+		node_at(&n, self, 0, 1);
+		snprintf(n.addr, sizeof(n.addr), "%s", texts[i][0]);
+		CU_ASSERT_EQUAL(kad_table_seen(&t, &n, 1.0, NULL, NULL), KAD_TB_ADDED);
+		kad_entry_node(kad_table_find(&t, n.id), &back);
+		CU_ASSERT_EQUAL(memcmp(back.id, n.id, KAD_ID_LEN), 0);
+		CU_ASSERT_STRING_EQUAL(back.addr, texts[i][1]);
+		CU_ASSERT(kad_entry_addr_is(kad_table_find(&t, n.id), texts[i][0]));
+		CU_ASSERT(kad_entry_addr_is(kad_table_find(&t, n.id), texts[i][1]));
+		CU_ASSERT(!kad_entry_addr_is(kad_table_find(&t, n.id), "127.0.0.1:1"));
+		if (i == 3)
+			mapped = n;
+	}
+	/* The IPv4 text and its mapped IPv6 form are one address, each given
+	 * back as it was written. */
+	CU_ASSERT(kad_entry_addr_is(kad_table_find(&t, mapped.id), "127.0.0.5:4003"));
+	CU_ASSERT(!kad_entry_addr_is(kad_table_find(&t, mapped.id), "127.0.0.5:4004"));
+	CU_ASSERT_EQUAL(t.b[0].nlive, 5);
+	CU_ASSERT(t.b[0].caplive >= 5 && t.b[0].caplive < 20);
+	CU_ASSERT_EQUAL(t.b[0].caprepl, 0);
+	/* Fill bucket 0 and split: each side holds what it got. */
+	for (int i = 0; i < 40; i++) {
+		node_at(&n, self, i % 2 ? 0 : 1 + i % 5, 2000 + i);
+		kad_table_seen(&t, &n, 2.0, NULL, NULL);
+	}
+	for (int bi = 0; bi < t.nbuckets; bi++) {
+		CU_ASSERT(t.b[bi].caplive >= t.b[bi].nlive && t.b[bi].caplive <= 20);
+		CU_ASSERT(t.b[bi].caprepl >= t.b[bi].nrepl && t.b[bi].caprepl <= 20);
+	}
+	CU_ASSERT(t.nbuckets > 1);
+	CU_ASSERT(t.capbuckets >= t.nbuckets);
+	kad_table_release(&t);
+	CU_ASSERT_PTR_NULL(t.b);
 	rng = saved_rng;
 }
 
@@ -1488,9 +1548,12 @@ static void test_state_roundtrip(void)
 	CU_ASSERT_EQUAL(kad_table_size(&t2), kad_table_size(&t));
 	for (int bi = 0; bi < t.nbuckets; bi++)
 		for (int i = 0; i < t.b[bi].nlive; i++) {
-			const struct kad_entry *e = kad_table_find(&t2, t.b[bi].live[i].n.id);
+			const struct kad_entry *e = kad_table_find(&t2, t.b[bi].live[i].id);
+			struct kad_node was, now;
 			CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-			CU_ASSERT_STRING_EQUAL(e->n.addr, t.b[bi].live[i].n.addr);
+			kad_entry_node(e, &now);
+			kad_entry_node(&t.b[bi].live[i], &was);
+			CU_ASSERT_STRING_EQUAL(now.addr, was.addr);
 		}
 	CU_ASSERT_EQUAL(values, 4);
 	CU_ASSERT_EQUAL(s2.n, 4);
@@ -1547,6 +1610,7 @@ int main(void)
 	CU_add_test(s, "closest equals a full sort", test_table_closest_exact);
 	CU_add_test(s, "limits by address", test_table_address_limits);
 	CU_add_test(s, "restored entries", test_table_unverified);
+	CU_add_test(s, "memory on demand", test_table_memory_on_demand);
 	s = CU_add_suite("kademlia_wire", NULL, NULL);
 	CU_add_test(s, "roundtrip", test_wire_roundtrip);
 	CU_add_test(s, "rejects", test_wire_rejects);

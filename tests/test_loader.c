@@ -33,9 +33,7 @@ static void check(const char *file, const char *want)
 	char *got = open_error(file);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
-	CU_ASSERT_STRING_EQUAL(got, want);
-	if (strcmp(got, want) != 0)
-		fprintf(stderr, "\n  want: %s\n  got:  %s\n", want, got);
+	UNIT_TEXT_EQUAL(got, want);
 	free(got);
 }
 

@@ -18,13 +18,11 @@ static char *dir;
 static char *load(const char *text, struct sim_scenario *s, char **path_out)
 {
 	struct diag errs = { 0 };
-	char *path = unit_write(dir, "s.conf", text), *out;
+	char *path = unit_write(dir, "s.conf", text);
 
 	sim_scenario_load(s, path, &errs);
-	out = errs.count ? diag_join(&errs) : strdup("");
-	diag_clear(&errs);
 	*path_out = path;
-	return out;
+	return unit_diag_text(&errs);
 }
 
 /* Exactly one error, the scenario's path followed by `rest`. */
@@ -34,9 +32,7 @@ static void expect(const char *text, const char *rest)
 	char *path, *got = load(text, &s, &path), want[2048];
 
 	snprintf(want, sizeof(want), "%s%s", path, rest);
-	CU_ASSERT_STRING_EQUAL(got, want);
-	if (strcmp(got, want) != 0)
-		fprintf(stderr, "\n  want: %s\n  got:  %s\n", want, got);
+	UNIT_TEXT_EQUAL(got, want);
 	sim_scenario_free(&s);
 	free(got);
 	free(path);

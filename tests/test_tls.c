@@ -79,20 +79,9 @@ static void test_peer_id_syntax(void)
 	CU_ASSERT_FALSE(peer_id_valid("gaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
 
-/* Loads text as a config; returns the errors joined, "" if none. */
 static char *load(const char *text, struct host_config *c, char **path_out)
 {
-	struct diag errs = { 0 };
-	char *path = unit_write(dir, "t.conf", text), *out;
-
-	config_load(c, path, &errs);
-	out = errs.count ? diag_join(&errs) : strdup("");
-	diag_clear(&errs);
-	if (path_out)
-		*path_out = path;
-	else
-		free(path);
-	return out;
+	return unit_config_load(dir, text, c, path_out);
 }
 
 static void test_security_settings(void)
@@ -136,9 +125,7 @@ static void test_security_settings(void)
 	got = load("host: {\n security: {\n  allow = [ \"" ID_A "\",\n \"bob\" ];\n };\n};\n", &c, &path);
 	snprintf(want, sizeof(want), "%s:4: setting 'host.security.allow[1]': element 1 is not a peer id "
 	         "(64 lowercase hex digits, as `maybep2pd --peer-id` prints)", path);
-	CU_ASSERT_STRING_EQUAL(got, want);
-	if (strcmp(got, want) != 0)
-		fprintf(stderr, "\n  want: %s\n  got:  %s\n", want, got);
+	UNIT_TEXT_EQUAL(got, want);
 	config_release(&c);
 	free(got);
 	free(path);
@@ -180,9 +167,7 @@ static void test_allow_file(void)
 	         "%s:2: setting 'host.security.allow_file': %s:2: 'not-an-id' is not a peer id (64 lowercase hex digits)\n"
 	         "%s:2: setting 'host.security.allow_file': %s:3: '%sx' is not a peer id (64 lowercase hex digits)",
 	         path, list, path, list, ID_B);
-	CU_ASSERT_STRING_EQUAL(got, want);
-	if (strcmp(got, want) != 0)
-		fprintf(stderr, "\n  want: %s\n  got:  %s\n", want, got);
+	UNIT_TEXT_EQUAL(got, want);
 	config_release(&c);
 	free(got);
 	free(path);

@@ -1,5 +1,6 @@
 /* unit.c -- runs every host suite; exits non-zero if any assertion failed. */
 #include "config.h"
+#include "host.h"
 #include "unit.h"
 
 #include <CUnit/Basic.h>
@@ -61,6 +62,27 @@ char *unit_write(const char *dir, const char *name, const char *text)
 	fputs(text, f);
 	fclose(f);
 	return path;
+}
+
+char *unit_diag_text(struct diag *errs)
+{
+	char *out = errs->count ? diag_join(errs) : strdup("");
+
+	diag_clear(errs);
+	return out;
+}
+
+char *unit_config_load(const char *dir, const char *text, struct host_config *c, char **path_out)
+{
+	struct diag errs = { 0 };
+	char *path = unit_write(dir, "t.conf", text);
+
+	config_load(c, path, &errs);
+	if (path_out)
+		*path_out = path;
+	else
+		free(path);
+	return unit_diag_text(&errs);
 }
 
 int main(void)

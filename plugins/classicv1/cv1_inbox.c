@@ -62,56 +62,15 @@ struct cv1_inbox_entry *cv1_inbox_push(struct cv1_inbox *box, int kind,
 	return e;
 }
 
-/* A quiet broadcast: no log line, no inbox, its own topic, the bytes as
- * they are (classicv1.h, QUIET BROADCASTS). */
-void cv1_deliver_quiet(struct cv1 *c, const char *origin, const char *id, const uint8_t *data,
-                       size_t length, unsigned hops)
+/* Hands a message to the topic's subscribers: the whole text, with a NUL
+ * after it. A message a subscriber sends from inside its callback is not
+ * published back to it: that would recurse without end. */
+static void publish(struct cv1 *c, const char *topic, int kind, const char *sender, const char *id,
+                    const void *text, size_t length, unsigned hops)
 {
 	struct mp2p_classicv1_message m;
 	char *copy;
 
-	(*c->n.delivered_quiet)++;
-	if (c->publishing || (copy = malloc(length + 1)) == NULL)
-		return;
-	memcpy(copy, data, length);
-	copy[length] = '\0';
-	memset(&m, 0, sizeof(m));
-	m.size = sizeof(m);
-	m.kind = MP2P_CLASSICV1_BROADCAST;
-	m.sender = origin;
-	m.id = id;
-	m.text = copy;
-	m.text_length = length;
-	m.hops = hops;
-	m.at = c->api->now(c->host);
-	c->publishing = 1;
-	c->api->publish(c->host, MP2P_CLASSICV1_QUIET_TOPIC, &m, sizeof(m));
-	c->publishing = 0;
-	free(copy);
-}
-
-void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
-                 const char *text, size_t length, unsigned hops)
-{
-	struct mp2p_classicv1_message m;
-	char *copy;
-	int shown = length > CV1_LOG_TEXT ? CV1_LOG_TEXT : (int)length;
-
-	if (kind == MP2P_CLASSICV1_BROADCAST) {
-		(*c->n.delivered_broadcast)++;
-		/* Per message, and peers decide how many: debug, not info. */
-		c->api->log(c->host, MP2P_LOG_DEBUG, "delivered broadcast %s from %s hops %u: %.*s%s",
-		             id, sender, hops, shown, text, (size_t)shown < length ? "..." : "");
-	} else {
-		(*c->n.delivered_direct)++;
-		c->api->log(c->host, MP2P_LOG_DEBUG, "delivered message from %s: %.*s%s",
-		             sender, shown, text, (size_t)shown < length ? "..." : "");
-	}
-	cv1_inbox_push(&c->inbox, kind, sender, id, text, length, hops, c->api->wall_now(c->host));
-
-	/* Subscribers get the whole text, NUL-terminated. A broadcast that a
-	 * subscriber starts from inside deliver() is not published back to it:
-	 * that would recurse without end. */
 	if (c->publishing || (copy = malloc(length + 1)) == NULL)
 		return;
 	memcpy(copy, text, length);
@@ -126,7 +85,35 @@ void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
 	m.hops = hops;
 	m.at = c->api->now(c->host);
 	c->publishing = 1;
-	c->api->publish(c->host, MP2P_CLASSICV1_TOPIC, &m, sizeof(m));
+	c->api->publish(c->host, topic, &m, sizeof(m));
 	c->publishing = 0;
 	free(copy);
+}
+
+/* A quiet broadcast: no log line, no inbox, its own topic, the bytes as
+ * they are (classicv1.h, QUIET BROADCASTS). */
+void cv1_deliver_quiet(struct cv1 *c, const char *origin, const char *id, const uint8_t *data,
+                       size_t length, unsigned hops)
+{
+	(*c->n.delivered_quiet)++;
+	publish(c, MP2P_CLASSICV1_QUIET_TOPIC, MP2P_CLASSICV1_BROADCAST, origin, id, data, length, hops);
+}
+
+void cv1_deliver(struct cv1 *c, int kind, const char *sender, const char *id,
+                 const char *text, size_t length, unsigned hops)
+{
+	int shown = length > CV1_LOG_TEXT ? CV1_LOG_TEXT : (int)length;
+
+	if (kind == MP2P_CLASSICV1_BROADCAST) {
+		(*c->n.delivered_broadcast)++;
+		/* Per message, and peers decide how many: debug, not info. */
+		c->api->log(c->host, MP2P_LOG_DEBUG, "delivered broadcast %s from %s hops %u: %.*s%s",
+		             id, sender, hops, shown, text, (size_t)shown < length ? "..." : "");
+	} else {
+		(*c->n.delivered_direct)++;
+		c->api->log(c->host, MP2P_LOG_DEBUG, "delivered message from %s: %.*s%s",
+		             sender, shown, text, (size_t)shown < length ? "..." : "");
+	}
+	cv1_inbox_push(&c->inbox, kind, sender, id, text, length, hops, c->api->wall_now(c->host));
+	publish(c, MP2P_CLASSICV1_TOPIC, kind, sender, id, text, length, hops);
 }

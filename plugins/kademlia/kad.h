@@ -102,34 +102,54 @@ int kad_encode_request(uint8_t *out, size_t cap, const struct kad_msg *m);
 int kad_encode_answer(uint8_t *out, size_t cap, const struct kad_msg *m);
 size_t kad_encoded_max(size_t max_value);
 
+/* An address as a table entry keeps it: parsed, 20 bytes instead of the
+ * 64 of its text. IPv4 is held in its IPv4-mapped IPv6 form, so both
+ * spellings fall in one address group; `v6` remembers which was written,
+ * so the text comes back as it was given (an IPv6 one in RFC 5952 form). */
+struct kad_paddr {
+	uint8_t ip[16];
+	uint16_t port;
+	uint8_t v6;
+};
+/* kad_wire.c: the text's parts (-1 if it does not parse), and back. */
+int kad_addr_pack(const char *addr, struct kad_paddr *out);
+void kad_addr_unpack(const struct kad_paddr *a, char out[KAD_ADDR_MAX + 1]);
+void kad_paddr_groups(const struct kad_paddr *a, struct kad_groups *g);
+
 /* kad_table.c -- k-buckets. Bucket i < nbuckets-1 holds the nodes sharing
  * exactly i leading bits with self; the last holds the rest (the ones
- * closest to self) and is the only one that splits. */
+ * closest to self) and is the only one that splits.
+ *
+ * Memory follows use: a simulation runs 100,000 tables in one process, and
+ * most of a table's buckets are far from full. The bucket array grows with
+ * the splits, and each bucket's live and replacement arrays grow a few
+ * entries at a time up to k. An entry is 64 bytes. */
 struct kad_entry {
-	struct kad_node n;
-	struct kad_groups g;   /* of n.addr, for the per-address limits */
-	double last_seen;
-	int fails;
-	int pinging;       /* an eviction ping is out for this entry */
-	int unverified;    /* restored from saved state, not yet answered us:
+	uint8_t id[KAD_ID_LEN];
+	struct kad_paddr a;    /* its advertised address */
+	uint8_t fails;     /* failed requests since it last answered, up to 255 */
+	uint8_t pinging;   /* an eviction ping is out for this entry */
+	uint8_t unverified;/* restored from saved state, not yet answered us:
 	                      used to seed our own lookups, never handed out */
+	double last_seen;
 };
 struct kad_bucket {
 	struct kad_entry *live;    /* least recently seen first */
-	int nlive;
 	struct kad_entry *repl;    /* replacement cache, most recent last */
-	int nrepl;
 	double touched;
+	uint8_t nlive, caplive;    /* entries, and room allocated (both <= k) */
+	uint8_t nrepl, caprepl;
 };
 struct kad_table {
 	uint8_t self[KAD_ID_LEN];
 	int k;
 	int nbuckets;
+	int capbuckets;            /* room in b */
 	/* Limits by address (0: none): entries per ip group in one bucket,
 	 * and per prefix group in the whole table. The replacement caches
 	 * obey the same limits among their own entries. */
 	int per_ip_bucket, per_prefix;
-	struct kad_bucket b[KAD_ID_BITS];
+	struct kad_bucket *b;      /* nbuckets of them */
 };
 enum kad_table_result {
 	KAD_TB_SELF,       /* our own id: ignored */
@@ -160,6 +180,10 @@ int kad_table_has_room(const struct kad_table *t, const uint8_t id[KAD_ID_LEN],
                        const char *addr);
 const struct kad_entry *kad_table_find(const struct kad_table *t,
                                        const uint8_t id[KAD_ID_LEN]);
+/* The entry as the protocol names it: its id and address text. */
+void kad_entry_node(const struct kad_entry *e, struct kad_node *out);
+/* Is addr (text, in any spelling) the address the entry holds? */
+int kad_entry_addr_is(const struct kad_entry *e, const char *addr);
 /* The `max` live entries closest to target, nearest first, found bucket
  * by bucket outward from target's without sorting the table: O(k) work
  * for any table size. `verified_only` leaves out restored entries that

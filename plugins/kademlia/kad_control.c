@@ -234,11 +234,13 @@ static void cmd_routes(struct kad *kd, mp2p_reply *r)
 	for (int bi = 0; bi < kd->table.nbuckets; bi++) {
 		const struct kad_bucket *b = &kd->table.b[bi];
 		for (int i = 0; i < b->nlive; i++) {
+			struct kad_node n;
+			kad_entry_node(&b->live[i], &n);
 			kd->api->reply_row(r);
 			kd->api->reply_int(r, "bucket", bi);
-			kad_id_hex(b->live[i].n.id, hex);
+			kad_id_hex(n.id, hex);
 			kd->api->reply_str(r, "id", hex);
-			kd->api->reply_str(r, "addr", b->live[i].n.addr);
+			kd->api->reply_str(r, "addr", n.addr);
 			kd->api->reply_float(r, "seen_ago", now - b->live[i].last_seen);
 			kd->api->reply_int(r, "fails", b->live[i].fails);
 		}

@@ -310,12 +310,13 @@ static void learn_sender(struct kad *kd, mp2p_conn_id conn, const struct kad_msg
 	struct mp2p_conn_info info;
 
 	if (e != NULL) {
-		if (strcmp(e->n.addr, m->addr) != 0)
+		if (!kad_entry_addr_is(e, m->addr))
 			return;
 		memset(&info, 0, sizeof(info));
 		info.size = sizeof(info);
 		if (kd->api->conn_info(kd->host, conn, &info) == 0 && same_ip(info.peer, m->addr)) {
-			struct kad_node n = e->n;
+			struct kad_node n;
+			kad_entry_node(e, &n);
 			kad_node_seen(kd, &n);
 		}
 		return;

@@ -403,9 +403,10 @@ void kad_verify_restored(struct kad *kd)
 	for (int bi = 0; bi < kd->table.nbuckets; bi++) {
 		struct kad_bucket *b = &kd->table.b[bi];
 		for (int i = 0; i < b->nlive; i++) {
-			struct kad_node n = b->live[i].n;
+			struct kad_node n;
 			if (!b->live[i].unverified)
 				continue;
+			kad_entry_node(&b->live[i], &n);
 			if (kad_send_ping(kd, n.addr, n.id, P_PING_EVICT, 0) < 0)
 				return;
 			BUMP(kd, restored_pings);

@@ -71,11 +71,13 @@ int kad_state_save(const struct kad_state_view *v, int with_values,
 	put32(&b, (uint32_t)kad_table_size(t));
 	for (int bi = 0; bi < t->nbuckets; bi++) {
 		for (int i = 0; i < t->b[bi].nlive; i++) {
-			const struct kad_node *n = &t->b[bi].live[i].n;
-			uint8_t al = (uint8_t)strlen(n->addr);
-			put(&b, n->id, KAD_ID_LEN);
+			struct kad_node n;
+			uint8_t al;
+			kad_entry_node(&t->b[bi].live[i], &n);
+			al = (uint8_t)strlen(n.addr);
+			put(&b, n.id, KAD_ID_LEN);
 			put(&b, &al, 1);
-			put(&b, n->addr, al);
+			put(&b, n.addr, al);
 		}
 	}
 	if (with_values && s)

@@ -47,26 +47,86 @@ int kad_addr_valid(const char *addr)
 	return strlen(addr) <= KAD_ADDR_MAX && mp2p_addr_check(addr, NULL, NULL) == 0;
 }
 
-int kad_addr_groups(const char *addr, struct kad_groups *g)
+static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+int kad_addr_pack(const char *addr, struct kad_paddr *out)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	struct mp2p_addr a;
 
+	memset(out, 0, sizeof(*out));
 	if (mp2p_addr_parse(addr, &a) < 0)
 		return -1;
 	/* IPv4 as its mapped IPv6 form, so both spellings land in one group. */
 	if (a.family == AF_INET) {
-		memmove(a.ip + 12, a.ip, 4);
-		memcpy(a.ip, mapped, 12);
+		memcpy(out->ip, v4_mapped, 12);
+		memcpy(out->ip + 12, a.ip, 4);
+	} else {
+		memcpy(out->ip, a.ip, 16);
+		out->v6 = 1;
 	}
-	memcpy(g->ip, a.ip, 16);
-	memcpy(g->prefix, a.ip, 16);
-	if (memcmp(a.ip, mapped, 12) == 0) {
+	out->port = a.port;
+	return 0;
+}
+
+/* Decimal digits of v at p; returns the end. */
+static char *put_decimal(char *p, unsigned v)
+{
+	char tmp[5];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* Every answer to a FNOD turns up to k entries back into text, so IPv4,
+ * the common case, is written by hand: snprintf() took most of an
+ * answer's time. */
+void kad_addr_unpack(const struct kad_paddr *p, char out[KAD_ADDR_MAX + 1])
+{
+	struct mp2p_addr a;
+	char *o = out;
+
+	if (!p->v6) {
+		for (int i = 12; i < 16; i++) {
+			o = put_decimal(o, p->ip[i]);
+			*o++ = i < 15 ? '.' : ':';
+		}
+		*put_decimal(o, p->port) = '\0';
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET6;
+	a.port = p->port;
+	memcpy(a.ip, p->ip, 16);
+	/* Every packed address has a text that fits (at most 54 bytes). */
+	if (mp2p_addr_format(&a, out, KAD_ADDR_MAX + 1) < 0)
+		out[0] = '\0';
+}
+
+void kad_paddr_groups(const struct kad_paddr *a, struct kad_groups *g)
+{
+	memcpy(g->ip, a->ip, 16);
+	memcpy(g->prefix, a->ip, 16);
+	if (memcmp(a->ip, v4_mapped, 12) == 0) {
 		g->prefix[15] = 0;                           /* /24 */
 	} else {
 		memset(g->ip + 8, 0, 8);                     /* /64 */
 		memset(g->prefix + 6, 0, 10);                /* /48 */
 	}
+}
+
+int kad_addr_groups(const char *addr, struct kad_groups *g)
+{
+	struct kad_paddr a;
+
+	if (kad_addr_pack(addr, &a) < 0)
+		return -1;
+	kad_paddr_groups(&a, g);
 	return 0;
 }
 

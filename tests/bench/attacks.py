@@ -16,36 +16,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kademlia"))
 
-from mp2ptest import FrameConn, Host, frame  # noqa: E402
+from mp2ptest import FrameConn, Host, Listener, frame  # noqa: E402
 import kadnet  # noqa: E402
-
-
-class Counter(threading.Thread):
-    """A listener that accepts and holds (a tarpit), counting connections."""
-
-    def __init__(self, ip):
-        super().__init__(daemon=True)
-        self.sock = socket.socket()
-        self.sock.bind((ip, 0))
-        self.sock.listen(4096)
-        self.port = self.sock.getsockname()[1]
-        self.n = 0
-        self.held = []
-        self.start()
-
-    def run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.n += 1
-            self.held.append(c)
-
-    def close(self):
-        self.sock.close()
-        for c in self.held:
-            c.close()
 
 
 def rss(pid):
@@ -57,7 +29,7 @@ def rss(pid):
 
 
 def third_party(n=3000):
-    victim = Counter("127.0.0.3")
+    victim = Listener("127.0.0.3")
     h = Host("dials", log_level="info", plugins=[
         dict(name="cv1", file="classicv1.so", config="peer_timeout = 30;"),
         dict(name="kad", file="kademlia.so", config="request_timeout = 1.0;")])
@@ -72,12 +44,12 @@ def third_party(n=3000):
         # Until the victim has seen no new connection for 3 s (60 s at most).
         last, quiet, deadline = -1, time.time(), time.time() + 60
         while time.time() < deadline and time.time() - quiet < 3:
-            if victim.n != last:
-                last, quiet = victim.n, time.time()
+            if victim.accepted != last:
+                last, quiet = victim.accepted, time.time()
             time.sleep(0.2)
         frames = 2 * n
         print("third-party connections per hostile frame: %d connections / %d frames = %.2f"
-              % (victim.n, frames, victim.n / frames))
+              % (victim.accepted, frames, victim.accepted / frames))
         c.close()
     finally:
         h.cleanup()

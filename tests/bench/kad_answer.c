@@ -60,7 +60,7 @@ static int closest_by_sorting(const struct kad_table *t, const uint8_t target[KA
 		return 0;
 	for (int bi = 0; bi < t->nbuckets; bi++)
 		for (int i = 0; i < t->b[bi].nlive; i++)
-			all[n++] = t->b[bi].live[i].n;
+			kad_entry_node(&t->b[bi].live[i], &all[n++]);
 	sort_target = target;
 	qsort(all, (size_t)n, sizeof(*all), by_distance);
 	n = n > max ? max : n;

@@ -8,7 +8,7 @@ import struct
 import sys
 import time
 
-from cv1util import Check, RefPeer, counters, cv1_host, inbox, next_ip, peers, pid, wait_until
+from cv1util import Check, RefPeer, counters, cv1_host, inbox, next_ip, patience, peers, pid, wait_until
 from refpeer import frame
 import mp2ptest  # noqa: E402
 # host.security.mode = "mixed": the original peers' stand-ins speak plaintext
@@ -71,7 +71,7 @@ def main():
         # quiet peer is heard again when it answers the next probe, so the
         # question is asked again until one probe round has had its time.
         want = {"%s|%s|%d" % (p.pid, p.host, p.port) for p in (r1, r2, r3)}
-        deadline = time.time() + 6
+        deadline = time.time() + patience(6)
         while True:
             s = socket.create_connection((h.ip, h.port), timeout=5)
             s.sendall(frame("LIST", "REQ"))

@@ -14,7 +14,7 @@ import socket
 import sys
 import time
 
-from cv1util import Check, RefPeer, counters, cv1_host, inbox, next_ip, peers, wait_until
+from cv1util import Check, RefPeer, counters, inbox, next_ip, peers, started_pair, stop_all, wait_until
 from refpeer import frame
 
 
@@ -33,20 +33,10 @@ def main():
     ok = Check("test_cv1_mixed")
     hosts, refs = [], []
     try:
-        x = cv1_host("x")
-        x.security = "mixed"
-        x.write_config()
-        hosts.append(x)
-        x.start()
         # y speaks TLS only: its JOIN reaches x over TLS, so x has it
         # under its peer id, on a connection authenticated with its key.
-        y = cv1_host("y", bootstrap=[x.addr])
-        y.security = "tls"
-        y.write_config()
-        hosts.append(y)
-        y.start()
+        x, y = started_pair("mixed", "tls", hosts)
         idx, idy = x.peer_id(), y.peer_id()
-        wait_until(lambda: idy in peers(x) and idx in peers(y), 20, "x and y know each other")
         row_y = peers(x)[idy]
         ok(row_y["addr"] == y.addr, "x has y under its peer id at its address: %s" % row_y["addr"])
 
@@ -101,8 +91,7 @@ def main():
            "a QUIT from an original peer's IP in its name removes it")
         ok(idy in peers(x), "and y is still there")
 
-        for h in hosts:
-            ok(h.stop() == 0, "%s exits 0" % h.name)
+        stop_all(ok, hosts)
     except (AssertionError, RuntimeError) as e:
         ok(False, str(e))
     finally:

@@ -9,34 +9,21 @@ handshake and joins again in plaintext, and both end up in each other's
 tables."""
 import sys
 
-from cv1util import Check, RefPeer, cv1_host, next_ip, peers, wait_until
+from cv1util import Check, RefPeer, cv1_host, next_ip, peers, started_pair, wait_until
 
 
 def main():
     ok = Check("test_cv1_mixed_join")
     hosts, refs = [], []
     try:
-        x = cv1_host("x")
-        x.security = "mixed"
-        x.write_config()
-        hosts.append(x)
-        x.start()
-        y = cv1_host("y", bootstrap=[x.addr])
-        y.security = "mixed"
-        y.write_config()
-        hosts.append(y)
-        y.start()
+        x, y = started_pair("mixed", "mixed", hosts)
         idx, idy = x.peer_id(), y.peer_id()
-        wait_until(lambda: idy in peers(x) and idx in peers(y), 20,
-                   "two mixed hosts know each other after y bootstraps to x")
         ok(peers(x)[idy]["addr"] == y.addr and peers(y)[idx]["addr"] == x.addr,
            "each has the other under its peer id at its address")
 
         r = RefPeer(host=next_ip()).start()
         refs.append(r)
-        z = cv1_host("z", bootstrap=[r.addr])
-        z.security = "mixed"
-        z.write_config()
+        z = cv1_host("z", bootstrap=[r.addr], security="mixed")
         hosts.append(z)
         z.start()
         wait_until(lambda: r.pid in peers(z) and z.peer_id() in r.peers, 20,

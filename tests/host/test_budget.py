@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-from mp2ptest import Check, FrameConn, Host, builddir, frame  # noqa: E402
+from mp2ptest import Check, FrameConn, Host, Listener, builddir, frame, wait_for  # noqa: E402
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": Python clients here speak plaintext frames to the host.
 mp2ptest.Host.default_security = "plain"
@@ -29,16 +29,6 @@ VALGRIND = bool(os.environ.get("MP2P_VALGRIND"))
 # checks run on the plain build only (the budget counters run on both).
 with open(os.path.join(builddir, "maybep2pd"), "rb") as _f:
     SANITIZED = b"__asan_init" in _f.read()
-
-
-def wait_for(pred, timeout=30.0, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def rss_mib(pid):
@@ -135,32 +125,6 @@ def first_frame():
         h.cleanup()
 
 
-class Tarpit(threading.Thread):
-    """Accepts and holds every connection, never saying a word."""
-
-    def __init__(self, ip):
-        super().__init__(daemon=True)
-        self.sock = socket.socket()
-        self.sock.bind((ip, 0))
-        self.sock.listen(1024)
-        self.port = self.sock.getsockname()[1]
-        self.held = []
-        self.start()
-
-    def run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(c)
-
-    def close(self):
-        self.sock.close()
-        for c in self.held:
-            c.close()
-
-
 def outbound_budget():
     # trust_claims on, so the JOINs below do make the host dial: the test is
     # of the outbound budget alone.
@@ -169,7 +133,7 @@ def outbound_budget():
                            "dial: { trust_claims = true; rate = 100000; max_pending_per_ip = 1000; };",
              plugins=[dict(name="echo", file="echo.so"),
                       dict(name="cv1", file="classicv1.so", config="peer_timeout = 30;")])
-    pits = [Tarpit("127.0.0.1") for _ in range(5)]
+    pits = [Listener("127.0.0.1") for _ in range(5)]
     h.start()
     try:
         c = FrameConn(h.port)

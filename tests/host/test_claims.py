@@ -7,15 +7,13 @@ counts every refusal in `maybep2pctl stats` and logs them rate-limited, and
 a peer naming its own IP is still answered. With host.dial.trust_claims the
 old behaviour returns, which proves the test can fail."""
 import os
-import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kademlia"))
 
-from mp2ptest import Check, FrameConn, Host  # noqa: E402
+from mp2ptest import Check, FrameConn, Host, Listener, wait_for  # noqa: E402
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": Python peers here make their claims in plaintext frames.
 mp2ptest.Host.default_security = "plain"
@@ -26,29 +24,11 @@ VICTIM_IP = "127.0.0.3"
 FRAMES = 300
 
 
-class Victim(threading.Thread):
-    """A listener that counts the connections it is given."""
+class Victim(Listener):
+    """A listener that counts the connections it is given, and closes them."""
 
-    def __init__(self, ip):
-        super().__init__(daemon=True)
-        self.sock = socket.socket()
-        self.sock.bind((ip, 0))
-        self.sock.listen(1024)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.start()
-
-    def run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            c.close()
-
-    def close(self):
-        self.sock.close()
+    def on_accept(self, c):
+        c.close()
 
 
 def host_stats(h):
@@ -60,16 +40,6 @@ def plugin_counter(h, plugin, name):
         if r.get("plugin") == plugin and r.get("counter") == name:
             return r["value"]
     return 0
-
-
-def wait_for(pred, timeout=20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return pred()
 
 
 def both_host(name, trust=False):

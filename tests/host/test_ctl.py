@@ -5,7 +5,6 @@ control socket's mode, its stale file, and a second daemon refused."""
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys

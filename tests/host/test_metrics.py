@@ -3,7 +3,9 @@
 format, scraped while clients load the host (every scrape answers, passes
 `promtool check metrics`, and no counter goes backwards), then compared
 number for number with `maybep2pctl stats`; other paths and methods are
-refused; a client holding a half-sent request delays nobody; the endpoint
+refused; a client holding a half-sent request delays nobody; connections
+over the port's limits (16 in all, 4 from one address) are closed at once
+while an honest scrape still answers; the endpoint
 is off by default; a bad or busy address is reported."""
 
 import os
@@ -18,7 +20,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from mp2ptest import Check, FrameConn, Host, builddir, free_port  # noqa: E402
+from mp2ptest import Check, FrameConn, Host, builddir, free_port, next_ip, patience, wait_until  # noqa: E402
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": Python clients here speak plaintext frames to the host.
 mp2ptest.Host.default_security = "plain"
@@ -234,6 +236,57 @@ def refusals(ok_, url, port):
     s.close()
 
 
+def closed_by_peer(s, timeout):
+    """True if the host closes (or resets) socket s within timeout s."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def capped(ok_, h, url, port):
+    """The port takes 16 connections, 4 from one address: a fifth from one
+    address, or a seventeenth in all, is closed as soon as it is accepted,
+    counted and logged; an honest scrape from elsewhere still answers."""
+    def hold(ip, n):
+        return [socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(ip, 0))
+                for _ in range(n)]
+
+    def refused():
+        return h.ctl("stats")["metrics_refused"]
+
+    held = []
+    try:
+        greedy = next_ip()
+        held += hold(greedy, 4)
+        fifth = hold(greedy, 1)[0]
+        ok_(closed_by_peer(fifth, patience(5)), "a fifth connection from one address is closed at once")
+        ok_(wait_until(lambda: refused() == 1, 5, "the refusal counted") and
+            parse(scrape(url)[2]).get("maybep2p_metrics_refused_total") == 1,
+            "only the fifth was refused: counted once in stats and in /metrics")
+        ok_(scrape(url)[0] == 200, "an honest scrape from another address still answers")
+        for _ in range(3):
+            held += hold(next_ip(), 4)
+        extra = hold(next_ip(), 1)[0]
+        ok_(closed_by_peer(extra, patience(5)), "a seventeenth connection, from a fifth address, is closed")
+        ok_(wait_until(lambda: refused() == 2, 5, "the second refusal counted"), "and counted")
+        try:
+            logged = h.wait_log(r"metrics: refused a connection from %s:\d+: 4 open of 16, "
+                                r"4 from its address of 4" % greedy.replace(".", r"\."), 5)
+        except AssertionError:
+            logged = None
+        ok_(logged is not None, "the first refusal is logged with the address and both limits")
+    finally:
+        for c in held:
+            c.close()
+    # Every slot freed: a scrape answers again.
+    ok_(wait_until(lambda: scrape(url)[0] == 200, 20, "a scrape after the flood"),
+        "once the held connections close, a scrape answers")
+
+
 def main():
     mport = free_port()
     h = Host("metrics", host_settings='metrics_listen = "127.0.0.1:%d";' % mport,
@@ -244,6 +297,7 @@ def main():
         ok(mport in listening_tcp_ports(h.proc.pid), "the host listens on metrics_listen")
         under_load(ok, h, url)
         refusals(ok, url, mport)
+        capped(ok, h, url, mport)
         exact(ok, h, url)
         ok(h.stop() == 0, "the host stops cleanly")
     finally:

@@ -13,9 +13,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "kademlia"))
 sys.path.insert(0, os.path.join(HERE, "..", "classicv1"))
-from mp2ptest import Check, Host, Identity, TLSFrameConn  # noqa: E402
+from mp2ptest import Check, Identity, TLSFrameConn  # noqa: E402
 from kadnet import NAME, decode_answer, kad_host, request  # noqa: E402
-from cv1util import counters, cv1_host, peers, wait_until  # noqa: E402
+from cv1util import counters, peers, started_pair, wait_until  # noqa: E402
 
 
 def main():
@@ -24,14 +24,8 @@ def main():
     liar = Identity(work, "liar")
     hosts = []
     try:
-        x = cv1_host("x")
-        hosts.append(x)
-        x.start()
-        y = cv1_host("y", bootstrap=[x.addr])
-        hosts.append(y)
-        y.start()
+        x, y = started_pair("tls", "tls", hosts)
         idx, idy = x.peer_id(), y.peer_id()
-        wait_until(lambda: idy in peers(x) and idx in peers(y), 15, "x and y know each other by peer id")
         ok(True, "over TLS each classicv1 host's pid is its peer id")
 
         # A liar with a key of its own speaks for y on its own connection.

@@ -7,7 +7,6 @@ serving; plugin state survives a swap and a restart."""
 import os
 import shutil
 import signal
-import socket
 import struct
 import sys
 import threading

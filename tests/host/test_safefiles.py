@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-from mp2ptest import Check, FrameConn, Host, builddir, plugin_dir  # noqa: E402
+from mp2ptest import Check, FrameConn, Host  # noqa: E402
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": Python clients here speak plaintext frames to the host.
 mp2ptest.Host.default_security = "plain"

@@ -16,20 +16,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from mp2ptest import Check, FrameConn, Host, Identity, TLSFrameConn, free_port  # noqa: E402
+from mp2ptest import Check, FrameConn, Host, Identity, TLSFrameConn, free_port, wait_for  # noqa: E402
 
 TP = dict(name="tp", file="tp_good.so", config="answer = 7;")
 ECHO = dict(name="echo", file="echo.so")
-
-
-def wait_for(fn, timeout=10.0, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return fn()
 
 
 class Relay:

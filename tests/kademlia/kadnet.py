@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))), "tests", "lib"))
 
-from mp2ptest import Host, CtlError, frame, next_ip, spread_ip  # noqa: E402,F401
+from mp2ptest import Host, CtlError, Listener, frame, next_ip, poll, spread_ip  # noqa: E402,F401
 
 NAME = "kad"
 # Short timers so a test sees refreshes and republication within seconds.
@@ -60,13 +60,7 @@ class Net:
 
     def wait_routes(self, minimum, timeout=60.0):
         """Until every live host knows at least `minimum` nodes."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            counts = parallel(lambda h: h.ctl(NAME, "routes")["nodes"], self.alive())
-            if min(counts) >= minimum:
-                return counts
-            time.sleep(0.5)
-        return counts
+        return wait_routes(self.alive(), minimum, timeout)
 
     def cleanup(self):
         for h in self.hosts:
@@ -78,6 +72,19 @@ class Net:
 def parallel(fn, items, workers=8):
     with concurrent.futures.ThreadPoolExecutor(workers) as ex:
         return list(ex.map(fn, items))
+
+
+def wait_routes(hosts, minimum, timeout=30.0):
+    """Until every one of hosts knows at least `minimum` nodes, for at most
+    patience(timeout) s: the node counts last seen, which the caller checks."""
+    return poll(lambda: parallel(lambda h: h.ctl(NAME, "routes")["nodes"], hosts),
+                lambda counts: min(counts) >= minimum, timeout, 0.1 if len(hosts) <= 10 else 0.5)
+
+
+def get_all(hosts, name):
+    """`kad get name` on every host at once: the replies, in hosts' order,
+    each a dict (with "error" where the get failed)."""
+    return parallel(lambda h: ctl_or_error(h, "get", name), hosts)
 
 
 def ctl_or_error(h, *args):
@@ -106,6 +113,16 @@ def _addr(a):
 
 def request(mtype, reqid, sender, addr, body=b""):
     return struct.pack("!BQ", VERSION, reqid) + sender + _addr(addr) + body
+
+
+def request_reqid(p):
+    """The request id of a request or answer payload."""
+    return struct.unpack("!Q", p[1:9])[0]
+
+
+def request_body(p):
+    """What follows a request's version, id, sender and address."""
+    return p[42 + p[41]:]
 
 
 def answer(reqid, responder, body=b""):
@@ -162,27 +179,36 @@ def decode_answer(mtype, p):
     return out
 
 
-class FakeNode(threading.Thread):
-    """A listener that answers PING with PONG as node `nid`, so a host
-    that pings it gets its round trip."""
+class StandInNode(Listener):
+    """A kademlia node in Python, on a listener of its own, started at once.
+    Every frame it reads is noted in .seen as (arrival time, type,
+    payload) and answered with what reply() returns. As it is, it answers
+    PING with PONG as node .nid, which is what earns a node its place in a
+    host's table; a test's subclass answers more, or less."""
 
-    def __init__(self, nid, ip="127.0.0.1"):
-        super().__init__(daemon=True)
-        self.nid = nid
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, 0))
-        self.sock.listen(8)
-        self.addr = "%s:%d" % (ip, self.sock.getsockname()[1])
-        self.pings = 0
+    def __init__(self, nid=None, ip="127.0.0.1"):
+        self.nid = nid or os.urandom(32)
+        self.lock = threading.Lock()
+        self.seen = []
+        super().__init__(ip, backlog=16)
 
-    def run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+    def reply(self, mtype, payload):
+        """The answer to one frame as (type, payload), or None for none."""
+        if mtype == "PING" and len(payload) >= 9:
+            return "PONG", answer(request_reqid(payload), self.nid)
+        return None
+
+    def received(self, mtype):
+        """(arrival time, payload) of every frame of type mtype so far."""
+        with self.lock:
+            return [(t, p) for t, m, p in self.seen if m == mtype]
+
+    @property
+    def pings(self):
+        return len(self.received("PING"))
+
+    def on_accept(self, c):
+        threading.Thread(target=self.serve, args=(c,), daemon=True).start()
 
     def serve(self, c):
         buf = b""
@@ -198,12 +224,16 @@ class FakeNode(threading.Thread):
                 n = struct.unpack("!I", buf[16:20])[0]
                 if len(buf) < 20 + n:
                     break
-                mtype, payload = buf[12:16].decode(), buf[20:20 + n]
+                mtype, payload = buf[12:16].decode(errors="replace"), buf[20:20 + n]
                 buf = buf[20 + n:]
-                if mtype == "PING":
-                    self.pings += 1
-                    reqid = struct.unpack("!Q", payload[1:9])[0]
-                    c.sendall(frame("Kademlia", "PONG", answer(reqid, self.nid)))
+                with self.lock:
+                    self.seen.append((time.time(), mtype, payload))
+                out = self.reply(mtype, payload)
+                if out is not None:
+                    try:
+                        c.sendall(frame("Kademlia", out[0], out[1]))
+                    except OSError:
+                        return
 
 
 class SybilFarm(threading.Thread):

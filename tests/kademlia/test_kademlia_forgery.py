@@ -16,17 +16,15 @@ what the writer signed. A version-1 peer still gets its PING and FNOD
 answered. Every host and the attacker have their own loopback address."""
 import os
 import random
-import socket
-import struct
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kadnet  # noqa: E402
-from kadnet import NAME, Net, answer, decode_answer, next_ip, parallel, request, value_body  # noqa: E402
-from mp2ptest import Check, FrameConn, frame  # noqa: E402
+from kadnet import (NAME, Net, StandInNode, answer, decode_answer, get_all, next_ip, parallel,  # noqa: E402
+                    request, request_reqid, value_body)
+from mp2ptest import Check, FrameConn, wait_until  # noqa: E402
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": the forgers are Python nodes speaking plaintext frames.
 mp2ptest.Host.default_security = "plain"
@@ -49,51 +47,18 @@ def stor(h, ip, key, seq, rec, version=2):
         c.close()
 
 
-class LiarNode(threading.Thread):
+class LiarNode(StandInNode):
     """Answers PING as `nid`, and every FVAL with a forged VALU."""
 
     def __init__(self, ip, nid, forged):
-        super().__init__(daemon=True)
-        self.nid, self.forged, self.fvals = nid, forged, 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, 0))
-        self.sock.listen(16)
-        self.addr = "%s:%d" % (ip, self.sock.getsockname()[1])
-        self.start()
+        self.forged = forged
+        super().__init__(nid, ip)
 
-    def run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
-        buf = b""
-        while True:
-            try:
-                d = c.recv(65536)
-            except OSError:
-                return
-            if not d:
-                return
-            buf += d
-            while len(buf) >= 20:
-                n = struct.unpack("!I", buf[16:20])[0]
-                if len(buf) < 20 + n:
-                    break
-                mtype, payload = buf[12:16].decode(), buf[20:20 + n]
-                buf = buf[20 + n:]
-                reqid = struct.unpack("!Q", payload[1:9])[0]
-                if mtype == "PING":
-                    c.sendall(frame("Kademlia", "PONG", answer(reqid, self.nid)))
-                elif mtype == "FVAL":
-                    self.fvals += 1
-                    key, seq, rec = self.forged
-                    c.sendall(frame("Kademlia", "VALU", answer(reqid, self.nid,
-                                                               value_body(key, seq, 600, rec))))
+    def reply(self, mtype, payload):
+        if mtype == "FVAL":
+            key, seq, rec = self.forged
+            return "VALU", answer(request_reqid(payload), self.nid, value_body(key, seq, 600, rec))
+        return super().reply(mtype, payload)
 
 
 def main():
@@ -139,8 +104,7 @@ def main():
 
         # The writer's next put wins everywhere: nothing was frozen.
         kadnet.ctl_or_error(owner, "put", "color", "green")
-        got = parallel(lambda h: kadnet.ctl_or_error(h, "get", "%s/color" % writer).get("value"),
-                       net.hosts)
+        got = [r.get("value") for r in get_all(net.hosts, "%s/color" % writer)]
         frozen = sum(v != "green" for v in got)
         print("figure: keys an attacker could overwrite or freeze: %d of 1 on %d hosts "
               "(%d forged STORs accepted of %d)" % (1 if frozen else 0, SIZE, accepted,
@@ -156,18 +120,16 @@ def main():
         c.send("Kademlia", "PING", request("PING", 5, liar.nid, liar.addr))
         c.recv(5)
         c.close()
-        deadline = time.time() + 5
-        while time.time() < deadline and liar.nid.hex() not in [
-                x["id"] for x in victim.ctl(NAME, "routes").get("rows", [])]:
-            time.sleep(0.1)
+        wait_until(lambda: liar.nid.hex() in [x["id"] for x in victim.ctl(NAME, "routes").get("rows", [])],
+                   10, "the liar in the victim's table")
         before = victim.ctl(NAME, "stats")["bad_signature"]
         r = kadnet.ctl_or_error(victim, "get", "%s/color" % writer)
         after = victim.ctl(NAME, "stats")["bad_signature"]
         print("figure: forged VALU answers to the victim's get: %d, adopted: %d"
-              % (liar.fvals, 0 if r.get("value") == "green" else 1), flush=True)
-        check(liar.fvals >= 1 and after > before,
+              % (len(liar.received("FVAL")), 0 if r.get("value") == "green" else 1), flush=True)
+        check(len(liar.received("FVAL")) >= 1 and after > before,
               "the liar was asked and its forged VALU refused (%d asked, bad_signature +%d)"
-              % (liar.fvals, after - before))
+              % (len(liar.received("FVAL")), after - before))
         check(r.get("value") == "green" and r.get("writer") == writer,
               "the get returns the writer's signed value (%s)" % r.get("value", r))
         time.sleep(0.5)

@@ -12,12 +12,11 @@ no kad.key is written beside the host key."""
 import hashlib
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kadnet import NAME, TEST_CONFIG, ctl_or_error, fetch_record, kad_host  # noqa: E402
-from mp2ptest import Check  # noqa: E402
+from kadnet import NAME, TEST_CONFIG, ctl_or_error, fetch_record, kad_host, wait_routes  # noqa: E402
+from mp2ptest import Check, stop_all  # noqa: E402
 import mp2ptest  # noqa: E402
 # Plain mode, so fetch_record() can read the raw record with a Python client;
 # the host key exists in every mode.
@@ -34,10 +33,7 @@ def main():
         b = kad_host("b", [a.addr], extra=TEST_CONFIG)
         b.start()
         hosts.append(b)
-        deadline = time.time() + 15
-        while time.time() < deadline and (a.ctl(NAME, "routes")["nodes"] < 1 or
-                                          b.ctl(NAME, "routes")["nodes"] < 1):
-            time.sleep(0.05)
+        wait_routes([a, b], 1)
 
         peer_a = a.ctl("status")["peer_id"]
         routes = a.ctl(NAME, "routes")
@@ -67,16 +63,13 @@ def main():
         # the value under the same key.
         check(a.stop() == 0, "a exits 0")
         a.start()
-        deadline = time.time() + 15
-        while time.time() < deadline and a.ctl(NAME, "routes")["nodes"] < 1:
-            time.sleep(0.05)
+        wait_routes([a], 1)
         r = ctl_or_error(a, "put", "color", "navy")
         check(r.get("key") == key.hex(), "after a restart the same key (%s)" % r.get("key"))
         got = ctl_or_error(b, "get", "%s/color" % peer_a)
         check(got.get("value") == "navy", "and B gets the new version (%s)" % got.get("value", got))
 
-        for h in hosts:
-            check(h.stop() == 0, "%s exits 0" % h.name)
+        stop_all(check, hosts)
     finally:
         for h in hosts:
             h.cleanup()

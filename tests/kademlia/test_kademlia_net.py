@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kadnet import Net, NAME, ctl_or_error, parallel, random_id  # noqa: E402
-from mp2ptest import Check  # noqa: E402
+from mp2ptest import Check, poll  # noqa: E402
 
 SIZE = int(os.environ.get("KAD_TEST_HOSTS", "60"))
 VALUES = 20
@@ -82,10 +82,7 @@ def main():
         # host that will be killed and restarted from it.
         victims = random.sample(net.hosts[len(net.seeds):], KILL)
         routes_file = os.path.join(victims[0].state_dir, NAME, "routes")
-        deadline = time.time() + 30
-        while not os.path.exists(routes_file) and time.time() < deadline:
-            time.sleep(0.5)
-        check(os.path.exists(routes_file), "a routes file was written")
+        check(poll(lambda: os.path.exists(routes_file), bool, 30, 0.5), "a routes file was written")
         for v in victims:
             v.kill()
         survivors = net.alive()

@@ -14,16 +14,15 @@ stand-in node in Python that answers PING, FNOD (nobody closer) and STOR
     per period republishes)."""
 
 import os
-import socket
 import struct
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kadnet import NAME, answer, ctl_or_error, fetch_record, frame, kad_host, next_ip, request  # noqa: E402
-from mp2ptest import Check, FrameConn  # noqa: E402
+from kadnet import (StandInNode, answer, ctl_or_error, fetch_record, kad_host, next_ip,  # noqa: E402
+                    request, request_body, request_reqid, wait_routes)
+from mp2ptest import Check, FrameConn, stop_all  # noqa: E402
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": the stand-in node speaks plaintext frames.
 mp2ptest.Host.default_security = "plain"
@@ -32,85 +31,48 @@ PERIOD = 2.0
 SETTINGS = "request_timeout = 1.0; republish = %.1f; refresh = 3600; value_ttl_max = 600;" % PERIOD
 
 
-class Holder(threading.Thread):
-    """A stand-in node: PONG, an empty NODS, STOK 0; notes every STOR."""
+class Holder(StandInNode):
+    """A stand-in node: PONG, an empty NODS, STOK 0 to every STOR."""
 
-    def __init__(self, ip):
-        super().__init__(daemon=True)
-        self.nid = os.urandom(32)
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, 0))
-        self.sock.listen(8)
-        self.addr = "%s:%d" % (ip, self.sock.getsockname()[1])
-        self.stores = []             # (arrival time, key, seq, ttl, record)
-        self.lock = threading.Lock()
-        self.start()
+    def reply(self, mtype, p):
+        if mtype in ("FNOD", "FVAL"):
+            return "NODS", answer(request_reqid(p), self.nid, b"\x00")
+        if mtype == "STOR":
+            return "STOK", answer(request_reqid(p), self.nid, b"\x00")
+        return super().reply(mtype, p)
 
-    def run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
-        buf = b""
-        while True:
-            try:
-                data = c.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            buf += data
-            while len(buf) >= 20:
-                n = struct.unpack("!I", buf[16:20])[0]
-                if len(buf) < 20 + n:
-                    break
-                mtype, p = buf[12:16].decode(), buf[20:20 + n]
-                buf = buf[20 + n:]
-                reqid = struct.unpack("!Q", p[1:9])[0]
-                body = p[42 + p[41]:]          # after version, reqid, id, addr
-                if mtype == "PING":
-                    c.sendall(frame("Kademlia", "PONG", answer(reqid, self.nid)))
-                elif mtype in ("FNOD", "FVAL"):
-                    c.sendall(frame("Kademlia", "NODS", answer(reqid, self.nid, b"\x00")))
-                elif mtype == "STOR":
-                    key = body[:32]
-                    seq, ttl, rlen = struct.unpack("!QII", body[32:48])
-                    with self.lock:
-                        self.stores.append((time.time(), key, seq, ttl, body[48:48 + rlen]))
-                    c.sendall(frame("Kademlia", "STOK", answer(reqid, self.nid, b"\x00")))
-
-    def stor_times(self, key):
-        with self.lock:
-            return [s for s in self.stores if s[1] == key]
+    def stores(self, key):
+        """(arrival time, key, seq, ttl, record) of every STOR of key."""
+        out = []
+        for t, p in self.received("STOR"):
+            body = request_body(p)
+            seq, ttl, rlen = struct.unpack("!QII", body[32:48])
+            if body[:32] == key:
+                out.append((t, key, seq, ttl, body[48:48 + rlen]))
+        return out
 
 
 def wait_stores(holder, key, count, timeout):
+    """Until holder has count STORs of key, for at most timeout s (a
+    deadline that is part of what is checked, so not scaled)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        got = holder.stor_times(key)
+        got = holder.stores(key)
         if len(got) >= count:
             return got
         time.sleep(0.02)
-    return holder.stor_times(key)
+    return holder.stores(key)
 
 
 def main():
     check = Check("test_kademlia_republish")
     hosts = []
     try:
-        holder = Holder(next_ip())
+        holder = Holder(ip=next_ip())
         a = kad_host("a", [holder.addr], extra=SETTINGS)
         a.start()
         hosts.append(a)
-        deadline = time.time() + 15
-        while time.time() < deadline and a.ctl(NAME, "routes")["nodes"] < 1:
-            time.sleep(0.05)
-        check(a.ctl(NAME, "routes")["nodes"] == 1, "the host knows the stand-in node")
+        check(wait_routes([a], 1) == [1], "the host knows the stand-in node")
 
         r = ctl_or_error(a, "put", "daily", "news")
         check(r.get("stored") == 1, "the put reached the stand-in node (%s)" % r)
@@ -135,7 +97,7 @@ def main():
         # A STOR of the very version A holds postpones A's own republication
         # by a full period from that moment.
         seq, rec = got[0][2], got[0][4]
-        last = holder.stor_times(key)[-1][0]
+        last = holder.stores(key)[-1][0]
         # Send it half a period after A's last republication, when A's next
         # one is still 0.7-1.2 s away.
         time.sleep(max(0.0, last + PERIOD / 2 - time.time()))
@@ -146,7 +108,7 @@ def main():
         proto, mtype, payload = c.recv(5)
         c.close()
         check(mtype == "STOK" and payload[-1] == 0, "A took the same version (STOK 0)")
-        before = len(holder.stor_times(key))
+        before = len(holder.stores(key))
         after = wait_stores(holder, key, before + 1, PERIOD * 1.1 + 3)
         nxt = after[before][0] - sent_at if len(after) > before else float("nan")
         print("figure: next republication %.2f s after the same version was stored "
@@ -155,8 +117,7 @@ def main():
               "postponed by a full period (%.2f s after the STOR)" % nxt)
         check(fetch_record(a, key) is not None, "A still serves the value")
 
-        for h in hosts:
-            check(h.stop() == 0, "%s exits 0" % h.name)
+        stop_all(check, hosts)
     finally:
         for h in hosts:
             h.cleanup()

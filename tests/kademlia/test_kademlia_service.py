@@ -10,8 +10,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kadnet import NAME, FakeNode, TEST_CONFIG, kad_host, request  # noqa: E402
-from mp2ptest import Check, FrameConn, Host  # noqa: E402
+from kadnet import NAME, StandInNode, TEST_CONFIG, kad_host, request, wait_routes  # noqa: E402
+from mp2ptest import Check, FrameConn, Host, wait_until  # noqa: E402
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": stand-in nodes in Python speak plaintext frames.
 mp2ptest.Host.default_security = "plain"
@@ -37,14 +37,11 @@ def set_generation(h, generation):
 
 def befriend_silent_node(h):
     """Makes h's only known node one that answers PING and nothing else."""
-    f = FakeNode(os.urandom(32))
-    f.start()
+    f = StandInNode()
     c = FrameConn(h.port, h.ip)
     c.send("Kademlia", "PING", request("PING", 7, f.nid, f.addr))
     c.recv(5)
-    deadline = time.time() + 5
-    while h.ctl(NAME, "routes")["nodes"] < 1 and time.time() < deadline:
-        time.sleep(0.05)
+    wait_routes([h], 1)
     c.close()
     return f
 
@@ -58,9 +55,7 @@ def main():
     lone = with_client("lone")
     lone.start()
     try:
-        deadline = time.time() + 10
-        while a.ctl(NAME, "routes")["nodes"] < 1 and time.time() < deadline:
-            time.sleep(0.05)
+        wait_routes([a], 1)
         b_id = b.ctl(NAME, "routes")["self"]
 
         r = a.ctl(CLIENT, "put", "color", "blue")
@@ -79,19 +74,24 @@ def main():
         # A request that takes the full request timeout (2 s): its caller
         # gets exactly one callback.
         befriend_silent_node(lone)
+        t0 = time.time()
         lone.ctl(CLIENT, "start-get", "slow")
         check(lone.ctl(CLIENT, "result")["calls"] == 0, "no callback from inside the call")
-        time.sleep(3.0)
-        r = lone.ctl(CLIENT, "result")
-        check(r["calls"] == 1 and r["status"] == 2, "one callback, FAILED, after the timeout (%s)" % r)
+        r = wait_until(lambda: (lambda r: r if r["calls"] else None)(lone.ctl(CLIENT, "result")),
+                       20, "the slow get's callback")
+        check(r["calls"] == 1 and r["status"] == 2 and time.time() - t0 >= 1.5,
+              "one callback, FAILED, after the 2 s timeout (%s, %.1f s)" % (r, time.time() - t0))
 
         # The same, but the caller is swapped for a new generation meanwhile:
         # the old one is unloaded and must not be called; the new one did not ask.
+        # (The count is read first: on a loaded machine the reload may take
+        # longer than the get.)
+        lookups = lone.ctl(NAME, "stats")["lookups"]
         lone.ctl(CLIENT, "start-get", "slow2")
         check(set_generation(lone, 2) == 0, "the caller was hot-swapped with its request outstanding")
-        lookups = lone.ctl(NAME, "stats")["lookups"]
-        time.sleep(3.0)
-        check(lone.ctl(NAME, "stats")["lookups"] == lookups + 1, "the request completed in the provider")
+        done = wait_until(lambda: lone.ctl(NAME, "stats")["lookups"] > lookups and
+                          lone.ctl(NAME, "stats")["lookups"], 20, "the provider to finish the get")
+        check(done == lookups + 1, "the request completed in the provider")
         r = lone.ctl(CLIENT, "result")
         check(r["calls"] == 0, "neither the unloaded caller nor its successor was called (%s)" % r)
         check(lone.proc.poll() is None, "the host is still running")

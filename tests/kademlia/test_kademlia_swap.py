@@ -7,11 +7,10 @@ and gets, its own and its peers'."""
 import os
 import shutil
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kadnet import NAME, TEST_CONFIG, ctl_or_error, kad_host, parallel  # noqa: E402
+from kadnet import NAME, TEST_CONFIG, ctl_or_error, get_all, kad_host, wait_routes  # noqa: E402
 from mp2ptest import Check, plugin_dir  # noqa: E402
 
 
@@ -41,10 +40,7 @@ def main():
             h = kad_host("p%d" % i, [seed.addr])
             h.start()
             hosts.append(h)
-        deadline = time.time() + 20
-        while time.time() < deadline and min(
-                parallel(lambda h: h.ctl(NAME, "routes")["nodes"], hosts)) < 9:
-            time.sleep(0.2)
+        wait_routes(hosts, 9)
         # Each value is signed by the host that put it: others get it as
         # WRITER/NAME.
         plain = {"k%d" % i: "v%d" % i for i in range(10)}
@@ -73,7 +69,7 @@ def main():
             check(not missed, "the swapped host gets every value (missed: %s)" % missed[:2])
             r = ctl_or_error(swap, "lookup", "%064x" % (round_ + 1))
             check(r.get("answered") == 9, "the swapped host finds every other node (%s)" % r.get("answered", r))
-            others = parallel(lambda h: ctl_or_error(h, "get", name["k3"]).get("value"), hosts)
+            others = [r.get("value") for r in get_all(hosts, name["k3"])]
             check(others == ["v3"] * len(hosts), "every host still gets k3")
 
         # A changed setting is a swap too, through the same saved state.

@@ -5,15 +5,14 @@ republication skips its own), lifetimes are capped by value_ttl_max, values
 expire everywhere when their lifetime ends, and idle buckets are
 refreshed."""
 
-import hashlib
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kadnet import NAME, ctl_or_error, decode_answer, kad_host, parallel, request  # noqa: E402
-from mp2ptest import Check, FrameConn  # noqa: E402
+from kadnet import NAME, ctl_or_error, decode_answer, get_all, kad_host, request, wait_routes  # noqa: E402
+from mp2ptest import Check, FrameConn, poll, stop_all  # noqa: E402
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": a Python client asks the host in plaintext frames.
 mp2ptest.Host.default_security = "plain"
@@ -37,15 +36,12 @@ def main():
             h = kad_host("u%d" % i, [seed.addr], extra=UPKEEP)
             h.start()
             hosts.append(h)
-        deadline = time.time() + 15
-        while time.time() < deadline and min(
-                parallel(lambda h: h.ctl(NAME, "routes")["nodes"], hosts)) < SIZE - 1:
-            time.sleep(0.1)
+        wait_routes(hosts, SIZE - 1)
 
         # No values yet, so no lookups touch the buckets: every host must
-        # refresh its idle buckets by itself.
-        time.sleep(2.5)
-        refreshes = [h.ctl(NAME, "stats")["refreshes"] for h in hosts]
+        # refresh its idle buckets by itself (refresh = 1 s).
+        refreshes = poll(lambda: [h.ctl(NAME, "stats")["refreshes"] for h in hosts],
+                         lambda r: min(r) >= 1, 10)
         check(min(refreshes) >= 1, "every host refreshed its idle buckets (%s)" % refreshes)
 
         r = ctl_or_error(hosts[1], "put", "keep", "kept")
@@ -68,10 +64,10 @@ def main():
         # same few milliseconds may both go before either's STOR arrives:
         # a loaded machine sees a few more, never the six per period.
         check(4 <= done <= 32, "holders republished %d times in 4 s, not 6 times each period" % done)
-        replies = parallel(lambda h: ctl_or_error(h, "get", short), hosts)
+        replies = get_all(hosts, short)
         check(all("error" in r and "not found" in r["error"] for r in replies),
               "the 2-second value expired on every host")
-        replies = parallel(lambda h: ctl_or_error(h, "get", keep), hosts)
+        replies = get_all(hosts, keep)
         check(all(r.get("value") == "kept" for r in replies), "the other is still got everywhere")
 
         # The lifetime asked for is capped by value_ttl_max.
@@ -82,8 +78,7 @@ def main():
         check(mtype == "VALU" and m["value"].endswith(b"x") and m["ttl"] <= 30,
               "a 999999 s lifetime was capped to value_ttl_max (%s s left)" % m.get("ttl"))
         c.close()
-        for h in hosts:
-            check(h.stop() == 0, "%s exits 0" % h.name)
+        stop_all(check, hosts)
     finally:
         for h in hosts:
             h.cleanup()

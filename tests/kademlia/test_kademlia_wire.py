@@ -6,7 +6,6 @@ of hundreds of nodes, impossible addresses, oversized values, a peer
 storing more than its share, claims never confirmed by a round trip) is
 dropped and counted while the host keeps serving."""
 
-import hashlib
 import os
 import random
 import struct
@@ -16,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import kadnet  # noqa: E402
-from kadnet import NAME, FakeNode, answer, decode_answer, nodes_body, request, value_body  # noqa: E402
+from kadnet import NAME, StandInNode, answer, decode_answer, nodes_body, request, value_body, wait_routes  # noqa: E402
 from mp2ptest import Check, FrameConn, free_port  # noqa: E402
 import mp2ptest  # noqa: E402
 # host.security.mode = "plain": the wire is checked from Python with plaintext frames.
@@ -37,9 +36,7 @@ def main():
     b.start()
     hosts_to_clean = []
     try:
-        deadline = time.time() + 10
-        while a.ctl(NAME, "routes")["nodes"] < 1 and time.time() < deadline:
-            time.sleep(0.1)
+        wait_routes([a], 1)
         ra = a.ctl(NAME, "routes")
         a_id = bytes.fromhex(ra["self"])
         b_id = bytes.fromhex(b.ctl(NAME, "routes")["self"])
@@ -179,8 +176,7 @@ def main():
         check(fake.hex() not in [x["id"] for x in rows], "a node that never answered is not in the table")
 
         # A node whose address answers the host's ping does enter it.
-        honest = FakeNode(os.urandom(32))
-        honest.start()
+        honest = StandInNode()
         r, t, m = ask("PING", b"", addr=honest.addr, sender=honest.nid)
         deadline = time.time() + 5
         while time.time() < deadline:
@@ -192,8 +188,7 @@ def main():
               "a node enters the table after answering the host's ping")
 
         # A node that answers for someone else's id is a wrong responder.
-        liar = FakeNode(os.urandom(32))
-        liar.start()
+        liar = StandInNode()
         claimed = os.urandom(32)
         ask("PING", b"", addr=liar.addr, sender=claimed)
         time.sleep(1.0)

@@ -14,12 +14,122 @@ import ssl
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 
 builddir = os.environ.get("top_builddir") or os.getcwd()
 srcdir = os.environ.get("top_srcdir") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _live = []
+
+
+def _built_with_sanitizers():
+    try:
+        with open(os.path.join(builddir, "Makefile")) as f:
+            return "-fsanitize=" in f.read()
+    except OSError:
+        return False
+
+
+# How much slower than on an idle machine a host may be here. Every wait
+# in these helpers is a deadline for something that must happen, so a
+# longer one costs time only when a test fails anyway: twice the idle
+# figure for a machine shared with builds (load 15-50 has been seen), and
+# more under the sanitizers and valgrind, which slow every step.
+# MP2P_SLOWDOWN overrides the factor.
+SLOWDOWN = float(os.environ.get("MP2P_SLOWDOWN") or
+                 (8 if os.environ.get("MP2P_VALGRIND") else 4 if _built_with_sanitizers() else 2))
+# Start-up of one host, the one wait every test makes: OpenSSL's start-up
+# alone takes seconds under valgrind, and a plain host on a loaded machine
+# has taken over 10 s. A host that exits is reported at once all the same.
+READY_TIMEOUT = 30.0 * SLOWDOWN
+
+
+def patience(seconds):
+    """A deadline of `seconds` on an idle machine, scaled by SLOWDOWN."""
+    return seconds * SLOWDOWN
+
+
+def wait_until(pred, timeout=10.0, what="condition", step=0.1):
+    """Polls pred() until it returns something true and returns that;
+    raises AssertionError after patience(timeout) s. An exception from
+    pred (a host busy starting, a ctl timing out) counts as not yet."""
+    deadline = time.time() + patience(timeout)
+    last_error = None
+    while time.time() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception as e:
+            last_error = e
+        time.sleep(step)
+    raise AssertionError("timed out after %.1f s waiting for %s%s" % (
+        patience(timeout), what, " (last error: %s)" % last_error if last_error else ""))
+
+
+def poll(fn, until, timeout=10.0, step=0.1):
+    """Calls fn() until until(value) holds or patience(timeout) s pass, and
+    returns the last value, for the caller to check."""
+    deadline = time.time() + patience(timeout)
+    while True:
+        v = fn()
+        if until(v) or time.time() > deadline:
+            return v
+        time.sleep(step)
+
+
+def wait_for(fn, timeout=10.0, step=0.1):
+    """Polls fn() until it returns something true and returns that, or
+    fn()'s last value after patience(timeout) s, for the caller to check."""
+    return poll(fn, bool, timeout, step)
+
+
+class Listener(threading.Thread):
+    """A TCP listener of a test's own on ip, in a thread, started at once.
+    Each connection it accepts is counted in .accepted and handed to
+    on_accept(), which by default holds it and says nothing (a tarpit).
+    A subclass sets its own attributes before calling this __init__."""
+
+    def __init__(self, ip="127.0.0.1", backlog=1024):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.addr = "%s:%d" % (ip, self.port)
+        self.accepted = 0
+        self.held = []
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.on_accept(c)
+
+    def on_accept(self, c):
+        self.held.append(c)
+
+    def close(self):
+        """The listener and every connection it holds close."""
+        self.sock.close()
+        for c in self.held:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+
+
+def stop_all(check, hosts):
+    """Stops each host with SIGTERM; one check per host that it exits 0."""
+    for h in hosts:
+        check(h.stop() == 0, "%s exits 0" % h.name)
 
 
 def _cleanup():
@@ -291,18 +401,18 @@ plugins = (
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout=10.0):
-        # Under valgrind OpenSSL's start-up alone takes seconds on a busy machine.
-        if os.environ.get("MP2P_VALGRIND"):
-            timeout = max(timeout, 60.0)
-        deadline = time.time() + timeout
+    def wait_ready(self, timeout=None):
+        """Until the host logs that it runs (READY_TIMEOUT at most). A
+        host that exits meanwhile is reported at once, with its log."""
+        deadline = time.time() + (timeout or READY_TIMEOUT)
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("%s exited with %d:\n%s" % (self.name, self.proc.returncode, self.log_text()))
             if "running; advertising" in self.log_text()[self.log_offset:]:
                 return
             time.sleep(0.02)
-        raise RuntimeError("%s did not start:\n%s" % (self.name, self.log_text()))
+        raise RuntimeError("%s did not start in %.0f s:\n%s" % (
+            self.name, timeout or READY_TIMEOUT, self.log_text()))
 
     def peer_id(self):
         """This host's peer id, read from the start-up log line."""
@@ -316,6 +426,9 @@ plugins = (
             return ""
 
     def wait_log(self, pattern, timeout=10.0):
+        """The first match of pattern in the log, waiting up to
+        patience(timeout) s for it."""
+        timeout = patience(timeout)
         deadline = time.time() + timeout
         rx = re.compile(pattern)
         while time.time() < deadline:
@@ -340,12 +453,12 @@ plugins = (
         return json.loads(out)
 
     def stop(self, timeout=20.0):
-        """SIGTERM; the daemon must exit 0."""
+        """SIGTERM; the daemon must exit 0 (within patience(timeout) s)."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(patience(timeout))
         finally:
             if self in _live:
                 _live.remove(self)
