@@ -185,9 +185,11 @@ static void held_changed(struct evbuffer *buf, const struct evbuffer_cb_info *in
 }
 
 /* Freed buffers go back to malloc, which keeps them: after an attack the
- * memory would stay resident. Once the buffers have shrunk by a lot, hand
- * the free pages back to the system, a second later so one trim covers a
- * whole burst of closes. */
+ * memory would stay resident. Once the buffers have shrunk by a lot, or
+ * many connections have closed (each held ~15 KiB of TLS and libevent
+ * state: a peer-to-peer host opens hundreds while it joins, then keeps a
+ * few), hand the free pages back to the system, a second later so one
+ * trim covers a whole burst of closes. */
 static void trim_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct host *h = arg;
@@ -198,14 +200,16 @@ static void trim_fire(evutil_socket_t fd, short what, void *arg)
 	malloc_trim(0);
 #endif
 	h->buffered_high = h->buffered;
+	h->nconns_high = h->nconns;
 }
 
 static void trim_maybe(struct host *h)
 {
 	const size_t slack = 32u << 20;
+	const long conns_slack = 64;
 	struct timeval second = { 1, 0 };
 
-	if (h->buffered_high - h->buffered < slack)
+	if (h->buffered_high - h->buffered < slack && h->nconns_high - h->nconns < conns_slack)
 		return;
 	if (h->trim_timer == NULL && (h->trim_timer = evtimer_new(h->base, trim_fire, h)) == NULL)
 		return;
@@ -294,6 +298,8 @@ static struct conn *conn_new(struct host *h, evutil_socket_t fd, const struct so
 	 * stops reading this socket until the frame is handed on. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, (size_t)h->cfg.max_frame + MP2P_FRAME_HEADER);
 	h->nconns++;
+	if (h->nconns > h->nconns_high)
+		h->nconns_high = h->nconns;
 	c->next = h->conns;
 	if (c->next)
 		c->next->prev = c;

@@ -343,6 +343,7 @@ struct host {
 	struct conn *silent_head, *silent_tail; /* inbound, no frame yet, oldest first */
 	size_t buffered;             /* bytes in every connection's buffers */
 	size_t buffered_high;        /* the most since memory was last trimmed */
+	long nconns_high;            /* ... and the most connections */
 	struct event *trim_timer;
 	double dial_tokens, dial_refill;
 	uint64_t next_conn_id;

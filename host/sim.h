@@ -56,17 +56,22 @@ int sim_dist_kind_parse(const char *name);
 
 /* sim_queue.c -- the one event queue: a binary min-heap ordered by (time, sequence number),
  * intrusive (the event lives inside its owner: a timer, a frame in flight, a churn step), so
- * 100,000 nodes cost no allocation per event. Ties run in the order they were pushed. */
+ * 100,000 nodes cost no allocation per event. Ties run in the order they were pushed. The
+ * keys live in the heap array beside a pointer to their event, so sifting reads one array. */
 struct sim_event {
-	double at;                       /* virtual seconds */
-	uint64_t seq;
 	size_t slot;                     /* index in the heap; SIM_NOT_QUEUED when not queued */
 	void (*fire)(struct sim_event *e);
 };
 #define SIM_NOT_QUEUED ((size_t)-1)
+/* One heap entry: the event's key and the event. */
+struct sim_slot {
+	double at;                       /* virtual seconds */
+	uint64_t seq;                    /* push order, for ties */
+	struct sim_event *e;
+};
 /* The owner sets e->fire and e->slot = SIM_NOT_QUEUED once before the first push
  * (sim_event_init does both); the queue never frees an event. */
-struct sim_queue { struct sim_event **heap; size_t n, cap; uint64_t next_seq; double now; };
+struct sim_queue { struct sim_slot *heap; size_t n, cap; uint64_t next_seq; double now; };
 void sim_event_init(struct sim_event *e, void (*fire)(struct sim_event *e));
 void sim_queue_init(struct sim_queue *q);
 /* Releases the heap; events still queued are left as not queued, never freed. */
@@ -78,6 +83,8 @@ void sim_queue_remove(struct sim_queue *q, struct sim_event *e);        /* no-op
 struct sim_event *sim_queue_pop(struct sim_queue *q);                   /* sets q->now; NULL if empty */
 /* The time of the earliest event, or -1 when the queue is empty. */
 double sim_queue_next_at(const struct sim_queue *q);
+/* When e is due, or -1 when it is not queued. */
+double sim_event_at(const struct sim_queue *q, const struct sim_event *e);
 
 /* sim_latency.c -- one-way delay between two nodes, and the bandwidth delay. */
 enum sim_latency_kind { SIM_LAT_CONSTANT, SIM_LAT_UNIFORM, SIM_LAT_LOGNORMAL, SIM_LAT_MATRIX };

@@ -711,7 +711,7 @@ static void fake_done(void *arg, struct kad_lookup *lk)
 	net->done++;
 }
 
-static const struct kad_lookup_io fake_io = { fake_query, fake_done };
+static const struct kad_lookup_io fake_io = { fake_query, fake_done, NULL };
 
 /* Every node's table holds every other node, as far as its k-buckets
  * allow: real routing state, without the network. */
@@ -1212,7 +1212,7 @@ static void test_lookup_value_grace(void)
 
 	net_build();
 	kad_rtt_init(&rtt, KAD_RTT_FLOOR, 2.0);
-	/* A soft timeout of 2 s: only the grace can end this lookup early. */
+	/* A soft timeout of 0.8 s: only the grace can end this lookup early. */
 	kad_rtt_sample(&rtt, 0.4);
 	random_id(key);
 	kad_lookup_init(lk, net->node[0].id, key, KAD_LK_VALUE, FK, 3, &fake_io, NULL, &rtt, 5.0, 1.0);
@@ -1256,29 +1256,56 @@ static void test_boot_backoff(void)
 	CU_ASSERT_DOUBLE_EQUAL(at, 243.0, 1e-9);
 }
 
+/* The soft timeout: twice the 90th percentile of the last 32 round trips,
+ * between the floor and request_timeout; 1 s (or request_timeout if
+ * smaller) before the first sample. */
 static void test_rtt(void)
 {
 	struct kad_rtt r;
 
 	kad_rtt_init(&r, 0.05, 2.0);
-	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 2.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), KAD_RTT_SEED, 1e-12);
+	kad_rtt_init(&r, 0.05, 0.5);
+	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 0.5, 1e-12);
+	kad_rtt_init(&r, 0.05, 2.0);
+	kad_rtt_sample(&r, -1.0);
+	CU_ASSERT_EQUAL(r.samples, 0);
+	/* One sample of 1 ms: 2 ms, raised to the floor. */
 	kad_rtt_sample(&r, 0.001);
-	/* srtt 1 ms, rttvar 0.5 ms: 3 ms, raised to the floor. */
-	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 0.05, 1e-9);
-	for (int i = 0; i < 50; i++)
-		kad_rtt_sample(&r, 0.2);
-	CU_ASSERT(kad_rtt_timeout(&r) > 0.2 && kad_rtt_timeout(&r) < 0.5);
-	for (int i = 0; i < 50; i++)
-		kad_rtt_sample(&r, 30.0);
-	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 2.0, 1e-9);
-	/* The plugin's floor: loopback round trips of 0.3 ms give a soft
-	 * timeout of a few milliseconds, not tens. */
+	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 0.05, 1e-12);
+	/* Ten samples, 1 to 10 ms: the 9th smallest is the p90. */
 	kad_rtt_init(&r, KAD_RTT_FLOOR, 2.0);
-	for (int i = 0; i < 50; i++)
-		kad_rtt_sample(&r, 0.0003);
-	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), KAD_RTT_FLOOR, 1e-9);
-	kad_rtt_sample(&r, 0.004);
-	CU_ASSERT(kad_rtt_timeout(&r) > KAD_RTT_FLOOR && kad_rtt_timeout(&r) < 0.01);
+	for (int i = 10; i >= 1; i--)
+		kad_rtt_sample(&r, i * 0.001);
+	CU_ASSERT_DOUBLE_EQUAL(r.p90, 0.009, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 0.018, 1e-12);
+	/* A full ring of 1 ms round trips with 3 of 32 at 800 ms (under one
+	 * in ten): the timeout stays at 2 ms. RFC 6298's estimate, fed the
+	 * same samples, climbs to hundreds of milliseconds. */
+	kad_rtt_init(&r, KAD_RTT_FLOOR, 2.0);
+	for (int i = 0; i < KAD_RTT_RING; i++)
+		kad_rtt_sample(&r, i % 11 == 5 ? 0.8 : 0.001);
+	CU_ASSERT_DOUBLE_EQUAL(r.p90, 0.001, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 0.002, 1e-12);
+	/* A fourth slow one of 32 is the 29th smallest: now they count. */
+	kad_rtt_sample(&r, 0.8);
+	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 1.6, 1e-12);
+	/* Only the last 32 count: 32 fast ones push the slow ones out. */
+	for (int i = 0; i < KAD_RTT_RING; i++)
+		kad_rtt_sample(&r, 0.0004);
+	CU_ASSERT_DOUBLE_EQUAL(r.p90, 0.0004, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), KAD_RTT_FLOOR, 1e-12);
+	CU_ASSERT_EQUAL(r.samples, 32 + 1 + 32);
+	/* The ceiling is request_timeout. */
+	for (int i = 0; i < KAD_RTT_RING; i++)
+		kad_rtt_sample(&r, 30.0);
+	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 2.0, 1e-12);
+	/* Between: 31 at 3 ms and one at 5 ms: p90 3 ms, timeout 6 ms. */
+	kad_rtt_init(&r, KAD_RTT_FLOOR, 2.0);
+	for (int i = 0; i < KAD_RTT_RING - 1; i++)
+		kad_rtt_sample(&r, 0.003);
+	kad_rtt_sample(&r, 0.005);
+	CU_ASSERT_DOUBLE_EQUAL(kad_rtt_timeout(&r), 0.006, 1e-12);
 }
 
 /* --- store -------------------------------------------------------------- */

@@ -229,10 +229,10 @@ static void drain(struct sim_queue *q)
 
 	nfired = 0;
 	while ((e = sim_queue_pop(q)) != NULL) {
-		CU_ASSERT_TRUE(e->at >= last);
-		CU_ASSERT_EQUAL(q->now, e->at);
+		CU_ASSERT_TRUE(q->now >= last);
 		CU_ASSERT_EQUAL(e->slot, SIM_NOT_QUEUED);
-		last = e->at;
+		CU_ASSERT_EQUAL(sim_event_at(q, e), -1);
+		last = q->now;
 		e->fire(e);
 	}
 }
@@ -280,7 +280,7 @@ static void test_queue_remove_move(void)
 	sim_queue_remove(&q, &t[3].ev);          /* twice: a no-op */
 	CU_ASSERT_EQUAL(q.n, 6);
 	sim_queue_push(&q, &t[7].ev, -1.0);      /* the past runs now, after 0 pushed earlier */
-	CU_ASSERT_EQUAL(t[7].ev.at, 0.0);
+	CU_ASSERT_EQUAL(sim_event_at(&q, &t[7].ev), 0.0);
 	sim_queue_push(&q, &t[5].ev, 100.0);     /* re-push moves it last */
 	CU_ASSERT_EQUAL(q.n, 6);
 	drain(&q);
@@ -290,43 +290,60 @@ static void test_queue_remove_move(void)
 }
 
 /* Many events, pushed, moved and removed at random, still pop in
- * (time, sequence) order, and the slots stay true throughout. */
+ * (time, push order) order, and the slots stay true throughout. Each
+ * event remembers when and in which order the test last pushed it. */
+struct rev {
+	struct sim_event ev;             /* first */
+	double at;
+	uint64_t order;
+};
+
 static void test_queue_random(void)
 {
 	enum { N = 2000 };
 	struct sim_queue q;
-	struct sim_event *ev = calloc(N, sizeof(*ev));
+	struct rev *ev = calloc(N, sizeof(*ev));
 	struct sim_rng r;
-	int slots_ok = 1, order_ok = 1;
+	int slots_ok = 1, order_ok = 1, at_ok = 1;
 	size_t queued = N;
 	double last_at = -1;
-	uint64_t last_seq = 0;
+	uint64_t last_order = 0, pushes = 0;
 	struct sim_event *e;
 
 	sim_rng_seed(&r, 77, 0);
 	sim_queue_init(&q);
 	for (int i = 0; i < N; i++) {
-		sim_event_init(&ev[i], tev_fire);
-		sim_queue_push(&q, &ev[i], (double)sim_rng_below(&r, 50));
+		sim_event_init(&ev[i].ev, tev_fire);
+		ev[i].at = (double)sim_rng_below(&r, 50);
+		ev[i].order = ++pushes;
+		sim_queue_push(&q, &ev[i].ev, ev[i].at);
 	}
 	for (int i = 0; i < N; i++) {
-		struct sim_event *x = &ev[sim_rng_below(&r, N)];
+		struct rev *x = &ev[sim_rng_below(&r, N)];
 		if (sim_rng_below(&r, 2) == 0) {
-			queued += x->slot == SIM_NOT_QUEUED;
-			sim_queue_push(&q, x, (double)sim_rng_below(&r, 50));
+			queued += x->ev.slot == SIM_NOT_QUEUED;
+			x->at = (double)sim_rng_below(&r, 50);
+			x->order = ++pushes;
+			sim_queue_push(&q, &x->ev, x->at);
 		} else {
-			queued -= x->slot != SIM_NOT_QUEUED;
-			sim_queue_remove(&q, x);
+			queued -= x->ev.slot != SIM_NOT_QUEUED;
+			sim_queue_remove(&q, &x->ev);
 		}
 	}
 	CU_ASSERT_EQUAL(q.n, queued);
-	for (size_t i = 0; i < q.n; i++)
-		slots_ok &= q.heap[i]->slot == i;
+	for (size_t i = 0; i < q.n; i++) {
+		struct rev *x = (struct rev *)(void *)q.heap[i].e;
+		slots_ok &= x->ev.slot == i;
+		at_ok &= sim_event_at(&q, &x->ev) == x->at;
+	}
 	CU_ASSERT_TRUE(slots_ok);
+	CU_ASSERT_TRUE(at_ok);
 	while ((e = sim_queue_pop(&q)) != NULL) {
-		order_ok &= e->at > last_at || (e->at == last_at && e->seq > last_seq);
-		last_at = e->at;
-		last_seq = e->seq;
+		struct rev *x = (struct rev *)(void *)e;
+		order_ok &= q.now == x->at &&
+		            (x->at > last_at || (x->at == last_at && x->order > last_order));
+		last_at = x->at;
+		last_order = x->order;
 	}
 	CU_ASSERT_TRUE(order_ok);
 	sim_queue_free(&q);

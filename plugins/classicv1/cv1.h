@@ -171,6 +171,10 @@ int cv1_peers_init(struct cv1_peers *t, size_t max);
 void cv1_peers_free(struct cv1_peers *t);
 int cv1_peers_add(struct cv1_peers *t, const struct cv1_peer_addr *pa, double now,
                   int from_itself, struct cv1_peer **peer_out);
+/* What cv1_peers_add() would answer for pa now (CV1_ADD_NEW or
+ * CV1_ADD_KNOWN: it would be in the table), without changing the table. */
+int cv1_peers_admits(struct cv1_peers *t, const struct cv1_peer_addr *pa, double now,
+                     int from_itself);
 struct cv1_peer *cv1_peers_find(struct cv1_peers *t, const char *pid);
 struct cv1_peer *cv1_peers_find_hostport(struct cv1_peers *t, const char *hostport);
 void cv1_peers_remove(struct cv1_peers *t, struct cv1_peer *p, double now,

@@ -465,6 +465,12 @@ static int claim_greet(struct cv1 *c, mp2p_conn_id conn, const struct cv1_peer_a
 	return 0;
 }
 
+/* Would the table hold the peer after cv1_peers_add() said this? */
+static int admitted(int add_result)
+{
+	return add_result == CV1_ADD_NEW || add_result == CV1_ADD_KNOWN;
+}
+
 static int claim_greet_capa(struct cv1 *c, mp2p_conn_id conn, const struct cv1_peer_addr *pa,
                             unsigned flags, int purpose, mp2p_conn_id *out)
 {
@@ -797,8 +803,13 @@ static void on_capa(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_frame *f
 	    !claim_believed(c, conn, &k.peer))
 		return;
 	/* An address we have not reached this peer at is checked by the
-	 * CAPA that opens our connection to it (see claim_greet). */
-	if (claim_is_new(c, &k.peer)) {
+	 * CAPA that opens our connection to it (see claim_greet), but only if
+	 * the table would take the peer: that CAPA is answered with a CAPA
+	 * RES, which would find the claim still new and greet again, a
+	 * ping-pong at the round-trip rate between every full host and each
+	 * peer that knows it. */
+	if (claim_is_new(c, &k.peer) &&
+	    admitted(cv1_peers_admits(&c->peers, &k.peer, c->api->now(c->host), 1))) {
 		if (claim_greet_capa(c, conn, &k.peer, c->persistent ? MP2P_SEND_REUSE : MP2P_SEND_ONESHOT,
 		                     c->persistent ? CV1_CONN_REUSE : CV1_CONN_CAPA, &greeted) < 0)
 			return;

@@ -70,6 +70,43 @@ static void set_address(struct cv1_peer *p, const struct cv1_peer_addr *pa)
 	cv1_hostport(p->hostport, sizeof(p->hostport), p->addr, p->port);
 }
 
+/* What cv1_peers_add() would answer, changing nothing: p_out gets the
+ * known entry for CV1_ADD_KNOWN, tomb_out the tombstone a self-report
+ * lifts. */
+static int admits(struct cv1_peers *t, const struct cv1_peer_addr *pa, double now,
+                  int from_itself, struct cv1_peer **p_out, struct cv1_tomb **tomb_out)
+{
+	struct cv1_tomb *tomb;
+	size_t same = 0;
+
+	*p_out = NULL;
+	*tomb_out = NULL;
+	if (!cv1_valid_pid(pa->pid, strlen(pa->pid)) ||
+	    !cv1_valid_addr(pa->addr, strlen(pa->addr)) || pa->port == 0)
+		return CV1_ADD_INVALID;
+	if ((*p_out = cv1_peers_find(t, pa->pid)) != NULL)
+		return CV1_ADD_KNOWN;
+	if ((tomb = find_tomb(t, pa->pid, now)) != NULL) {
+		if (!from_itself)
+			return CV1_ADD_TOMBED;
+		*tomb_out = tomb;
+	}
+	if (t->count == t->max)
+		return CV1_ADD_FULL;
+	for (size_t i = 0; i < t->max; i++)
+		same += t->slots[i].used && cv1_same_ip(t->slots[i].addr, pa->addr);
+	return same >= CV1_PER_IP ? CV1_ADD_CROWDED : CV1_ADD_NEW;
+}
+
+int cv1_peers_admits(struct cv1_peers *t, const struct cv1_peer_addr *pa, double now,
+                     int from_itself)
+{
+	struct cv1_peer *p;
+	struct cv1_tomb *tomb;
+
+	return admits(t, pa, now, from_itself, &p, &tomb);
+}
+
 /* Adds or refreshes a peer. `from_itself` says the peer told us about
  * itself (JOIN, CAPA): that may move its address and lifts a tombstone.
  * What a third party says (LIST) never changes a known entry. */
@@ -78,14 +115,11 @@ int cv1_peers_add(struct cv1_peers *t, const struct cv1_peer_addr *pa, double no
 {
 	struct cv1_peer *p;
 	struct cv1_tomb *tomb;
+	int rc = admits(t, pa, now, from_itself, &p, &tomb);
 
 	if (peer_out)
 		*peer_out = NULL;
-	if (!cv1_valid_pid(pa->pid, strlen(pa->pid)) ||
-	    !cv1_valid_addr(pa->addr, strlen(pa->addr)) || pa->port == 0)
-		return CV1_ADD_INVALID;
-	p = cv1_peers_find(t, pa->pid);
-	if (p != NULL) {
+	if (rc == CV1_ADD_KNOWN) {
 		if (from_itself && (p->port != pa->port || strcmp(p->addr, pa->addr) != 0)) {
 			set_address(p, pa);
 			p->reuse_conn = 0;
@@ -94,21 +128,12 @@ int cv1_peers_add(struct cv1_peers *t, const struct cv1_peer_addr *pa, double no
 			*peer_out = p;
 		return CV1_ADD_KNOWN;
 	}
-	tomb = find_tomb(t, pa->pid, now);
-	if (tomb != NULL) {
-		if (!from_itself)
-			return CV1_ADD_TOMBED;
+	/* The peer spoke for itself: its tombstone goes even when the table
+	 * has no room for it now. */
+	if (tomb != NULL)
 		tomb->until = 0;
-	}
-	if (t->count == t->max)
-		return CV1_ADD_FULL;
-	{
-		size_t same = 0;
-		for (size_t i = 0; i < t->max; i++)
-			same += t->slots[i].used && cv1_same_ip(t->slots[i].addr, pa->addr);
-		if (same >= CV1_PER_IP)
-			return CV1_ADD_CROWDED;
-	}
+	if (rc != CV1_ADD_NEW)
+		return rc;
 	for (size_t i = 0; i < t->max; i++) {
 		if (t->slots[i].used)
 			continue;

@@ -299,18 +299,31 @@ int kad_keypair_sign(void *arg, const uint8_t *msg, size_t len, uint8_t sig[KAD_
 enum kad_lookup_kind { KAD_LK_NODE, KAD_LK_VALUE };
 enum kad_cand_state { KAD_C_NEW, KAD_C_WAIT, KAD_C_LATE, KAD_C_DONE, KAD_C_FAILED };
 
-/* The soft timeout's bounds: the floor is low enough for a LAN or
- * loopback (round trips well under a millisecond), so a silent node costs
- * a few milliseconds, not tens; the ceiling is request_timeout. */
+/* The soft timeout (PROTOCOL.md section 5.2): KAD_RTT_MULT times the 90th
+ * percentile of the last KAD_RTT_RING round trips of this node's lookup
+ * requests and STORs, between KAD_RTT_FLOOR and request_timeout;
+ * KAD_RTT_SEED (at most request_timeout) before the first sample. A
+ * percentile, unlike TCP's smoothed round trip plus four times its
+ * variation, is not dragged toward the ceiling by the few answers a
+ * loaded machine delays by hundreds of milliseconds: one slow answer in
+ * ten leaves it where the other nine put it. The floor is low enough for a LAN or loopback
+ * (round trips well under a millisecond), so a silent node costs a few
+ * milliseconds, not tens. */
+#define KAD_RTT_RING 32
+#define KAD_RTT_MULT 2.0
 #define KAD_RTT_FLOOR 0.002
+#define KAD_RTT_SEED 1.0
 /* After a lookup's first value, the queries still in flight are awaited
  * for as long again as that value took, and at least this long (s). */
 #define KAD_VALUE_GRACE_MIN 0.001
 
-/* Round-trip estimate shared by all lookups (RFC 6298 style). */
+/* Recent round trips, one set per node, shared by all its lookups. */
 struct kad_rtt {
-	double srtt, rttvar;
-	int samples;
+	double ring[KAD_RTT_RING];   /* the last samples, oldest overwritten */
+	int next;                    /* slot the next sample goes in */
+	int samples;                 /* taken in all (the ring holds the last
+	                                KAD_RTT_RING of them) */
+	double p90;                  /* of the samples in the ring */
 	double floor, ceiling;
 };
 void kad_rtt_init(struct kad_rtt *r, double floor, double ceiling);
@@ -321,7 +334,9 @@ void kad_rtt_init(struct kad_rtt *r, double floor, double ceiling);
 #define KAD_BOOT_FIRST 1.0
 #define KAD_BOOT_MAX 60.0
 double kad_backoff_next(double wait);
+/* A request's round trip, in seconds (negative ones are ignored). */
 void kad_rtt_sample(struct kad_rtt *r, double rtt);
+/* The soft timeout now, in seconds. */
 double kad_rtt_timeout(const struct kad_rtt *r);
 
 struct kad_cand {
@@ -395,6 +410,9 @@ int kad_lookup_on_fail(struct kad_lookup *lk, uint64_t reqid, double now);
 void kad_lookup_settle(struct kad_lookup *lk, double now);
 void kad_lookup_tick(struct kad_lookup *lk, double now);
 double kad_lookup_next_deadline(const struct kad_lookup *lk);
+/* Where candidate c stands among those that have not failed: 0 for the
+ * closest. */
+int kad_lookup_rank(const struct kad_lookup *lk, const struct kad_cand *c);
 /* The k closest that answered, nearest first. */
 int kad_lookup_result(const struct kad_lookup *lk, struct kad_node *out, int max);
 void kad_lookup_release(struct kad_lookup *lk);

@@ -263,7 +263,7 @@ static void cmd_stats(struct kad *kd, mp2p_reply *r)
 	kd->api->reply_int(r, "pending", kd->npend);
 	kd->api->reply_int(r, "ops", kd->nops);
 	kd->api->reply_int(r, "restored_nodes", kd->restored_nodes);
-	kd->api->reply_float(r, "srtt_ms", kd->rtt.srtt * 1000.0);
+	kd->api->reply_float(r, "rtt_p90_ms", kd->rtt.p90 * 1000.0);
 	kd->api->reply_float(r, "timeout_ms", kad_rtt_timeout(&kd->rtt) * 1000.0);
 }
 

@@ -14,12 +14,14 @@
 #define KAD_MAX_OPS 256          /* lookups running (with their puts) */
 #define KAD_MAX_JOIN_PINGS 64    /* pings verifying nodes that contacted us */
 #define KAD_MAX_REPUBLISH 4      /* republications running at once */
+#define KAD_PUT_QUORUM 4         /* most STOKs a put waits for */
 #define KAD_PEND_BUCKETS 256
 #define KAD_MAX_LINKS 8192       /* node ids with a known connection */
 #define KAD_LINK_BUCKETS 256
 
 struct kad_conf {
 	int k, alpha;
+	int replicas;            /* nodes a put or republication stores on, <= k */
 	char **bootstrap;
 	int nbootstrap;
 	double request_timeout;
@@ -88,6 +90,8 @@ struct kad_op {
 	int local;               /* get: value/vlen/seq hold our own copy, and it
 	                            is the answer unless the lookup finds newer */
 	int fetching;            /* republish: an OP_FETCH was started */
+	int all_waves;           /* put: every replica may be sent its STOR now,
+	                            not only the first wave (kad_ops.c) */
 	int status;              /* enum mp2p_kad_status once complete */
 	double started, ended;
 	/* Who is told: a control reply, or a service caller. */

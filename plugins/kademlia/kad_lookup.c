@@ -6,9 +6,10 @@
  *
  * Candidates are kept sorted by distance to the target. At most alpha
  * queries are in flight, always to the closest candidates not yet asked.
- * A query that outlives the adaptive timeout turns LATE: it stops holding
- * a slot (so one more candidate is asked: alpha grows by one for each late
- * query), but its answer is still welcome until the hard timeout. A node
+ * A query that outlives the soft timeout (a multiple of recent round
+ * trips, kad_rtt_timeout) turns LATE: it stops holding a slot (so one
+ * more candidate is asked: alpha grows by one for each late query), but
+ * its answer is still welcome until the hard timeout. A node
  * lookup whose answer names nobody closer than the closest candidate
  * known has converged, as the paper says: it then asks all of the k
  * closest not yet asked at once, instead of alpha at a time. The lookup
@@ -30,20 +31,34 @@ void kad_rtt_init(struct kad_rtt *r, double floor, double ceiling)
 	r->ceiling = ceiling < floor ? floor : ceiling;
 }
 
-/* The smoothed round trip and its variation, weighted as TCP does. */
+/* The 90th percentile of the ring's m samples: the ceil(0.9 m)-th
+ * smallest. The ring is small, so a sorted copy costs less than keeping
+ * an order up to date. */
+static double ring_p90(const struct kad_rtt *r)
+{
+	double s[KAD_RTT_RING];
+	int m = r->samples < KAD_RTT_RING ? r->samples : KAD_RTT_RING;
+	int rank = (9 * m + 9) / 10;         /* ceil(0.9 m) */
+
+	for (int i = 0; i < m; i++) {
+		int j = i;
+		while (j > 0 && s[j - 1] > r->ring[i]) {
+			s[j] = s[j - 1];
+			j--;
+		}
+		s[j] = r->ring[i];
+	}
+	return s[rank - 1];
+}
+
 void kad_rtt_sample(struct kad_rtt *r, double rtt)
 {
-	if (rtt < 0)
+	if (!(rtt >= 0))
 		return;
-	if (r->samples == 0) {
-		r->srtt = rtt;
-		r->rttvar = rtt / 2;
-	} else {
-		double d = r->srtt > rtt ? r->srtt - rtt : rtt - r->srtt;
-		r->rttvar = 0.75 * r->rttvar + 0.25 * d;
-		r->srtt = 0.875 * r->srtt + 0.125 * rtt;
-	}
+	r->ring[r->next] = rtt;
+	r->next = (r->next + 1) % KAD_RTT_RING;
 	r->samples++;
+	r->p90 = ring_p90(r);
 }
 
 double kad_backoff_next(double wait)
@@ -53,11 +68,8 @@ double kad_backoff_next(double wait)
 
 double kad_rtt_timeout(const struct kad_rtt *r)
 {
-	double t;
+	double t = r->samples == 0 ? KAD_RTT_SEED : KAD_RTT_MULT * r->p90;
 
-	if (r->samples == 0)
-		return r->ceiling;
-	t = r->srtt + 4 * r->rttvar;
 	return t < r->floor ? r->floor : t > r->ceiling ? r->ceiling : t;
 }
 
@@ -220,15 +232,14 @@ static int settle(struct kad_lookup *lk, struct kad_cand *c,
 	return 0;
 }
 
-/* Is c among the k closest candidates that have not failed? */
-static int in_window(const struct kad_lookup *lk, const struct kad_cand *c)
+int kad_lookup_rank(const struct kad_lookup *lk, const struct kad_cand *c)
 {
 	int rank = 0;
 
 	for (const struct kad_cand *x = lk->c; x < c; x++)
 		if (x->state != KAD_C_FAILED)
 			rank++;
-	return rank < lk->k;
+	return rank;
 }
 
 int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
@@ -261,7 +272,7 @@ int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
 		for (c = lk->c; c < lk->c + lk->n; c++)
 			if (c->state == KAD_C_DONE && c->reqid == reqid)
 				break;
-		if (lk->io->answered != NULL && c < lk->c + lk->n && in_window(lk, c))
+		if (lk->io->answered != NULL && c < lk->c + lk->n && kad_lookup_rank(lk, c) < lk->k)
 			lk->io->answered(lk->arg, lk, c);
 		/* A put needs no more than this: the k closest it knows now
 		 * are sent the value itself, and each STOK proves its node. */

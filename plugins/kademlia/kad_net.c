@@ -583,8 +583,13 @@ static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_ms
 		}
 		break;
 	case P_STORE:
+		/* A STOK's round trip is a sample of the soft timeout like a
+		 * lookup's (lookups take their own): a node that puts more than
+		 * it gets soon replaces the slow samples of its start-up. */
 		if (m->type != KAD_T_STOK)
 			BUMP(kd, wrong_answer);
+		else
+			kad_rtt_sample(&kd->rtt, now - p->sent);
 		/* A holder has a newer version than the one we republish: we
 		 * missed a write, so fetch it (once per republication). */
 		if (op && op->kind == OP_REPUBLISH && m->type == KAD_T_STOK &&

@@ -2,9 +2,10 @@
  * refresh, join) and the maintenance timer that keeps the DHT healthy.
  *
  * An op runs its lookup, then (for puts and republications) stores the
- * value on the k closest nodes that answered. A finished op is moved to a
- * done list and reported on the next turn of the loop, so no caller is
- * ever called back from inside the call that started its request. */
+ * value on the `replicas` closest nodes that answered. A finished op is
+ * moved to a done list and reported on the next turn of the loop, so no
+ * caller is ever called back from inside the call that started its
+ * request. */
 #include "kad_glue.h"
 
 #include <errno.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #define BUMP(kd, name) do { if ((kd)->c.name) (*(kd)->c.name)++; } while (0)
+
+static int put_wave(const struct kad_op *op);
 
 /* The store's source of this node's own values (kad_store_put). */
 static const uint8_t kad_own_source[KAD_ID_LEN];
@@ -76,32 +79,80 @@ static void send_store(struct kad *kd, struct kad_op *op, const struct kad_node 
 }
 
 /* A put stores on a node as soon as it answers the lookup from among the
- * k closest known then: most of the final k are known early, so the
- * stores overlap the lookup instead of following it. A node pushed out
- * of the k closest later keeps an extra copy, which does no harm. */
+ * `replicas` closest known then: most of the final ones are known early,
+ * so the stores overlap the lookup instead of following it. A node
+ * pushed out of the closest later keeps an extra copy, which does no
+ * harm. */
 static void lk_answered(void *arg, struct kad_lookup *lk, struct kad_cand *c)
 {
 	struct kad_op *op = arg;
 
-	if (op->kind != OP_PUT || c->stored)
+	if (op->kind != OP_PUT || c->stored || kad_lookup_rank(lk, c) >= put_wave(op))
 		return;
 	c->stored = 1;
 	send_store(op->kd, op, &c->n, op->key, op->seq, op->ttl, op->value, op->vlen);
-	(void)lk;
 }
 
+/* STOKs a put waits for: a majority of its replicas, but no more than
+ * KAD_PUT_QUORUM (PROTOCOL.md section 5.3). */
 static int put_quorum(const struct kad_op *op)
 {
-	return (op->kd->conf.k + 1) / 2;
+	int half = (op->kd->conf.replicas + 1) / 2;
+
+	return half < KAD_PUT_QUORUM ? half : KAD_PUT_QUORUM;
+}
+
+/* How many of the closest a put sends its STOR before it is answered:
+ * the first wave (PROTOCOL.md section 5.3). Each STOR to a node not yet
+ * connected costs this node a TLS handshake, and twenty of them at once
+ * would hold back the few STOKs the put waits for; the rest go once it
+ * is answered, or at once if a STOR fails. */
+static int put_wave(const struct kad_op *op)
+{
+	int first = 2 * KAD_PUT_QUORUM;
+
+	if (op->kind != OP_PUT || op->all_waves || op->kd->conf.replicas < first)
+		return op->kd->conf.replicas;
+	return first;
+}
+
+/* Sends STOR to the `limit` closest that answered, as kad_lookup_result()
+ * lists them, that have not had it; a put's lookup ended at convergence,
+ * so for a put the closest that have not failed, asked or not. */
+static void store_closest(struct kad_op *op, int limit, const uint8_t *data, uint32_t len)
+{
+	struct kad_lookup *lk = &op->lk;
+	int n = 0;
+
+	for (int i = 0; i < lk->n && n < limit; i++) {
+		struct kad_cand *c = &lk->c[i];
+		if (c->state == KAD_C_FAILED ||
+		    (c->state != KAD_C_DONE && !lk->end_at_convergence))
+			continue;
+		n++;
+		if (c->stored)
+			continue;
+		c->stored = 1;
+		send_store(op->kd, op, &c->n, op->key, op->seq, op->ttl, data, len);
+	}
+}
+
+/* A put is over: the replicas beyond the first wave are sent their STOR
+ * now (it counts them in stores_sent, but no longer waits for them). */
+static void put_complete(struct kad_op *op, int status)
+{
+	if (op->kind == OP_PUT && !op->all_waves) {
+		op->all_waves = 1;
+		store_closest(op, op->kd->conf.replicas, op->value, op->vlen);
+	}
+	kad_op_complete(op, status);
 }
 
 static void start_storing(struct kad_op *op)
 {
 	struct kad *kd = op->kd;
-	struct kad_lookup *lk = &op->lk;
 	double now = kd->api->now(kd->host);
 	struct kad_value *v = kad_store_get(&kd->store, op->key, now);
-	int n = 0;
 
 	/* Republish what we hold now, which may be newer than when the op
 	 * began; and not at all if it has expired meanwhile. */
@@ -114,27 +165,13 @@ static void start_storing(struct kad_op *op)
 		op->seq = v->seq;
 	}
 	op->phase = PH_STORING;
-	/* The k closest that answered, as kad_lookup_result() lists them; a
-	 * put's lookup ended at convergence, so for a put the k closest that
-	 * have not failed, asked or not. A put has sent some of them their
-	 * STOR already. */
-	for (int i = 0; i < lk->n && n < lk->k; i++) {
-		struct kad_cand *c = &lk->c[i];
-		if (c->state == KAD_C_FAILED ||
-		    (c->state != KAD_C_DONE && !lk->end_at_convergence))
-			continue;
-		n++;
-		if (c->stored)
-			continue;
-		c->stored = 1;
-		send_store(kd, op, &c->n, op->key, op->seq, op->ttl,
-		           op->kind == OP_REPUBLISH ? v->data : op->value,
-		           op->kind == OP_REPUBLISH ? v->len : op->vlen);
-	}
+	/* A put has sent some of them their STOR already (lk_answered). */
+	store_closest(op, put_wave(op), op->kind == OP_REPUBLISH ? v->data : op->value,
+	              op->kind == OP_REPUBLISH ? v->len : op->vlen);
 	if (op->stores_out == 0)
-		kad_op_complete(op, op->stores_ok > 0 ? MP2P_KAD_OK : MP2P_KAD_FAILED);
+		put_complete(op, op->stores_ok > 0 ? MP2P_KAD_OK : MP2P_KAD_FAILED);
 	else if (op->kind == OP_PUT && op->stores_ok >= put_quorum(op))
-		kad_op_complete(op, MP2P_KAD_OK);
+		put_complete(op, MP2P_KAD_OK);
 }
 
 /* After joining, the buckets that are not yet full are filled by looking
@@ -296,11 +333,10 @@ void kad_op_run(struct kad_op *op)
 	kad_lookup_step(&op->lk, op->kd->api->now(op->kd->host));
 }
 
-/* A put is answered once half of k nodes hold the value (a majority of
- * the k replicas a lookup will look among), or every STOR has been
- * answered: waiting for the slowest of k stores would make every put as
- * slow as the most loaded or distant node. The STORs still out go on;
- * their answers are no longer the put's. A republication waits for all,
+/* A put is answered once put_quorum() nodes hold the value, or every
+ * STOR has been answered: waiting for the slowest of k stores would make
+ * every put as slow as the most loaded or distant node. The STORs still
+ * out go on; their answers are no longer the put's. A republication waits for all,
  * since a STOK that says "newer" makes it fetch the newer version. */
 void kad_op_store_answered(struct kad_op *op, int ok)
 {
@@ -308,12 +344,19 @@ void kad_op_store_answered(struct kad_op *op, int ok)
 		return;
 	op->stores_ok += ok != 0;
 	op->stores_out--;
+	/* A first-wave STOR failed: the put needs the rest to reach its
+	 * quorum, so they all go now (at once, or when the lookup ends). */
+	if (!ok && op->kind == OP_PUT && !op->all_waves) {
+		op->all_waves = 1;
+		if (op->phase == PH_STORING)
+			store_closest(op, op->kd->conf.replicas, op->value, op->vlen);
+	}
 	/* Stores sent during the lookup count, but the put is done only once
 	 * the lookup has ended (start_storing). */
 	if (op->phase != PH_STORING)
 		return;
 	if (op->stores_out == 0 || (op->kind == OP_PUT && op->stores_ok >= put_quorum(op)))
-		kad_op_complete(op, op->stores_ok > 0 ? MP2P_KAD_OK : MP2P_KAD_FAILED);
+		put_complete(op, op->stores_ok > 0 ? MP2P_KAD_OK : MP2P_KAD_FAILED);
 }
 
 void kad_op_complete(struct kad_op *op, int status)

@@ -25,7 +25,7 @@
 static const char *const kad_settings[] = {
 	"k", "alpha", "bootstrap", "request_timeout", "value_ttl_max",
 	"max_value_size", "max_values", "republish", "refresh", "table_per_ip",
-	"table_per_prefix", "connection_idle", NULL
+	"table_per_prefix", "connection_idle", "replicas", NULL
 };
 
 static const struct kad_conf kad_defaults = {
@@ -40,6 +40,7 @@ static const struct kad_conf kad_defaults = {
 	.table_per_ip = 2,
 	.table_per_prefix = 10,
 	.connection_idle = 30.0,
+	.replicas = 20,
 };
 
 /* A setting in [lo, hi] into a long (util.h reads it as long long). */
@@ -57,12 +58,13 @@ static int get_int(const struct mp2p_host_api *api, const mp2p_config *c, const 
 static int read_conf(const struct mp2p_host_api *api, const mp2p_config *c,
                      struct kad_conf *conf, char **error_text)
 {
-	long k = conf->k, alpha = conf->alpha;
+	long k = conf->k, alpha = conf->alpha, replicas = conf->replicas;
 	int n;
 
 	if (api->config_check_keys(c, kad_settings, error_text) < 0 ||
 	    get_int(api, c, "k", 1, KAD_MAX_K, &k, error_text) < 0 ||
 	    get_int(api, c, "alpha", 1, 16, &alpha, error_text) < 0 ||
+	    get_int(api, c, "replicas", 1, KAD_MAX_K, &replicas, error_text) < 0 ||
 	    get_int(api, c, "max_value_size", 0, (1 << 20) - 1024, &conf->max_value_size, error_text) < 0 ||
 	    get_int(api, c, "max_values", 1, 10000000, &conf->max_values, error_text) < 0 ||
 	    get_int(api, c, "table_per_ip", 0, KAD_MAX_K, &conf->table_per_ip, error_text) < 0 ||
@@ -75,6 +77,8 @@ static int read_conf(const struct mp2p_host_api *api, const mp2p_config *c,
 		return -1;
 	conf->k = (int)k;
 	conf->alpha = (int)alpha;
+	/* More copies than the k closest a lookup returns cannot be placed. */
+	conf->replicas = replicas < k ? (int)replicas : (int)k;
 	if ((n = api->config_list_length(c, "bootstrap", error_text)) < 0)
 		return -1;
 	if (n > 64) {

@@ -89,8 +89,8 @@ def measure(net, ids, values, lookups, rng, parallel, ctl_or_error, name):
     greplies = parallel(lambda j: ctl_or_error(j[0], "get", j[1]), gets, workers=4)
     gok = sum(1 for (h, k), r in zip(gets, greplies) if r.get("value") == values[k])
     answered = [r for r in greplies if "ms" in r]
-    srtt = [s["srtt_ms"] for s in parallel(lambda h: h.ctl("kad", "stats"), alive, workers=8)
-            if s["srtt_ms"] > 0]
+    rtt90 = [s["rtt_p90_ms"] for s in parallel(lambda h: h.ctl("kad", "stats"), alive, workers=8)
+             if s["rtt_p90_ms"] > 0]
     return dict(
         phase=name, hosts=len(alive), lookups=len(targets),
         find_success=100.0 * ok / len(targets),
@@ -102,7 +102,7 @@ def measure(net, ids, values, lookups, rng, parallel, ctl_or_error, name):
         p50_ms=pct(lat, 50), p99_ms=pct(lat, 99),
         get_p50_ms=pct([r["ms"] for r in answered], 50),
         get_p99_ms=pct([r["ms"] for r in answered], 99),
-        srtt_ms=statistics.median(srtt) if srtt else float("nan"),
+        rtt_p90_ms=statistics.median(rtt90) if rtt90 else float("nan"),
     )
 
 
@@ -190,11 +190,11 @@ def report(res):
               n, res["start_s"], res["min_routes"], res["join_s"], res["rss_kib"], res["values"]))
     print("  %-18s %6s %8s %8s %9s %9s %10s %9s %9s %9s" % (
         "phase", "hosts", "find ok", "get ok", "hops p50", "hops max", "requests", "p50 ms",
-        "p99 ms", "srtt ms"))
+        "p99 ms", "rtt p90"))
     for p in res["phases"]:
         print("  %-18s %6d %7.1f%% %7.1f%% %9.1f %9d %10.1f %9.2f %9.2f %9.2f" % (
             p["phase"], p["hosts"], p["find_success"], p["get_success"], p["hops_median"],
-            p["hops_max"], p["requests_mean"], p["p50_ms"], p["p99_ms"], p["srtt_ms"]))
+            p["hops_max"], p["requests_mean"], p["p50_ms"], p["p99_ms"], p["rtt_p90_ms"]))
     for p in res["phases"]:
         print("  gets (%s): %.1f requests each, latency p50 %.2f ms, p99 %.2f ms" % (
             p["phase"], p["get_requests"], p["get_p50_ms"], p["get_p99_ms"]))
@@ -204,7 +204,7 @@ def report(res):
               res["imm_puts"], res["imm_p50_ms"], res["imm_p99_ms"]))
     print("  idle: all %d hosts together used %.2f%% of one core" % (n, res["idle_cpu"]))
     print("  baselines: log2(N) = %.1f hops; a flood asks N-1 = %d nodes; "
-          "srtt is one request's round trip" % (math.log2(n), n - 1))
+          "rtt p90 (ms) is a host's 90th percentile of recent request round trips" % (math.log2(n), n - 1))
     stable, killed = res["phases"]
     aims = [
         ("find and get 100% when stable", stable["find_success"] >= AIM_SUCCESS_STABLE

@@ -45,10 +45,11 @@ def main():
         check(min(refreshes) >= 1, "every host refreshed its idle buckets (%s)" % refreshes)
 
         r = ctl_or_error(hosts[1], "put", "keep", "kept")
-        check(r.get("stored") == SIZE - 1, "put on every other host (%s)" % r.get("stored", r))
+        # Sent to all 5 others, answered once 4 hold it.
+        check(r.get("stored", 0) >= 4, "put on the other hosts (%s)" % r.get("stored", r))
         keep = "%s/keep" % hosts[1].ctl(NAME, "routes")["writer"]
         r = ctl_or_error(hosts[2], "put", "short", "brief", "2")
-        check(r.get("stored") == SIZE - 1, "a 2-second value put")
+        check(r.get("stored", 0) >= 4, "a 2-second value put")
         short = "%s/short" % hosts[2].ctl(NAME, "routes")["writer"]
         check(ctl_or_error(hosts[3], "get", short).get("value") == "brief", "and got at once")
         r = ctl_or_error(hosts[4], "put", "capped", "x", "999999")
