@@ -173,6 +173,10 @@ void sim_output_result(struct sim_output *o, double at, long node, const char *c
                        double latency_ms, int hops, int requests);      /* results.csv */
 void sim_output_sample(struct sim_output *o, double at, long node, int up, uint64_t bytes_in,
                        uint64_t bytes_out, long conns, long table_size); /* samples.csv */
+/* Adds `value` to the total `name` of `group`: summary.json gets one object per group
+ * ("network": the engine's frames, dials and refusals; "counters": the plugins' counters
+ * summed over the nodes), names in the order first given. Copies both strings. */
+void sim_output_count(struct sim_output *o, const char *group, const char *name, uint64_t value);
 /* Writes summary.json and, when gnuplot is on PATH, the PNG plots (lookup latency CDF, success
  * over time, connections per node); prints the one summary line the issue names to `out`. */
 int sim_output_finish(struct sim_output *o, const struct sim_scenario *s, double wall_seconds,

@@ -44,7 +44,10 @@ struct sim {
 	struct sim_event idle_ev, first_ev;
 	struct mp2p_host **zombies;      /* instances churn killed, kept for stale pointers */
 	size_t nzombies, capzombies;
-	uint64_t frames, crashes, restarts, dial_failures, refused;
+	/* The run's totals, in summary.json's "network" object. The refusals
+	 * carry the daemon's names for the same limits (conn.c, dial.c). */
+	uint64_t frames, ndials, dial_failures, crashes, restarts;
+	uint64_t refused_per_ip, refused_max_inbound, evicted_silent, dial_refused_outbound;
 };
 
 /* A node: one core, its rng stream, its connections and its churn. */

@@ -246,6 +246,33 @@ static void teardown(const struct sim_scenario *sc)
 	sim_queue_free(&sim.q);
 }
 
+static void add_counter(void *arg, const char *instance, const char *name, uint64_t value)
+{
+	char key[256];
+
+	(void)arg;
+	snprintf(key, sizeof(key), "%s.%s", instance, name);
+	sim_output_count(out, "counters", key, value);
+}
+
+/* The run's totals, before the shutdown's own frames: the network's, then
+ * every plugin counter summed over the nodes (a node churn restarted keeps
+ * counting where it left off). summary.json's "network" and "counters". */
+static void count_totals(void)
+{
+	sim_output_count(out, "network", "frames", sim.frames);
+	sim_output_count(out, "network", "dials", sim.ndials);
+	sim_output_count(out, "network", "dial_failures", sim.dial_failures);
+	sim_output_count(out, "network", "dial_refused_outbound", sim.dial_refused_outbound);
+	sim_output_count(out, "network", "refused_per_ip", sim.refused_per_ip);
+	sim_output_count(out, "network", "refused_max_inbound", sim.refused_max_inbound);
+	sim_output_count(out, "network", "evicted_silent", sim.evicted_silent);
+	sim_output_count(out, "network", "crashes", sim.crashes);
+	sim_output_count(out, "network", "restarts", sim.restarts);
+	for (long i = 0; i < sim.nnodes; i++)
+		counters_each(&sim.nodes[i]->core, add_counter, NULL);
+}
+
 static double wall_clock(void)
 {
 	struct timespec ts;
@@ -340,6 +367,7 @@ int main(int argc, char **argv)
 		ev->fire(ev);
 	}
 	status = 0;
+	count_totals();
 done:
 	diag_clear(&errs);
 	for (int i = 0; jobs != NULL && i < sc.nworkload; i++)

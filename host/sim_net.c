@@ -78,23 +78,70 @@ static struct sim *sim_of(struct core *core) { return node_of(core)->sim; }
 
 /* Node i is 127.X.Y.Z: Y counts up first, then X, then Z, so consecutive
  * nodes sit in different /24s as the multi-host tests' hosts do, and no
- * address outside 127.0.0.0/8 ever appears. */
+ * address outside 127.0.0.0/8 ever appears. Both directions are written
+ * out by hand: every connection event and conn_info() formats one, every
+ * send_to() parses one, and printf's machinery was a tenth of a
+ * classicv1 flood's time. */
+static char *put_uint(char *p, unsigned v)
+{
+	char digits[10];
+	int n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
 void sim_node_addr(long i, char *out, size_t size)
 {
-	snprintf(out, size, "127.%ld.%ld.%ld:%d", (i >> 8) & 255, i & 255, 1 + (i >> 16),
-	         SIM_PORT);
+	char buf[24], *p = buf;
+
+	memcpy(p, "127.", 4);
+	p = put_uint(p + 4, (unsigned)((i >> 8) & 255));
+	*p++ = '.';
+	p = put_uint(p, (unsigned)(i & 255));
+	*p++ = '.';
+	p = put_uint(p, (unsigned)(1 + (i >> 16)));
+	*p++ = ':';
+	p = put_uint(p, SIM_PORT);
+	*p = '\0';
+	if (size > (size_t)(p - buf))
+		memcpy(out, buf, (size_t)(p - buf) + 1);
+	else if (size > 0)
+		out[0] = '\0';
+}
+
+/* A decimal number of 1 to `most` digits without a leading zero, ending
+ * at `end`; *pp moves past it. -1 when there is none. */
+static long take_number(const char **pp, char end, int most)
+{
+	const char *p = *pp;
+	long v = 0;
+	int n = 0;
+
+	while (*p >= '0' && *p <= '9' && n < most) {
+		v = v * 10 + (*p++ - '0');
+		n++;
+	}
+	if (n == 0 || *p != end || (n > 1 && **pp == '0'))
+		return -1;
+	*pp = p + 1;
+	return v;
 }
 
 long sim_addr_node(const struct sim *s, const char *addr)
 {
-	unsigned a, x, y, z, port;
-	char tail;
-	long i;
+	const char *p = addr;
+	long a, x, y, z, port, i;
 
-	if (sscanf(addr, "%u.%u.%u.%u:%u%c", &a, &x, &y, &z, &port, &tail) != 5 || a != 127 ||
-	    x > 255 || y > 255 || z < 1 || z > 255 || port != SIM_PORT)
+	if ((a = take_number(&p, '.', 3)) != 127 || (x = take_number(&p, '.', 3)) < 0 ||
+	    (y = take_number(&p, '.', 3)) < 0 || (z = take_number(&p, ':', 3)) < 0 ||
+	    (port = take_number(&p, '\0', 5)) != SIM_PORT || x > 255 || y > 255 || z < 1 || z > 255)
 		return -1;
-	i = ((long)(z - 1) << 16) | ((long)x << 8) | (long)y;
+	i = ((z - 1) << 16) | (x << 8) | y;
 	return i < s->nnodes ? i : -1;
 }
 
@@ -411,6 +458,43 @@ static void frame_arrive(struct sim_event *ev)
 
 /* --- dialling -------------------------------------------------------------------- */
 
+/* The accepting node's oldest inbound connection that has not sent a
+ * frame yet, or NULL. Its list holds the newest first. */
+static struct sim_end *oldest_silent(struct sim_node *n)
+{
+	struct sim_end *found = NULL;
+
+	for (struct sim_end *e = n->ends; e != NULL; e = e->next)
+		if (e->inbound && !e->framed)
+			found = e;
+	return found;
+}
+
+/* May a connection from node `from` come in? The daemon's rule (conn.c,
+ * conn_admit): max_connections_per_ip first; then max_inbound, where the
+ * oldest inbound connection that has sent no frame yet is evicted to make
+ * room, so silent connections cannot keep out peers that talk. */
+static int admit(struct sim *s, struct sim_node *to, long from)
+{
+	const struct host_config *cfg = to->core.cfg;
+	long per_ip = (long)(uintptr_t)idmap_get(&s->per_ip, dial_key_of(to->index, from));
+	struct sim_end *victim;
+
+	if (per_ip >= cfg->max_connections_per_ip) {
+		s->refused_per_ip++;
+		return 0;
+	}
+	if (to->nin < cfg->max_inbound)
+		return 1;
+	if ((victim = oldest_silent(to)) != NULL) {
+		s->evicted_silent++;
+		end_close(victim, "evicted: inbound full and no frame sent yet", 1);
+		return 1;
+	}
+	s->refused_max_inbound++;
+	return 0;
+}
+
 /* The handshake is done, or the dial failed. */
 static void connect_fire(struct sim_event *ev)
 {
@@ -420,7 +504,7 @@ static void connect_fire(struct sim_event *ev)
 	struct sim_node *to = c->e[1].node;
 	const struct host_config *cfg = d->node->core.cfg;
 	struct sim *s = d->node->sim;
-	long from_ip;
+	int admitted;
 
 	if (d->closed) {
 		conn_maybe_free(c);
@@ -440,18 +524,17 @@ static void connect_fire(struct sim_event *ev)
 		return;
 	}
 	c->established = 1;
+	admitted = admit(s, to, d->node->index);
 	end_open(&c->e[1], to, 1);
+	inbound_add(s, to->index, d->node->index, 1);
 	d->framed = 1;   /* a dialled connection has no first-frame timeout */
 	dl_append(s, d, DL_IDLE);
-	/* The accepter applies its limits as the daemon does: it takes the
-	 * connection, then closes it at once. */
-	from_ip = inbound_add(s, to->index, d->node->index, 1);
-	if (to->nin > to->core.cfg->max_inbound || from_ip > to->core.cfg->max_connections_per_ip) {
-		s->refused++;
+	/* A refused connection is taken and closed at once, as the daemon
+	 * does: the dialler sees it open, then closed by the peer. */
+	if (!admitted)
 		end_close(&c->e[1], "closed by peer", 0);
-	} else {
+	else
 		dl_append(s, &c->e[1], DL_FIRST);
-	}
 	if (d->dialer >= 0 && !d->closed) {
 		c->busy++;
 		notify(d, d->node->core.slots[d->dialer], MP2P_CONN_OPENED, NULL);
@@ -470,9 +553,10 @@ static struct sim_conn *dial(struct sim_node *from, struct mp2p_host *in, long t
 	double rtt;
 
 	if (from->nout >= from->core.cfg->max_outbound) {
-		s->refused++;
+		s->dial_refused_outbound++;
 		return NULL;
 	}
+	s->ndials++;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->e[0].c = c->e[1].c = c;

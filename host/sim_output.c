@@ -59,6 +59,9 @@ struct sim_output {
 	size_t nlast;
 	double last_round_at;
 	int failed;                  /* a write failed: finish reports it */
+	/* Totals of the run (sim_output_count), in the order first given. */
+	struct count { char *group, *name; uint64_t value; } *counts;
+	size_t ncounts, capcounts;
 };
 
 static char *join(const char *dir, const char *name)
@@ -438,6 +441,15 @@ static void json_samples(FILE *f, const struct sim_output *o, double duration)
 	        bytes);
 }
 
+/* Did a count before i open i's group already? */
+static int group_seen(const struct sim_output *o, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(o->counts[j].group, o->counts[i].group) == 0)
+			return 1;
+	return 0;
+}
+
 static int write_summary(const struct sim_output *o, const struct sim_scenario *s,
                          const struct figures *all)
 {
@@ -466,6 +478,22 @@ static int write_summary(const struct sim_output *o, const struct sim_scenario *
 	}
 	fputs(o->nkinds ? "\n  ],\n" : "],\n", f);
 	json_samples(f, o, s ? s->duration : 0);
+	/* One object per group, each name once, in the order first given. */
+	for (size_t i = 0; i < o->ncounts; i++) {
+		int first = 1;
+		if (i > 0 && group_seen(o, i))
+			continue;
+		fprintf(f, ",\n  \"%s\": {", o->counts[i].group);
+		for (size_t j = i; j < o->ncounts; j++) {
+			if (strcmp(o->counts[j].group, o->counts[i].group) != 0)
+				continue;
+			fprintf(f, "%s\n    ", first ? "" : ",");
+			json_string(f, o->counts[j].name);
+			fprintf(f, ": %llu", (unsigned long long)o->counts[j].value);
+			first = 0;
+		}
+		fputs("\n  }", f);
+	}
 	fputs("\n}\n", f);
 	rc = ferror(f) ? -1 : 0;
 	return fclose(f) == 0 ? rc : -1;
@@ -642,6 +670,39 @@ static int plot(const struct sim_output *o)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+void sim_output_count(struct sim_output *o, const char *group, const char *name, uint64_t value)
+{
+	struct count *c;
+
+	for (size_t i = 0; i < o->ncounts; i++) {
+		c = &o->counts[i];
+		if (strcmp(c->name, name) == 0 && strcmp(c->group, group) == 0) {
+			c->value += value;
+			return;
+		}
+	}
+	if (o->ncounts == o->capcounts) {
+		size_t cap = o->capcounts ? 2 * o->capcounts : 16;
+		if ((c = realloc(o->counts, cap * sizeof(*c))) == NULL) {
+			o->failed = 1;
+			return;
+		}
+		o->counts = c;
+		o->capcounts = cap;
+	}
+	c = &o->counts[o->ncounts];
+	c->group = strdup(group);
+	c->name = strdup(name);
+	c->value = value;
+	if (c->group == NULL || c->name == NULL) {
+		free(c->group);
+		free(c->name);
+		o->failed = 1;
+		return;
+	}
+	o->ncounts++;
+}
+
 int sim_output_finish(struct sim_output *o, const struct sim_scenario *s, double wall_seconds,
                       long peak_rss_kib, FILE *out)
 {
@@ -678,6 +739,11 @@ void sim_output_free(struct sim_output *o)
 	for (int i = 0; i < o->nkinds; i++)
 		free(o->kinds[i]);
 	free(o->kinds);
+	for (size_t i = 0; i < o->ncounts; i++) {
+		free(o->counts[i].group);
+		free(o->counts[i].name);
+	}
+	free(o->counts);
 	free(o->res);
 	free(o->rounds);
 	free(o->cur_conns);

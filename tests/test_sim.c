@@ -2,7 +2,7 @@
  * event queue's order and removal, the latency model, the output files. */
 #include "config.h"
 #include "unit.h"
-#include "../host/sim.h"
+#include "../host/sim_engine.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -553,6 +553,44 @@ static void test_output_summary_only(void)
 	free(err);
 }
 
+/* Node addresses both ways: every node's own address names it, and only
+ * the exact form does (the daemon's rule: no leading zeros, no spaces). */
+static void test_node_addresses(void)
+{
+	struct sim s = { .nnodes = 70000 };
+	static const long some[] = { 0, 1, 255, 256, 257, 65535, 65536, 69999 };
+	static const char *const refused[] = {
+		"127.0.01.1:4000", "127.0.0.1:04000", "127.0.0.0:4000", "127.0.0.256:4000",
+		"127.0.0.1:4001", "10.0.0.1:4000", "127.0.0.1:4000 ", " 127.0.0.1:4000",
+		"127.0.0.1", "127.0.0.1:", "127.0.0.2:4000", "127.1.256.1:4000", "",
+		"127.0.0.1:99999999999999999999",
+	};
+	char buf[24];
+	int round_trip = 1;
+
+	for (long i = 0; i < s.nnodes; i++) {
+		char want[48];
+		sim_node_addr(i, buf, sizeof(buf));
+		snprintf(want, sizeof(want), "127.%ld.%ld.%ld:%d", (i >> 8) & 255, i & 255,
+		         1 + (i >> 16), SIM_PORT);
+		round_trip &= strcmp(buf, want) == 0 && sim_addr_node(&s, buf) == i;
+	}
+	CU_ASSERT_TRUE(round_trip);
+	for (size_t i = 0; i < sizeof(some) / sizeof(some[0]); i++) {
+		sim_node_addr(some[i], buf, sizeof(buf));
+		CU_ASSERT_EQUAL(sim_addr_node(&s, buf), some[i]);
+	}
+	sim_node_addr(65536, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "127.0.0.2:4000");
+	sim_node_addr(258, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "127.1.2.1:4000");
+	s.nnodes = 2;                            /* 127.0.0.2 is node 65536: none here */
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		CU_ASSERT_EQUAL(sim_addr_node(&s, refused[i]), -1);
+	sim_node_addr(1, buf, 8);                /* too small: an empty string, never a cut one */
+	CU_ASSERT_STRING_EQUAL(buf, "");
+}
+
 int sim_suite(void)
 {
 	CU_pSuite s = CU_add_suite("sim", NULL, NULL);
@@ -574,7 +612,8 @@ int sim_suite(void)
 	    CU_add_test(s, "latency: region matrix, weights, jitter", test_latency_matrix) == NULL ||
 	    CU_add_test(s, "output: exact files and summary line", test_output_files) == NULL ||
 	    CU_add_test(s, "output: identical inputs, identical bytes", test_output_identical) == NULL ||
-	    CU_add_test(s, "output: summary only, and a directory refused", test_output_summary_only) == NULL)
+	    CU_add_test(s, "output: summary only, and a directory refused", test_output_summary_only) == NULL ||
+	    CU_add_test(s, "node addresses both ways", test_node_addresses) == NULL)
 		return -1;
 	return 0;
 }

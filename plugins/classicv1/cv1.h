@@ -126,6 +126,7 @@ enum cv1_peer_kind {
 
 struct cv1_peer {
 	int used;
+	uint32_t pid_hash;           /* cv1_peers_find() compares this before the pid */
 	char pid[CV1_PID_MAX + 1];
 	char addr[CV1_ADDR_MAX + 1];
 	uint16_t port;

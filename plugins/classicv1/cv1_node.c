@@ -25,14 +25,63 @@ static void remove_dead(struct cv1 *c, struct cv1_peer *p, const char *why);
 
 /* ---- connections we remember ----------------------------------------- */
 
+static uint16_t *conn_chain_of(struct cv1 *c, mp2p_conn_id id)
+{
+	/* Ids are the host's and count up: the low bits spread well enough. */
+	return &c->conn_bucket[(id ^ (id >> 8)) % CV1_CONN_BUCKETS];
+}
+
 static struct cv1_conn *conn_find(struct cv1 *c, mp2p_conn_id id)
 {
 	if (id == 0)
 		return NULL;
-	for (size_t i = 0; i < CV1_CONNS; i++)
-		if (c->conns[i].id == id)
-			return &c->conns[i];
+	for (uint16_t i = *conn_chain_of(c, id); i != 0; i = c->conns[i - 1].chain)
+		if (c->conns[i - 1].id == id)
+			return &c->conns[i - 1];
 	return NULL;
+}
+
+/* The entry leaves its bucket and is cleared. */
+static void conn_unlink(struct cv1 *c, struct cv1_conn *k)
+{
+	uint16_t me = (uint16_t)(k - c->conns + 1);
+	uint16_t *link = conn_chain_of(c, k->id);
+
+	while (*link != 0 && *link != me)
+		link = &c->conns[*link - 1].chain;
+	if (*link == me)
+		*link = k->chain;
+	memset(k, 0, sizeof(*k));
+}
+
+/* We no longer need to know who is on this connection. */
+static void conn_forget(struct cv1 *c, struct cv1_conn *k)
+{
+	if (k == NULL || k->id == 0)
+		return;
+	conn_unlink(c, k);
+	k->chain = c->conn_free;
+	c->conn_free = (uint16_t)(k - c->conns + 1);
+}
+
+/* A free entry: a released one, one never used, or, when every one is
+ * taken, the round-robin victim, which loses only its attribution. */
+static struct cv1_conn *conn_take(struct cv1 *c)
+{
+	struct cv1_conn *k;
+
+	if (c->conn_free != 0) {
+		k = &c->conns[c->conn_free - 1];
+		c->conn_free = k->chain;
+		k->chain = 0;
+		return k;
+	}
+	if (c->conn_high < CV1_CONNS)
+		return &c->conns[c->conn_high++];
+	k = &c->conns[c->conn_next];
+	c->conn_next = (c->conn_next + 1) % CV1_CONNS;
+	conn_unlink(c, k);
+	return k;
 }
 
 /* Remembers (or relabels) a connection. When every slot is taken the
@@ -44,20 +93,22 @@ static void conn_note(struct cv1 *c, mp2p_conn_id id, const char *pid, int purpo
 	if (id == 0)
 		return;
 	if (k == NULL) {
-		for (size_t i = 0; i < CV1_CONNS && k == NULL; i++)
-			if (c->conns[i].id == 0)
-				k = &c->conns[i];
-		if (k == NULL) {
-			k = &c->conns[c->conn_next];
-			c->conn_next = (c->conn_next + 1) % CV1_CONNS;
-		}
+		uint16_t *chain = conn_chain_of(c, id);
+
+		k = conn_take(c);
 		k->id = id;
 		k->purpose = purpose;
 		k->list_asked = 0;
+		k->chain = *chain;
+		*chain = (uint16_t)(k - c->conns + 1);
 	} else if (purpose == CV1_CONN_REUSE || purpose == CV1_CONN_INBOUND) {
 		k->purpose = purpose;
 	}
-	snprintf(k->pid, sizeof(k->pid), "%s", pid);
+	{
+		size_t n = strnlen(pid, sizeof(k->pid) - 1);
+		memcpy(k->pid, pid, n);
+		k->pid[n] = '\0';
+	}
 }
 
 /* Remembers that `pid`, not in our table, keeps a connection to us. */
@@ -105,6 +156,10 @@ static int pid_is_key(const char *pid)
 /* The peer id the host proved for conn, or NULL on a plaintext one. */
 static const char *conn_key(struct cv1 *c, mp2p_conn_id conn, struct mp2p_conn_info *info)
 {
+	/* A host in mode "plain" has no authenticated connection to ask
+	 * about, and this runs for every frame a peer floods. */
+	if (c->api->security(c->host) == MP2P_SECURITY_PLAIN)
+		return NULL;
 	memset(info, 0, sizeof(*info));
 	info->size = sizeof(*info);
 	if (c->api->conn_info(c->host, conn, info) < 0 || !info->authenticated)
@@ -292,7 +347,7 @@ void cv1_node_join_wait(void *arg)
 			continue;
 		}
 		snprintf(hp, sizeof(hp), "%s", k->retry);
-		memset(k, 0, sizeof(*k));     /* its close is not a failure to retry */
+		conn_forget(c, k);            /* its close is not a failure to retry */
 		c->api->conn_close(c->host, conn, 0);
 		send_join_plain(c, hp);
 	}
@@ -907,11 +962,11 @@ void cv1_node_conn(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_conn_even
 
 			/* No TLS there (or nobody): an original peer, perhaps. */
 			snprintf(hp, sizeof(hp), "%s", k->retry);
-			memset(k, 0, sizeof(*k));
+			conn_forget(c, k);
 			send_join_plain(c, hp);
 			return;
 		}
-		memset(k, 0, sizeof(*k));
+		conn_forget(c, k);
 		return;
 	}
 	p = cv1_peers_find(&c->peers, k->pid);
@@ -936,7 +991,7 @@ void cv1_node_conn(struct cv1 *c, mp2p_conn_id conn, const struct mp2p_conn_even
 			             p->pid);
 		}
 	}
-	memset(k, 0, sizeof(*k));
+	conn_forget(c, k);
 }
 
 /* ---- time -------------------------------------------------------------- */

@@ -22,6 +22,8 @@ enum cv1_conn_purpose {
 };
 struct cv1_conn {
 	mp2p_conn_id id;             /* 0: free */
+	uint16_t chain;              /* next in its hash bucket, or on the free list:
+	                              * an index + 1; 0 ends the chain */
 	int purpose;
 	int list_asked;              /* we sent LIST REQ on it: a LIST RES is due */
 	char pid[CV1_PID_MAX + 1];
@@ -29,6 +31,10 @@ struct cv1_conn {
 	double sent_at;              /* when, */
 	int opened;                  /* and whether its handshake completed */
 };
+
+/* Frames look their connection up several times each: a hash of the
+ * ids finds it without walking the whole array. */
+#define CV1_CONN_BUCKETS 256
 
 /* Hosts of ours that keep us in their table while ours is too full to
  * keep them: they would get no broadcast from anyone if every host that
@@ -106,7 +112,10 @@ struct cv1 {
 	struct cv1_peers peers;
 	struct cv1_dedup dedup;
 	struct cv1_conn conns[CV1_CONNS];
-	size_t conn_next;
+	uint16_t conn_bucket[CV1_CONN_BUCKETS]; /* chains of conns[], index + 1 */
+	uint16_t conn_free;          /* released entries, chained; index + 1 */
+	size_t conn_high;            /* entries below this have been used */
+	size_t conn_next;            /* the next to lose its attribution when all are taken */
 	struct cv1_follower followers[CV1_FOLLOWERS];
 	size_t follower_next;
 	struct cv1_inbox inbox;

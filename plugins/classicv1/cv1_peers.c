@@ -34,10 +34,23 @@ void cv1_peers_free(struct cv1_peers *t)
 	t->max = t->count = 0;
 }
 
+/* FNV-1a: every frame of a flood looks its sender up, and a pid's hash
+ * rules out almost every slot without a string comparison. */
+static uint32_t pid_hash(const char *pid)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *pid != '\0'; pid++)
+		h = (h ^ (uint8_t)*pid) * 16777619u;
+	return h;
+}
+
 struct cv1_peer *cv1_peers_find(struct cv1_peers *t, const char *pid)
 {
+	uint32_t h = pid_hash(pid);
+
 	for (size_t i = 0; i < t->max; i++)
-		if (t->slots[i].used && strcmp(t->slots[i].pid, pid) == 0)
+		if (t->slots[i].used && t->slots[i].pid_hash == h && strcmp(t->slots[i].pid, pid) == 0)
 			return &t->slots[i];
 	return NULL;
 }
@@ -141,6 +154,7 @@ int cv1_peers_add(struct cv1_peers *t, const struct cv1_peer_addr *pa, double no
 		memset(p, 0, sizeof(*p));
 		p->used = 1;
 		strcpy(p->pid, pa->pid);
+		p->pid_hash = pid_hash(p->pid);
 		set_address(p, pa);
 		p->kind = CV1_KIND_UNKNOWN;
 		p->added = now;

@@ -17,7 +17,12 @@ the same way, so per-node memory, hops and connections are read against a
 network a hundred times smaller; log2(N) beside the hops; and the issue's
 aims (10,000 nodes: 10 minutes, 8 GiB; 100,000 nodes: 30 minutes, 16 GiB).
 
-Usage: sim_scale.py --builddir DIR [--only 1k,10k,100k] [--keep DIR] [--json FILE]
+etc/sim/classicv1-2k.conf (2,000 classicv1 peers, a broadcast a second for
+ten minutes) runs too, with its own table: broadcasts, deliveries summed
+over the nodes (summary.json's "counters"), the share of nodes each
+broadcast reached, and the copies the flood sent per delivery.
+
+Usage: sim_scale.py --builddir DIR [--only 1k,cv1-2k,10k,100k] [--keep DIR] [--json FILE]
 """
 
 import argparse
@@ -38,6 +43,8 @@ RUNS = {
     "1k": dict(file="kademlia-1k.conf", nodes=1000, aim_s=None, aim_gib=None),
     "10k": dict(file="kademlia-10k.conf", nodes=10000, aim_s=600.0, aim_gib=8.0),
     "100k": dict(file="kademlia-100k.conf", nodes=100000, aim_s=1800.0, aim_gib=16.0),
+    # classicv1's flood: its own figures (reach, copies) in a table of its own.
+    "cv1-2k": dict(file="classicv1-2k.conf", nodes=2000, aim_s=None, aim_gib=None),
 }
 
 
@@ -110,6 +117,11 @@ def report(results):
     for r in results:
         g = get_figures(r["summary"])
         ss = r["summary"].get("steady_state", {})
+        if not g["commands"]:
+            print("%-6s %8d %9.1f %9.1f %9s %10.1f %9s %8.1f %9s %9s %9s %9s %11s %9.0f" % (
+                r["key"], r["nodes"], r["wall_s"], r["cpu_s"], "-", r["rss_kib"] / 1024.0, "-",
+                r["kib_per_node"], "-", "-", "-", "-", "-", ss.get("bytes_per_node_per_min", 0)))
+            continue
         print("%-6s %8d %9.1f %9.1f %9s %10.1f %9s %8.1f %8.2f%% %9.1f %9.1f %9.2f %5.0f/%-5.0f %9.0f" % (
             r["key"], r["nodes"], r["wall_s"], r["cpu_s"], "%.0f" % r["aim_s"] if r["aim_s"] else "-",
             r["rss_kib"] / 1024.0, "%.0f" % r["aim_gib"] if r["aim_gib"] else "-",
@@ -125,6 +137,19 @@ def report(results):
         print("%-6s %10.1f %12.2f %12.1f %12.1f %12.0f %14.1f" % (
             r["key"], ss.get("nodes_up", 0), c.get("mean", 0), c.get("p50", 0), c.get("p99", 0),
             c.get("max", 0), ss.get("table_size_mean", 0)))
+    cv1 = [r for r in results if any(c["command"] == "cv1 broadcast"
+                                     for c in r["summary"].get("by_command", []))]
+    if cv1:
+        print()
+        print("%-6s %11s %10s %10s %16s" % ("run", "broadcasts", "delivered", "reach", "copies/delivery"))
+    for r in cv1:
+        b = next(c for c in r["summary"]["by_command"] if c["command"] == "cv1 broadcast")
+        n = r["summary"].get("counters", {})
+        got, dup = n.get("cv1.delivered_broadcast", 0), n.get("cv1.duplicate_broadcast", 0)
+        # Every node is up when the broadcasts run (the scenario has no churn).
+        print("%-6s %11d %10d %9.2f%% %16.1f" % (
+            r["key"], b["ok"], got, 100.0 * got / max(b["ok"] * r["nodes"], 1),
+            (got + dup) / max(got, 1)))
     print()
     for r in results:
         print("%-6s %s" % (r["key"], r["line"]))
@@ -143,7 +168,7 @@ def report(results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--builddir", required=True)
-    ap.add_argument("--only", default="1k,10k,100k")
+    ap.add_argument("--only", default="1k,cv1-2k,10k,100k")
     ap.add_argument("--keep", help="copy each run's output directory here")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()

@@ -219,6 +219,15 @@ static void tp_control(void *self, mp2p_reply *reply, int argc, const char *cons
 		api->reply_str(reply, "kept", api->instance_name(t->host));
 	} else if (strcmp(argv[0], "poke") == 0 && argc == 2) {
 		stale_poke(reply, argv[1]);
+	} else if (strcmp(argv[0], "hello") == 0 && argc == 3) {
+		/* hello ADDR N: N one-shot frames to ADDR at once, each on a
+		 * connection of its own, for the simulator's limit tests. */
+		long n = strtol(argv[2], NULL, 10), sent = 0;
+		for (long i = 0; i < n && i < 1000; i++)
+			sent += api->send_to(t->host, argv[1], NULL, "HELO", "", 0, MP2P_SEND_ONESHOT,
+			                     NULL) == MP2P_OK;
+		api->reply_int(reply, "sent", sent);
+		api->reply_int(reply, "refused", n - sent);
 #endif
 	} else if (strcmp(argv[0], "last") == 0 && argc == 1) {
 		api->reply_str(reply, "answer", t->last_answer);
