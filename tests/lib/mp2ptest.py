@@ -443,7 +443,8 @@ plugins = (
         cmd = [os.path.join(builddir, "maybep2pctl"), "-s", self.control]
         if json_out:
             cmd.append("--json")
-        r = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=30)
+        r = subprocess.run(cmd + list(args), capture_output=True, text=True,
+                           timeout=patience(30))
         return r.returncode, r.stdout, r.stderr
 
     def ctl(self, *args):
