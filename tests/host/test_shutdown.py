@@ -19,7 +19,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from mp2ptest import Check, Host, Listener, next_ip, patience, wait_until  # noqa: E402
+from mp2ptest import (Check, Host, Listener, next_ip, patience, received_chunks,  # noqa: E402
+                      wait_until)
 
 ok = Check("test_shutdown")
 
@@ -36,13 +37,7 @@ class Silent(Listener):
         threading.Thread(target=self.drain, args=(c,), daemon=True).start()
 
     def drain(self, c):
-        while True:
-            try:
-                data = c.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
+        for data in received_chunks(c):
             self.received += len(data)
 
 

@@ -15,7 +15,8 @@ import time
 sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))), "tests", "lib"))
 
-from mp2ptest import Host, CtlError, Listener, frame, next_ip, poll, spread_ip  # noqa: E402,F401
+from mp2ptest import (Host, CtlError, Listener, frame, next_ip, poll,  # noqa: E402,F401
+                      received_chunks, spread_ip)
 
 NAME = "kad"
 # Short timers so a test sees refreshes and republication within seconds.
@@ -212,13 +213,7 @@ class StandInNode(Listener):
 
     def serve(self, c):
         buf = b""
-        while True:
-            try:
-                data = c.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
+        for data in received_chunks(c):
             buf += data
             while len(buf) >= 20:
                 n = struct.unpack("!I", buf[16:20])[0]

@@ -85,6 +85,19 @@ def wait_for(fn, timeout=10.0, step=0.1):
     return poll(fn, bool, timeout, step)
 
 
+def received_chunks(c, size=65536):
+    """Yields what arrives on socket c until the peer closes it or the
+    socket fails (a reset, or closed under us by the test's cleanup)."""
+    while True:
+        try:
+            data = c.recv(size)
+        except OSError:
+            return
+        if not data:
+            return
+        yield data
+
+
 class Listener(threading.Thread):
     """A TCP listener of a test's own on ip, in a thread, started at once.
     Each connection it accepts is counted in .accepted and handed to

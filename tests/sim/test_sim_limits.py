@@ -72,6 +72,17 @@ def cmd(at, node, command):
     return '{ at = %s; node = %d; command = "%s"; }' % (at, node, command)
 
 
+def network(check, tmp, name, nodes, what, workload, **settings):
+    """Runs one scenario, checks that it ends, prints and returns its
+    summary's "network" totals (None if the run failed)."""
+    s, err = run(tmp, name, nodes, workload, **settings)
+    check(s is not None, "the %s run ends (%s)" % (what, err))
+    if s is None:
+        return None
+    print("%s:" % what, s["network"])
+    return s["network"]
+
+
 def main():
     if not os.path.exists(SIM) or not os.path.exists(
             os.path.join(builddir, "tests", "plugins", ".libs", "tp_good.so")):
@@ -81,47 +92,38 @@ def main():
     tmp = tempfile.mkdtemp(prefix="simlim-")
     try:
         # max_inbound: the first three askers stay connected (idle 300 s).
-        s, err = run(tmp, "inbound", 8, [cmd(float(i), i, "tp ask " + NODE0) for i in range(1, 8)],
-                     limits="max_inbound = 3;")
-        check(s is not None, "the max_inbound run ends (%s)" % err)
-        if s:
-            net = s["network"]
-            print("max_inbound 3, 7 askers:", net)
+        net = network(check, tmp, "inbound", 8, "max_inbound 3, 7 askers",
+                      [cmd(float(i), i, "tp ask " + NODE0) for i in range(1, 8)],
+                      limits="max_inbound = 3;")
+        if net:
             check(net["dials"] == 7 and net["refused_max_inbound"] == 4 and
                   net["evicted_silent"] == 0 and net["refused_per_ip"] == 0,
                   "7 dials, 4 refused at max_inbound, none evicted: %s" % net)
 
         # Eviction: two dials in the same instant, then a third later.
-        s, err = run(tmp, "evict", 3, [cmd(1.0, 1, "tp ask " + NODE0),
-                                       cmd(1.0, 2, "tp ask " + NODE0),
-                                       cmd(5.0, 1, "tp ask " + NODE0)],
-                     limits="max_inbound = 1;")
-        check(s is not None, "the eviction run ends (%s)" % err)
-        if s:
-            net = s["network"]
-            print("max_inbound 1, two at once, one later:", net)
+        net = network(check, tmp, "evict", 3, "max_inbound 1, two at once, one later",
+                      [cmd(1.0, 1, "tp ask " + NODE0), cmd(1.0, 2, "tp ask " + NODE0),
+                       cmd(5.0, 1, "tp ask " + NODE0)],
+                      limits="max_inbound = 1;")
+        if net:
             check(net["dials"] == 3 and net["evicted_silent"] == 1 and
                   net["refused_max_inbound"] == 1,
                   "the silent first connection evicted, the later one refused: %s" % net)
 
         # max_connections_per_ip: five one-shot connections at once.
-        s, err = run(tmp, "perip", 2, [cmd(1.0, 1, "tp hello %s 5" % NODE0)],
-                     limits="max_connections_per_ip = 2;")
-        check(s is not None, "the per-IP run ends (%s)" % err)
-        if s:
-            net = s["network"]
-            print("max_connections_per_ip 2, five at once:", net)
+        net = network(check, tmp, "perip", 2, "max_connections_per_ip 2, five at once",
+                      [cmd(1.0, 1, "tp hello %s 5" % NODE0)],
+                      limits="max_connections_per_ip = 2;")
+        if net:
             check(net["dials"] == 5 and net["refused_per_ip"] == 3 and
                   net["refused_max_inbound"] == 0,
                   "5 dials, 3 refused per IP: %s" % net)
 
         # max_outbound: refused before any dial.
-        s, err = run(tmp, "outbound", 2, [cmd(1.0, 1, "tp hello %s 5" % NODE0)],
-                     limits="max_outbound = 2;")
-        check(s is not None, "the max_outbound run ends (%s)" % err)
-        if s:
-            net = s["network"]
-            print("max_outbound 2, five at once:", net)
+        net = network(check, tmp, "outbound", 2, "max_outbound 2, five at once",
+                      [cmd(1.0, 1, "tp hello %s 5" % NODE0)],
+                      limits="max_outbound = 2;")
+        if net:
             check(net["dials"] == 2 and net["dial_refused_outbound"] == 3,
                   "2 dials, 3 refused at max_outbound: %s" % net)
 
