@@ -412,7 +412,7 @@ static void test_table_memory_on_demand(void)
 	CU_ASSERT_EQUAL(t.nbuckets, 1);
 	CU_ASSERT_EQUAL(t.b[0].caplive, 0);
 	CU_ASSERT_EQUAL(t.b[0].caprepl, 0);
-	CU_ASSERT_EQUAL(sizeof(struct kad_entry), 64);
+	CU_ASSERT_EQUAL(sizeof(struct kad_entry), 72);
 	for (int i = 0; i < 5; i++) {
 		node_at(&n, self, 0, 1);
 		snprintf(n.addr, sizeof(n.addr), "%s", texts[i][0]);
@@ -473,6 +473,111 @@ static void test_table_unverified(void)
 	CU_ASSERT_EQUAL(memcmp(out[0].id, n[1].id, KAD_ID_LEN), 0);
 	CU_ASSERT_EQUAL(kad_table_failed(&t, n[0].id, 2), 1);
 	CU_ASSERT_EQUAL(kad_table_size(&t), 2);
+	kad_table_release(&t);
+	rng = saved_rng;
+}
+
+/* --- connections kept (kad_keep.c) -------------------------------------- */
+
+/* Connections 1 to 8 with their last use; then which kad_keep_pick()
+ * closed (by id, in the order it took them out) and which stayed. */
+static int keep_run(const double *last, const struct kad_table *t, double now, int keep,
+                    int max, uint64_t *closed, struct kad_keep *c, int *n)
+{
+	*n = 8;
+	for (int i = 0; i < 8; i++) {
+		c[i].conn = (uint64_t)i + 1;
+		c[i].last = last[i];
+	}
+	return kad_keep_pick(c, n, t, now, 30.0, keep, closed, max);
+}
+
+static int closed_has(const uint64_t *closed, int n, uint64_t conn)
+{
+	for (int i = 0; i < n; i++)
+		if (closed[i] == conn)
+			return 1;
+	return 0;
+}
+
+/* Idle connections close, except the `keep` most recently used of those
+ * that are the connection of a live table entry; one used within `idle`
+ * seconds is never closed nor counted. */
+static void test_keep_policy(void)
+{
+	uint32_t saved_rng = rng;
+	struct kad_table t;
+	uint8_t self[KAD_ID_LEN];
+	struct kad_node n[6];
+	struct kad_keep c[8];
+	uint64_t closed[8];
+	int nc, left;
+	/* Connections 1, 2, 3: live entries' (3 idle exactly 30 s); 4: an
+	 * entry's, in use; 5: no entry's; 6: an entry that later moved to
+	 * another address; 7: an entry that failed since; 8: in use. */
+	static const double last[8] = { 10, 20, 70, 95, 15, 5, 40, 99 };
+
+	random_id(self);
+	kad_table_init(&t, self, 8);
+	for (int i = 0; i < 6; i++) {
+		node_at(&n[i], self, i, 100 + i);
+		CU_ASSERT_EQUAL(kad_table_seen(&t, &n[i], 1.0, NULL, NULL), KAD_TB_ADDED);
+	}
+	kad_table_note_conn(&t, &n[0], 1);
+	kad_table_note_conn(&t, &n[1], 2);
+	kad_table_note_conn(&t, &n[2], 3);
+	kad_table_note_conn(&t, &n[3], 4);
+	kad_table_note_conn(&t, &n[4], 6);
+	kad_table_note_conn(&t, &n[5], 7);
+	/* An answer from another address than the entry's notes nothing. */
+	{
+		struct kad_node elsewhere = n[0];
+		snprintf(elsewhere.addr, sizeof(elsewhere.addr), "127.0.0.1:998");
+		kad_table_note_conn(&t, &elsewhere, 5);
+		CU_ASSERT_EQUAL(kad_table_find(&t, n[0].id)->conn, 1);
+	}
+	snprintf(n[4].addr, sizeof(n[4].addr), "127.0.0.1:999");
+	CU_ASSERT_EQUAL(kad_table_seen(&t, &n[4], 2.0, NULL, NULL), KAD_TB_UPDATED);
+	CU_ASSERT_EQUAL(kad_table_find(&t, n[4].id)->conn, 0);
+	CU_ASSERT_EQUAL(kad_table_failed(&t, n[5].id, 3), 0);
+
+	/* keep 2 at 100 s: 3 and 2 stay, 1 goes with 5, 6, 7. */
+	nc = keep_run(last, &t, 100.0, 2, 8, closed, c, &left);
+	CU_ASSERT_EQUAL(nc, 4);
+	CU_ASSERT_EQUAL(left, 4);
+	for (uint64_t id = 1; id <= 8; id++)
+		CU_ASSERT_EQUAL(closed_has(closed, nc, id), id == 1 || id == 5 || id == 6 || id == 7);
+	/* What stays is oldest first: 2, 3, 4, 8. */
+	CU_ASSERT(left == 4 && c[0].conn == 2 && c[1].conn == 3 && c[2].conn == 4 && c[3].conn == 8);
+	/* Most recently used first: 7 (40 s), 5 (15 s), 1 (10 s), 6 (5 s). */
+	CU_ASSERT(nc == 4 && closed[0] == 7 && closed[1] == 5 && closed[2] == 1 && closed[3] == 6);
+
+	/* keep 0: every idle one closes; those in use stay. */
+	nc = keep_run(last, &t, 100.0, 0, 8, closed, c, &left);
+	CU_ASSERT_EQUAL(nc, 6);
+	CU_ASSERT(left == 2 && c[0].conn == 4 && c[1].conn == 8);
+	/* A bound above the peers keeps all three. */
+	nc = keep_run(last, &t, 100.0, 100, 8, closed, c, &left);
+	CU_ASSERT_EQUAL(nc, 3);
+	CU_ASSERT_EQUAL(left, 5);
+	/* At most `max` taken out per call: the most recent of them first,
+	 * the older ones stay for the next call. */
+	nc = keep_run(last, &t, 100.0, 0, 2, closed, c, &left);
+	CU_ASSERT(nc == 2 && closed[0] == 3 && closed[1] == 7);
+	CU_ASSERT_EQUAL(left, 6);
+	nc = kad_keep_pick(c, &left, &t, 100.0, 30.0, 0, closed, 8);
+	CU_ASSERT_EQUAL(nc, 4);
+	CU_ASSERT_EQUAL(left, 2);
+	/* Later, 4 has gone idle too and is the most recent: keep 1 keeps it. */
+	nc = keep_run(last, &t, 200.0, 1, 8, closed, c, &left);
+	CU_ASSERT_EQUAL(nc, 7);
+	CU_ASSERT(left == 1 && c[0].conn == 4);
+	/* Restored entries that have not answered yet keep nothing. */
+	kad_table_mark_unverified(&t);
+	nc = keep_run(last, &t, 100.0, 100, 8, closed, c, &left);
+	CU_ASSERT_EQUAL(nc, 6);
+	left = 0;
+	CU_ASSERT_EQUAL(kad_keep_pick(c, &left, &t, 100.0, 30.0, 100, closed, 8), 0);
 	kad_table_release(&t);
 	rng = saved_rng;
 }
@@ -1240,6 +1345,59 @@ static void test_lookup_value_grace(void)
 	free(lk);
 }
 
+/* An immutable record cannot be bettered: the first ends the get at once,
+ * without the grace the other queries would get, and answers still in
+ * flight are then no longer taken. A mutable record, on the same
+ * lookup's start, waits for them (test_lookup_value_grace). */
+static void test_lookup_immutable_ends(void)
+{
+	struct kad_lookup *lk = malloc(sizeof(*lk));
+	struct kad_rtt rtt;
+	uint8_t key[KAD_ID_LEN], rec[64], mrec[] = { KAD_REC_MUTABLE, 'v' };
+	struct kad_node seed[FK];
+	int rlen;
+
+	net_build();
+	kad_rtt_init(&rtt, KAD_RTT_FLOOR, 2.0);
+	kad_rtt_sample(&rtt, 0.4);
+	rlen = kad_record_immutable(rec, sizeof(rec), "val", 3, key);
+	CU_ASSERT_FATAL(rlen > 0);
+	for (int immutable = 0; immutable <= 1; immutable++) {
+		net->done = 0;
+		net->nsent = 0;
+		kad_lookup_init(lk, net->node[0].id, key, KAD_LK_VALUE, FK, 3, &fake_io, NULL, &rtt,
+		                5.0, 1.0);
+		kad_lookup_seed(lk, seed, kad_table_closest(&net->table[0], key, seed, FK, 0));
+		kad_lookup_step(lk, 1.0);
+		CU_ASSERT_EQUAL_FATAL(net->nsent, 3);
+		CU_ASSERT_EQUAL(kad_lookup_on_value(lk, net->sent[0].reqid,
+		                                    net->node[net->sent[0].to].id, 0, 100,
+		                                    immutable ? rec : mrec,
+		                                    immutable ? (uint32_t)rlen : 2, 1.003), 0);
+		CU_ASSERT_EQUAL(net->done, immutable);
+		CU_ASSERT_EQUAL(lk->inflight, 2);
+		if (immutable) {
+			CU_ASSERT(lk->finished && lk->found);
+			CU_ASSERT_DOUBLE_EQUAL(lk->ended, 1.003, 1e-12);
+			CU_ASSERT_EQUAL(lk->vlen, (uint32_t)rlen);
+			CU_ASSERT_EQUAL(memcmp(lk->value, rec, (size_t)rlen), 0);
+			/* The two still out are not waited for, nor taken. */
+			CU_ASSERT_EQUAL(kad_lookup_on_value(lk, net->sent[1].reqid,
+			                                    net->node[net->sent[1].to].id, 0, 100,
+			                                    rec, (uint32_t)rlen, 1.004), -1);
+		} else {
+			/* The mutable one waits out its grace (3 ms). */
+			CU_ASSERT_FALSE(lk->finished);
+			kad_lookup_tick(lk, 1.0061);
+			CU_ASSERT_EQUAL(net->done, 1);
+		}
+		CU_ASSERT_EQUAL(net->nsent, 3);
+		kad_lookup_release(lk);
+	}
+	net_free();
+	free(lk);
+}
+
 /* Bootstrap retries: 1 s, doubling, never more than 60 s apart. The
  * daemon test test_kademlia_timing sees the first rounds go out on time. */
 static void test_boot_backoff(void)
@@ -1638,6 +1796,7 @@ int main(void)
 	CU_add_test(s, "limits by address", test_table_address_limits);
 	CU_add_test(s, "restored entries", test_table_unverified);
 	CU_add_test(s, "memory on demand", test_table_memory_on_demand);
+	CU_add_test(s, "idle connections kept", test_keep_policy);
 	s = CU_add_suite("kademlia_wire", NULL, NULL);
 	CU_add_test(s, "roundtrip", test_wire_roundtrip);
 	CU_add_test(s, "rejects", test_wire_rejects);
@@ -1653,6 +1812,7 @@ int main(void)
 	CU_add_test(s, "versions of a value", test_lookup_value_versions);
 	CU_add_test(s, "node lookups widen once converged", test_lookup_widens);
 	CU_add_test(s, "a first value shortens the wait", test_lookup_value_grace);
+	CU_add_test(s, "an immutable value ends the get", test_lookup_immutable_ends);
 	CU_add_test(s, "adaptive timeout", test_rtt);
 	CU_add_test(s, "bootstrap backoff", test_boot_backoff);
 	s = CU_add_suite("kademlia_store", NULL, NULL);

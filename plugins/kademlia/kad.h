@@ -123,7 +123,7 @@ void kad_paddr_groups(const struct kad_paddr *a, struct kad_groups *g);
  * Memory follows use: a simulation runs 100,000 tables in one process, and
  * most of a table's buckets are far from full. The bucket array grows with
  * the splits, and each bucket's live and replacement arrays grow a few
- * entries at a time up to k. An entry is 64 bytes. */
+ * entries at a time up to k. An entry is 72 bytes. */
 struct kad_entry {
 	uint8_t id[KAD_ID_LEN];
 	struct kad_paddr a;    /* its advertised address */
@@ -132,6 +132,9 @@ struct kad_entry {
 	uint8_t unverified;/* restored from saved state, not yet answered us:
 	                      used to seed our own lookups, never handed out */
 	double last_seen;
+	uint64_t conn;     /* the host connection its last answer came on, to
+	                      a request sent to address a; 0 if none
+	                      (kad_keep.c keeps it open) */
 };
 struct kad_bucket {
 	struct kad_entry *live;    /* least recently seen first */
@@ -191,6 +194,10 @@ int kad_entry_addr_is(const struct kad_entry *e, const char *addr);
 int kad_table_closest(const struct kad_table *t, const uint8_t target[KAD_ID_LEN],
                       struct kad_node *out, int max, int verified_only);
 int kad_table_size(const struct kad_table *t);
+/* Node n answered us on this connection, to a request sent to n->addr:
+ * noted in its live entry, if it has one at that address, for
+ * kad_keep_pick(). */
+void kad_table_note_conn(struct kad_table *t, const struct kad_node *n, uint64_t conn);
 void kad_table_touch(struct kad_table *t, const uint8_t id[KAD_ID_LEN], double now);
 
 /* kad_store.c -- the values this node holds. Quotas count the address a
@@ -401,13 +408,12 @@ void kad_lookup_step(struct kad_lookup *lk, double now);
 int kad_lookup_on_nodes(struct kad_lookup *lk, uint64_t reqid,
                         const uint8_t from[KAD_ID_LEN], const struct kad_node *nodes,
                         int n, double now);
+/* value is a record (kad_sign.c); the first immutable one ends the lookup
+ * at once, a mutable one waits for newer versions (kad_lookup.c). */
 int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
                         const uint8_t from[KAD_ID_LEN], uint64_t seq, uint32_t ttl,
                         const uint8_t *value, uint32_t vlen, double now);
 int kad_lookup_on_fail(struct kad_lookup *lk, uint64_t reqid, double now);
-/* The value found cannot be bettered (an immutable record): end now,
- * without awaiting the queries in flight. No-op if nothing was found. */
-void kad_lookup_settle(struct kad_lookup *lk, double now);
 void kad_lookup_tick(struct kad_lookup *lk, double now);
 double kad_lookup_next_deadline(const struct kad_lookup *lk);
 /* Where candidate c stands among those that have not failed: 0 for the
@@ -416,6 +422,23 @@ int kad_lookup_rank(const struct kad_lookup *lk, const struct kad_cand *c);
 /* The k closest that answered, nearest first. */
 int kad_lookup_result(const struct kad_lookup *lk, struct kad_node *out, int max);
 void kad_lookup_release(struct kad_lookup *lk);
+
+/* kad_keep.c -- which idle connections this node dialled it keeps open
+ * (PROTOCOL.md section 1). One record per connection, 16 bytes: a
+ * simulation holds hundreds per node while its nodes join. */
+struct kad_keep {
+	uint64_t conn;             /* the host's connection id */
+	double last;               /* host clock: its last request from us */
+};
+/* Takes out of c (*n records) the connections to close, at most max of
+ * them, into closed[], and returns how many; the rest stay in c, oldest
+ * first. Closed are those that have carried no request for `idle`
+ * seconds, but for the `keep` most recently used of them that are the
+ * connection of a live entry of t (kad_table_note_conn: verified, no
+ * failure since its last answer). -1 (nothing taken out) if memory for
+ * the choice is short. */
+int kad_keep_pick(struct kad_keep *c, int *n, const struct kad_table *t, double now,
+                  double idle, int keep, uint64_t *closed, int max);
 
 /* kad_state.c -- the state blob (routing table and values). */
 #define KAD_STATE_FORMAT 1

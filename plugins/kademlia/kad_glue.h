@@ -32,6 +32,8 @@ struct kad_conf {
 	long table_per_ip;       /* entries per ip group in one bucket, 0: no limit */
 	long table_per_prefix;   /* entries per prefix group in the table */
 	double connection_idle;  /* close a dialled connection idle this long; 0: never */
+	long connection_keep;    /* ... except this many to live table entries,
+	                            the most recently used (kad_keep.c) */
 };
 
 /* Counters shown by `maybep2pctl stats` and by the `stats` command. */
@@ -149,10 +151,7 @@ struct kad {
 	double next_boot, boot_backoff;
 	double last_routes_write;
 	uint64_t table_changes, routes_written;
-	struct kad_dialled {     /* connections we dialled, and their last request */
-		mp2p_conn_id conn;
-		double last;
-	} *dialled;
+	struct kad_keep *dialled;/* connections we dialled, their last request */
 	int ndialled, capdialled;
 };
 
@@ -186,7 +185,8 @@ mp2p_conn_id kad_link_find(struct kad *kd, const uint8_t id[KAD_ID_LEN]);
 void kad_link_drop_conn(struct kad *kd, mp2p_conn_id conn);
 void kad_link_free_all(struct kad *kd);
 
-/* kad_conns.c -- dialled connections closed once idle (connection_idle). */
+/* kad_conns.c -- dialled connections closed once idle (connection_idle),
+ * but for those kept (connection_keep). */
 void kad_conn_used(struct kad *kd, mp2p_conn_id conn, double now);
 void kad_conn_gone(struct kad *kd, mp2p_conn_id conn);
 void kad_conns_sweep(struct kad *kd, double now);

@@ -18,7 +18,8 @@
  * sent after it, and the answers already in flight are awaited for as long
  * again as the first value took (they were sent with it), so that the
  * newest version seen wins and holders of older ones are marked stale, to
- * be sent the newer, without a silent node holding the answer back. */
+ * be sent the newer, without a silent node holding the answer back. An
+ * immutable value cannot be bettered: the first one ends the lookup. */
 #include "kad.h"
 
 #include <stdlib.h>
@@ -349,14 +350,15 @@ int kad_lookup_on_value(struct kad_lookup *lk, uint64_t reqid,
 	} else if (keep_value(lk, c, seq, ttl, value, vlen) < 0) {
 		c->had_value = 0;
 	}
+	/* An immutable record (its key the hash of its value) has one
+	 * possible version: nothing still in flight can better it, so the
+	 * get ends now, without the grace. */
+	if (lk->found && lk->vlen > 0 && lk->value[0] == KAD_REC_IMMUTABLE) {
+		finish(lk, now);
+		return 0;
+	}
 	kad_lookup_step(lk, now);
 	return 0;
-}
-
-void kad_lookup_settle(struct kad_lookup *lk, double now)
-{
-	if (!lk->finished && lk->found)
-		finish(lk, now);
 }
 
 int kad_lookup_on_fail(struct kad_lookup *lk, uint64_t reqid, double now)

@@ -552,6 +552,9 @@ static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_ms
 	memcpy(n.id, m->id, KAD_ID_LEN);
 	memcpy(n.addr, p->to.addr, sizeof(n.addr));
 	kad_node_seen(kd, &n);
+	/* It answered on this connection at its address: the connection
+	 * kad_keep.c may keep warm for it. */
+	kad_table_note_conn(&kd->table, &n, conn);
 
 	switch (p->kind) {
 	case P_LOOKUP:
@@ -564,10 +567,6 @@ static void handle_answer(struct kad *kd, mp2p_conn_id conn, const struct kad_ms
 		         m->version == KAD_WIRE_VERSION && value_proves_itself(kd, m)) {
 			kad_lookup_on_value(&op->lk, p->reqid, m->id, m->seq, m->ttl,
 			                    m->value, m->vlen, now);
-			/* An immutable key has one possible value: nothing an
-			 * answer still in flight could bring is newer. */
-			if (m->vlen > 0 && m->value[0] == KAD_REC_IMMUTABLE)
-				kad_lookup_settle(&op->lk, now);
 		}
 		else {
 			BUMP(kd, wrong_answer);

@@ -25,7 +25,7 @@
 static const char *const kad_settings[] = {
 	"k", "alpha", "bootstrap", "request_timeout", "value_ttl_max",
 	"max_value_size", "max_values", "republish", "refresh", "table_per_ip",
-	"table_per_prefix", "connection_idle", "replicas", NULL
+	"table_per_prefix", "connection_idle", "connection_keep", "replicas", NULL
 };
 
 static const struct kad_conf kad_defaults = {
@@ -40,6 +40,7 @@ static const struct kad_conf kad_defaults = {
 	.table_per_ip = 2,
 	.table_per_prefix = 10,
 	.connection_idle = 30.0,
+	.connection_keep = 32,
 	.replicas = 20,
 };
 
@@ -69,6 +70,7 @@ static int read_conf(const struct mp2p_host_api *api, const mp2p_config *c,
 	    get_int(api, c, "max_values", 1, 10000000, &conf->max_values, error_text) < 0 ||
 	    get_int(api, c, "table_per_ip", 0, KAD_MAX_K, &conf->table_per_ip, error_text) < 0 ||
 	    get_int(api, c, "table_per_prefix", 0, 1000000, &conf->table_per_prefix, error_text) < 0 ||
+	    get_int(api, c, "connection_keep", 0, 100000, &conf->connection_keep, error_text) < 0 ||
 	    mp2p_config_float(api, c, "request_timeout", 0.01, 60, &conf->request_timeout, error_text) < 0 ||
 	    mp2p_config_float(api, c, "value_ttl_max", 1, 4e9, &conf->value_ttl_max, error_text) < 0 ||
 	    mp2p_config_float(api, c, "republish", 0.1, 1e7, &conf->republish, error_text) < 0 ||

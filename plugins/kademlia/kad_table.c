@@ -304,6 +304,8 @@ int kad_table_seen(struct kad_table *t, const struct kad_node *n, double now,
 			kad_paddr_groups(&e.a, &eg);
 			if (memcmp(eg.ip, g.ip, KAD_GROUP_LEN) != 0 && !fits(t, bi, &g, n->id, 0))
 				return KAD_TB_LIMIT;
+			if (e.a.port != a.port || memcmp(e.a.ip, a.ip, sizeof(a.ip)) != 0)
+				e.conn = 0;     /* a connection to the old address */
 			e.a = a;
 			e.last_seen = now;
 			e.fails = 0;
@@ -375,6 +377,15 @@ int kad_table_failed(struct kad_table *t, const uint8_t id[KAD_ID_LEN], int limi
 		break;
 	}
 	return 1;
+}
+
+void kad_table_note_conn(struct kad_table *t, const struct kad_node *n, uint64_t conn)
+{
+	int bi = kad_table_bucket_of(t, n->id);
+	int i = index_in(t->b[bi].live, t->b[bi].nlive, n->id);
+
+	if (i >= 0 && kad_entry_addr_is(&t->b[bi].live[i], n->addr))
+		t->b[bi].live[i].conn = conn;
 }
 
 const struct kad_entry *kad_table_find(const struct kad_table *t,
