@@ -1,5 +1,6 @@
 /* maybep2pctl.c -- drives a running maybep2pd over its control socket. */
 #include "config.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <libconfig.h>
@@ -72,20 +73,6 @@ static char *socket_from_config(const char *path)
 		out = default_socket();
 	config_destroy(&c);
 	return out;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static double monotonic_now(void)
@@ -205,7 +192,7 @@ int main(int argc, char **argv)
 		free(sock_path);
 		return 1;
 	}
-	if (write_all(fd, req, off) < 0) {
+	if (fd_write_all(fd, req, off) < 0) {
 		fprintf(stderr, "maybep2pctl: cannot send to %s: %s\n", sock_path, strerror(errno));
 		free(req);
 		free(sock_path);

@@ -6,6 +6,7 @@
  * and anything but a regular file. And one daemon per state_dir. */
 #include "config.h"
 #include "host.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,22 +16,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 int safefile_write(const char *dir, const char *name, const void *data, size_t len,
                    char **error_text)
@@ -59,7 +44,8 @@ int safefile_write2(const char *dir, const char *name, const void *head, size_t 
 		goto out;
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if (write_all(fd, head, head_len) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fd_write_all(fd, head, head_len) < 0 || fd_write_all(fd, data, len) < 0 ||
+	    fsync(fd) < 0) {
 		*error_text = str_printf("cannot write %s: %s", tmp, strerror(errno));
 		goto out;
 	}

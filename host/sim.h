@@ -144,6 +144,7 @@ struct sim_scenario {
 	double bandwidth;                /* bytes per second per node, each direction; 0: unlimited */
 	double handshake_rtts;           /* RTTs a connect takes before the first byte (1 for TCP) */
 	double dial_fail;                /* probability that a dial to a live node fails */
+	int trace;                       /* network.trace: every frame sent goes to frames.csv */
 	int churn;                       /* 0: nodes never leave */
 	struct sim_dist session, down;   /* churn: time up, time down */
 	double churn_start;              /* no churn before this virtual time */
@@ -173,6 +174,14 @@ void sim_output_result(struct sim_output *o, double at, long node, const char *c
                        double latency_ms, int hops, int requests);      /* results.csv */
 void sim_output_sample(struct sim_output *o, double at, long node, int up, uint64_t bytes_in,
                        uint64_t bytes_out, long conns, long table_size); /* samples.csv */
+/* network.trace: opens frames.csv in the output directory (nothing without one); then
+ * sim_output_frame() writes one line per frame a node sends: virtual time, the sending
+ * node, the address of the node at the other end, protocol, type and bytes on the wire.
+ * A frame is written when it is sent, whether or not its connection ever opens, so a
+ * request to a dead node shows when it was made. */
+int sim_output_trace_open(struct sim_output *o, char **error_text);
+void sim_output_frame(struct sim_output *o, double at, long node, const char *peer,
+                      const char *protocol, const char *type, size_t bytes);
 /* Adds `value` to the total `name` of `group`: summary.json gets one object per group
  * ("network": the engine's frames, dials and refusals; "counters": the plugins' counters
  * summed over the nodes), names in the order first given. Copies both strings. */

@@ -42,6 +42,7 @@ struct sim {
 	 * event for its head (sim_net.c). */
 	struct sim_end *idle_head, *idle_tail, *first_head, *first_tail;
 	struct sim_event idle_ev, first_ev;
+	struct sim_output *trace;        /* network.trace: where each frame sent is written */
 	struct mp2p_host **zombies;      /* instances churn killed, kept for stale pointers */
 	size_t nzombies, capzombies;
 	/* The run's totals, in summary.json's "network" object. The refusals

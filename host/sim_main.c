@@ -317,6 +317,14 @@ int main(int argc, char **argv)
 		sim_scenario_free(&sc);
 		return 1;
 	}
+	if (sc.trace && sim_output_trace_open(out, &error_text) < 0) {
+		fprintf(stderr, "maybep2psim: %s\n", error_text ? error_text : "cannot write output");
+		free(error_text);
+		sim_output_free(out);
+		sim_scenario_free(&sc);
+		return 1;
+	}
+	sim.trace = sc.trace ? out : NULL;
 	sim.sc = &sc;
 	sim_queue_init(&sim.q);
 	sim_net_init(&sim);

@@ -624,6 +624,12 @@ static int queue_frame(struct sim_end *e, struct mp2p_host *in, const char *prot
 	in->frames_out++;
 	in->bytes_out += f->len;
 	e->node->sim->frames++;
+	if (e->node->sim->trace != NULL) {
+		char peer[24];
+		sim_node_addr(c->e[f->to].node->index, peer, sizeof(peer));
+		sim_output_frame(e->node->sim->trace, e->node->sim->q.now, e->node->index, peer,
+		                 proto, type, f->len);
+	}
 	wire_push(c, f);
 	return MP2P_OK;
 }

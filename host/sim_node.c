@@ -79,8 +79,14 @@ int sim_node_start(struct sim_node *n, struct diag *errs)
 	over.list = list;
 	over.n = nboot;
 	for (int i = 0; i < c->nplugins; i++) {
+		/* A scenario that writes a plugin's `bootstrap` itself (a dead
+		 * address, one node everyone joins through) gets it on every node,
+		 * as written, in place of the earlier nodes. */
+		const config_setting_t *pc = c->plugins[i].config;
+		int own = pc != NULL && config_setting_get_member(pc, "bootstrap") != NULL;
 		struct mp2p_host *in = instance_create_from(&n->core, c, &c->plugins[i],
-		                                            n->sim->mods[i], &over, 1, errs);
+		                                            n->sim->mods[i], own ? NULL : &over,
+		                                            own ? 0 : 1, errs);
 		if (in == NULL)
 			return -1;
 		in->slot = i;

@@ -1,7 +1,7 @@
 /* sim_output.c -- what a simulated run leaves behind: every workload result
  * (results.csv), per-node samples (samples.csv), the figures an operator
- * asks for (summary.json and the one summary line), and gnuplot plots when
- * gnuplot is installed.
+ * asks for (summary.json and the one summary line), gnuplot plots when
+ * gnuplot is installed, and with network.trace every frame sent (frames.csv).
  *
  * Identical inputs give byte-identical files: every number is printed with
  * a fixed format, nothing depends on the wall clock, and the two figures
@@ -42,6 +42,7 @@ struct round {
 struct sim_output {
 	char *dir;                   /* NULL: summary only */
 	FILE *results, *samples;
+	FILE *frames;                /* network.trace; NULL: not traced */
 	struct result *res;
 	size_t nres, capres;
 	char **kinds;                /* "kad get": a command's first two words */
@@ -157,6 +158,30 @@ static void csv_count(FILE *f, int v)
 {
 	if (v >= 0)
 		fprintf(f, "%d", v);
+}
+
+int sim_output_trace_open(struct sim_output *o, char **error_text)
+{
+	if (o->dir == NULL || o->frames != NULL)
+		return 0;
+	if ((o->frames = create(o->dir, "frames.csv", error_text)) == NULL)
+		return -1;
+	fputs("at_s,node,peer,protocol,type,bytes\n", o->frames);
+	return 0;
+}
+
+void sim_output_frame(struct sim_output *o, double at, long node, const char *peer,
+                      const char *protocol, const char *type, size_t bytes)
+{
+	if (o->frames == NULL)
+		return;
+	fprintf(o->frames, "%.6f,%ld,", at, node);
+	csv_field(o->frames, peer);
+	fputc(',', o->frames);
+	csv_field(o->frames, protocol);
+	fputc(',', o->frames);
+	csv_field(o->frames, type);
+	fprintf(o->frames, ",%zu\n", bytes);
 }
 
 void sim_output_result(struct sim_output *o, double at, long node, const char *command, int ok,
@@ -720,6 +745,8 @@ int sim_output_finish(struct sim_output *o, const struct sim_scenario *s, double
 		rc = -1;
 	if (o->samples != NULL && fflush(o->samples) != 0)
 		rc = -1;
+	if (o->frames != NULL && fflush(o->frames) != 0)
+		rc = -1;
 	if (write_summary(o, s, &all) < 0 || write_run(o, s, wall_seconds, peak_rss_kib) < 0 ||
 	    write_plot_data(o, s ? s->duration : 0) < 0)
 		rc = -1;
@@ -736,6 +763,8 @@ void sim_output_free(struct sim_output *o)
 		fclose(o->results);
 	if (o->samples != NULL)
 		fclose(o->samples);
+	if (o->frames != NULL)
+		fclose(o->frames);
 	for (int i = 0; i < o->nkinds; i++)
 		free(o->kinds[i]);
 	free(o->kinds);

@@ -274,9 +274,9 @@ static void load_latency(struct sim_scenario *s, const config_setting_t *g, stru
 static void load_network(struct sim_scenario *s, const config_setting_t *net, struct diag *errs)
 {
 	static const char *const keys[] = {
-		"latency", "bandwidth", "handshake_rtts", "dial_fail", NULL
+		"latency", "bandwidth", "handshake_rtts", "dial_fail", "trace", NULL
 	};
-	const config_setting_t *lat;
+	const config_setting_t *lat, *trace = config_setting_get_member(net, "trace");
 
 	config_check_keys(net, keys, errs);
 	if ((lat = need_group(s->path, net, "latency", errs)) != NULL)
@@ -284,6 +284,10 @@ static void load_network(struct sim_scenario *s, const config_setting_t *net, st
 	get_number(net, "bandwidth", 0, 1e12, &s->bandwidth, errs);
 	get_number(net, "handshake_rtts", 0, 10, &s->handshake_rtts, errs);
 	get_number(net, "dial_fail", 0, 1, &s->dial_fail, errs);
+	if (trace != NULL && config_setting_type(trace) != CONFIG_TYPE_BOOL)
+		config_bad(errs, trace, "must be true or false");
+	else if (trace != NULL)
+		s->trace = config_setting_get_bool(trace);
 }
 
 static void load_churn(struct sim_scenario *s, const config_setting_t *churn, struct diag *errs)

@@ -49,7 +49,8 @@ static void test_full(void)
 	           "limits = { max_outbound = 64; }; };\n"
 	           "plugins = ( { name = \"kad\"; file = \"kademlia.so\"; config = { k = 8; }; } );\n"
 	           "network = {\n  latency = { model = \"matrix\"; file = \"m.txt\"; weights = [ 3, 1 ]; "
-	           "jitter = 0.1; };\n  bandwidth = 125000; handshake_rtts = 1.5; dial_fail = 0.01;\n};\n"
+	           "jitter = 0.1; };\n  bandwidth = 125000; handshake_rtts = 1.5; dial_fail = 0.01;\n"
+	           "  trace = true;\n};\n"
 	           "churn = { start = 300; session = { dist = \"weibull\"; scale = 1800.0; shape = 0.5; };\n"
 	           "  down = { dist = \"exponential\"; mean = 600; }; };\n"
 	           "workload = (\n  { at = 60; every = 0.5; repeat = 100; command = \"kad put k%i v%i\"; },\n"
@@ -81,6 +82,7 @@ static void test_full(void)
 	CU_ASSERT_DOUBLE_EQUAL(s.bandwidth, 125000.0, 1e-9);
 	CU_ASSERT_DOUBLE_EQUAL(s.handshake_rtts, 1.5, 1e-12);
 	CU_ASSERT_DOUBLE_EQUAL(s.dial_fail, 0.01, 1e-12);
+	CU_ASSERT_EQUAL(s.trace, 1);
 	CU_ASSERT_EQUAL(s.churn, 1);
 	CU_ASSERT_DOUBLE_EQUAL(s.churn_start, 300.0, 1e-12);
 	CU_ASSERT_EQUAL(s.session.kind, SIM_DIST_WEIBULL);
@@ -161,6 +163,9 @@ static void test_err_range(void)
 	expect("nodes = 3;\nduration = 10;\n" PLUGINS
 	       "network = { latency = { model = \"constant\"; rtt_ms = 1.0; };\n dial_fail = 1.5; };\n",
 	       ":5: setting 'network.dial_fail': must be between 0 and 1 (got 1.5)");
+	expect("nodes = 3;\nduration = 10;\n" PLUGINS
+	       "network = { latency = { model = \"constant\"; rtt_ms = 1.0; };\n trace = 1; };\n",
+	       ":5: setting 'network.trace': must be true or false");
 	expect("nodes = 3;\nduration = 0;\n" PLUGINS NETWORK,
 	       ":2: setting 'duration': must be more than 0");
 	expect("nodes = 3;\nseed = -2;\nduration = 10;\n" PLUGINS NETWORK,

@@ -28,13 +28,23 @@ newest version it saw); for OpenDHT dhtnode's "took" for puts and, for
 gets, the time to the first value found ("found ... after"; its whole get,
 "completed, took", is printed beside).
 
-Requests per operation: ours from the plugin's answer (the lookup's
-queries plus the STORs sent: for a put its stores, for a get the copies it
-sent to caches and stale holders). OpenDHT does not count them, so they
-are counted from its own debug log: on a separate sample of operations
-per phase (--sample), the requesting node's log is switched on (`log`)
-for the operation and its "sending" lines for that key's search are
-counted; those operations' latencies are not used.
+Requests per operation, counted alike for both systems on a separate
+sample of operations per phase (--sample; their latencies are not used):
+every request the requesting node sends for that operation, from the
+command until it has sent none for QUIET (1 s) after the answer, so the
+requests a put or get sends after it has answered are counted too.
+  ours     the requesting host's counters (`stats`): lookup queries
+           (FNOD, FVAL: lookup_queries), caching and healing STORs (cached,
+           healed), plus a put's own STORs (`stores_sent` in its answer:
+           both waves, the second sent as the put answers).
+  OpenDHT  the requesting node's datagrams on the wire (udp_requests.py, a
+           packet socket on the namespace's loopback): queries (`find`,
+           `get`, `put`, `listen`, `refresh`) sent from its port that name
+           the key's hash (SHA-1 of the key). Its debug log cannot be used:
+           it has no line for a `find` (commented out in OpenDHT's source),
+           so the "sending" lines of a put's search are its 8 `put`s alone
+           and miss the 14 to 21 `find`s of the search before them.
+Pings and answers to other nodes are not counted on either side.
 
 Idle CPU: each process's scheduler time (utime + stime) over --idle
 seconds with no operations, as percent of one core per node: once right
@@ -51,6 +61,7 @@ Usage: kademlia_vs_opendht.py --builddir DIR [--sizes 100,300] [--puts 300]
 """
 
 import argparse
+import hashlib
 import json
 import os
 import queue
@@ -69,6 +80,9 @@ sys.path.insert(0, os.path.join(TOP, "tests", "kademlia"))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
 CONF = "request_timeout = 2.0;"
+# Seconds a requesting node must have sent nothing for an operation, after
+# its answer, before its requests are counted.
+QUIET = 1.0
 HOST_SETTINGS = "dial: { rate = 100000; max_pending_per_ip = 64; };"
 PHASES = ("put", "signed put", "stable", "killed 20%", "frozen 20%")
 NAN = float("nan")
@@ -156,11 +170,48 @@ class Netns:
         self.holder.wait()
 
 
+class RequestCounter:
+    """udp_requests.py inside the namespace: the queries one node sends
+    that name one key, counted on the wire."""
+
+    def __init__(self, ns):
+        self.proc = subprocess.Popen(ns.prefix + [sys.executable,
+                                                  os.path.join(HERE, "udp_requests.py")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     bufsize=1)
+        if not self.ask(None).get("ready"):
+            raise RuntimeError("udp_requests.py did not start")
+
+    def ask(self, command):
+        if command is not None:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        return json.loads(line) if line else {}
+
+    def count(self, port, key, answered, timeout=10.0):
+        """Starts counting before `answered()` runs the operation; returns
+        the requests once none has been sent for QUIET s after it answered."""
+        self.ask("watch %d %s" % (port, hashlib.sha1(key.encode()).hexdigest()))
+        result = answered()
+        deadline = time.time() + timeout
+        r = self.ask("peek")
+        while r.get("quiet", 0) < QUIET and time.time() < deadline:
+            time.sleep(QUIET - r.get("quiet", 0) + 0.01)
+            r = self.ask("peek")
+        r = self.ask("stop")
+        return result, r.get("requests")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
 class DhtNode:
     # "took 879 us", "took 3.51 ms", and for signed puts "(took 549 mss)".
     TOOK = re.compile(r"took ([0-9.]+) ?(us|mss|ms|s)\b")
     AFTER = re.compile(r"after ([0-9.]+) ?(us|ms|s)\b")
-    HASH = re.compile(r"Using h\(.*\) = ([0-9a-f]{40})")
 
     def __init__(self, ns, port, bootstrap=None, identity=False):
         cmd = ns.prefix + ["dhtnode", "-p", str(port)]
@@ -205,17 +256,15 @@ class DhtNode:
                 if time.time() >= deadline:
                     return got
 
-    def op(self, text, done, timeout=10.0, count=False):
-        """Runs one command: (ms it reports, lines, requests it sent or None)."""
+    def op(self, text, done, timeout=10.0):
+        """Runs one command: (ms it reports, lines)."""
         self.drain()
         if self.proc.poll() is not None:
-            return None, [], None
+            return None, []
         try:
-            if count:
-                self.cmd("log")
             self.cmd(text)
         except BrokenPipeError:
-            return None, [], None
+            return None, []
         got = []
         ms = None
         deadline = time.time() + timeout
@@ -230,13 +279,7 @@ class DhtNode:
                 if m:
                     ms = to_ms(m.group(1), m.group(2))
                 break
-        req = None
-        if count:
-            self.cmd("log")
-            got += self.drain(0.05)
-            h = next((m.group(1) for m in map(self.HASH.search, got) if m), None)
-            req = sum(1 for l in got if h and "sending" in l and ("[search %s" % h) in l)
-        return ms, got, req
+        return ms, got
 
     def kill(self):
         if self.proc.poll() is None:
@@ -250,7 +293,9 @@ def run_opendht(n, args, rng):
     from mp2ptest import free_port
     ns = Netns()
     nodes = []
+    counter = None
     try:
+        counter = RequestCounter(ns)
         first = DhtNode(ns, free_port())
         nodes.append(first)
         first.wait_for("running on port", 10)
@@ -271,13 +316,16 @@ def run_opendht(n, args, rng):
                 d = nodes[1 + i % args.signers] if signed else rng.choice(nodes)
                 k = "%s-%d-%d" % ("sig" if signed else "bench", i, rng.getrandbits(30))
                 v = "v%d-%d" % (i, rng.getrandbits(40))
-                ms, lines, r = d.op("%s %s %s" % ("s" if signed else "p", k, v),
-                                    r"Put( signed)?: (success|failure)", count=sample)
-                good = ms is not None and any("success" in l for l in lines)
+                def put():
+                    return d.op("%s %s %s" % ("s" if signed else "p", k, v),
+                                r"Put( signed)?: (success|failure)")
                 if sample:
-                    if r is not None:
+                    (ms, lines), r = counter.count(d.port, k, put)
+                    if ms is not None and r is not None:
                         req.append(r)
                     continue
+                ms, lines = put()
+                good = ms is not None and any("success" in l for l in lines)
                 if good:
                     ok += 1
                     lat.append(ms)
@@ -295,11 +343,14 @@ def run_opendht(n, args, rng):
                 sample = i >= args.gets
                 d = rng.choice(alive)
                 k, v = rng.choice(values)
-                ms, lines, r = d.op("g %s" % k, r"Get: completed", count=sample)
+                def get():
+                    return d.op("g %s" % k, r"Get: completed")
                 if sample:
-                    if r is not None:
+                    (ms, lines), r = counter.count(d.port, k, get)
+                    if ms is not None and r is not None:
                         req.append(r)
                     continue
+                ms, lines = get()
                 first = next((l for l in lines if "found" in l), None)
                 if any(('"%s"' % v) in l for l in lines):
                     got += 1
@@ -325,10 +376,40 @@ def run_opendht(n, args, rng):
     finally:
         for d in nodes:
             d.kill()
+        if counter:
+            counter.close()
         ns.close()
 
 
 # --- ours ------------------------------------------------------------------
+
+# The counters of the requests an operation sends (PROTOCOL.md section 5.6).
+OUR_REQUESTS = ("lookup_queries", "cached", "healed")
+
+
+def our_requests(h, run, put, timeout=10.0):
+    """Runs one operation on host h: (its answer, the requests it sent),
+    counted from h's counters once they have not moved for QUIET s after
+    the answer; a put's own STORs are in its answer (`stores_sent`)."""
+    from kadnet import ctl_or_error
+
+    def sent():
+        st = ctl_or_error(h, "stats")
+        return None if "error" in st else sum(st.get(k, 0) for k in OUR_REQUESTS)
+
+    before = sent()
+    r = run()
+    last, quiet_since = sent(), time.time()
+    deadline = time.time() + timeout
+    while time.time() - quiet_since < QUIET and time.time() < deadline:
+        time.sleep(0.1)
+        now = sent()
+        if now != last:
+            last, quiet_since = now, time.time()
+    if before is None or last is None or "error" in r:
+        return r, None
+    # A get's STORs are in `cached` and `healed`; a put's are its own.
+    return r, last - before + (r.get("stores_sent", 0) if put else 0)
 
 def run_ours(n, args, rng):
     from kadnet import Net, ctl_or_error
@@ -343,19 +424,26 @@ def run_ours(n, args, rng):
 
         def puts(name, count, signed):
             lat, req, ok = [], [], 0
-            for i in range(count):
+            for i in range(count + args.sample):
+                sample = i >= count
                 h = rng.choice(net.hosts)
                 v = "v%d-%d" % (i, rng.getrandbits(40))
-                if signed:
-                    k = "sig-%d" % i
-                    r = ctl_or_error(h, "put", k, v)
-                else:
-                    r = ctl_or_error(h, "put", "--immutable", v)
+                k = "%s-%d" % ("sig" if signed else "bench", i)
+
+                def put():
+                    if signed:
+                        return ctl_or_error(h, "put", k, v)
+                    return ctl_or_error(h, "put", "--immutable", v)
+                if sample:
+                    r, n = our_requests(h, put, True)
+                    if n is not None:
+                        req.append(n)
+                    continue
+                r = put()
                 if "error" in r or r.get("stored", 0) < 1:
                     continue
                 ok += 1
                 lat.append(r["ms"])
-                req.append(r["queries"] + r.get("stores_sent", r.get("stored", 0)))
                 values.append(("%s/%s" % (r["writer"], k) if signed else None, r["key"], v))
             res["phases"][name] = phase(ok, count, lat, mean(req))
 
@@ -366,14 +454,23 @@ def run_ours(n, args, rng):
 
         def gets(name, alive):
             got, lat, req = 0, [], []
-            for _ in range(args.gets):
+            for i in range(args.gets + args.sample):
                 h = rng.choice(alive)
                 named, key, v = rng.choice(values)
-                r = ctl_or_error(h, "get", named) if named else ctl_or_error(h, "get", "--key", key)
+
+                def get():
+                    if named:
+                        return ctl_or_error(h, "get", named)
+                    return ctl_or_error(h, "get", "--key", key)
+                if i >= args.gets:
+                    r, n = our_requests(h, get, False)
+                    if n is not None:
+                        req.append(n)
+                    continue
+                r = get()
                 if r.get("value") == v:
                     got += 1
                     lat.append(r["ms"])
-                    req.append(r["queries"] + r.get("stores_sent", 0))
             res["phases"][name] = phase(got, args.gets, lat, mean(req))
 
         gets("stable", net.hosts)
@@ -453,7 +550,7 @@ def main():
     ap.add_argument("--idle", type=float, default=30.0)
     ap.add_argument("--signers", type=int, default=4)
     ap.add_argument("--sample", type=int, default=30,
-                    help="extra OpenDHT operations per phase whose requests are counted")
+                    help="extra operations per phase whose requests are counted")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", choices=("ours", "opendht"), help="run one system")
     ap.add_argument("--json", help="write the results here")

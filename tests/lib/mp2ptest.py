@@ -182,6 +182,17 @@ def free_port(host="127.0.0.1"):
     return port
 
 
+def sim_built(*plugin):
+    """True when maybep2psim and the plugin file under the build tree
+    (`plugin`, as path parts) are built; otherwise says which test is
+    skipped, for the caller to exit 77."""
+    if os.path.exists(os.path.join(builddir, "maybep2psim")) and os.path.exists(
+            os.path.join(builddir, *plugin)):
+        return True
+    print("maybep2psim or %s not built: skipped" % plugin[-1])
+    return False
+
+
 def plugin_dir():
     """Where the build tree keeps every plugin .so, as one directory."""
     d = os.path.join(builddir, "tests", ".plugin-dir")

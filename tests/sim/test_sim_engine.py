@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
-from mp2ptest import Check, builddir, plugin_dir  # noqa: E402
+from mp2ptest import Check, builddir, plugin_dir, sim_built  # noqa: E402
 
 SIM = os.path.join(builddir, "maybep2psim")
 SUMMARY = re.compile(r"^nodes=(\d+) commands=(\d+) ok=(\d+) success=([\d.]+)% "
@@ -88,9 +88,7 @@ def first_down(samples, node):
 
 
 def main():
-    if not os.path.exists(SIM) or not os.path.exists(
-            os.path.join(builddir, "plugins", "kademlia", ".libs", "kademlia.so")):
-        print("maybep2psim or kademlia.so not built: skipped")
+    if not sim_built("plugins", "kademlia", ".libs", "kademlia.so"):
         return 77
     check = Check("test_sim_engine")
     plugins = plugin_dir()

@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 
-from mp2ptest import Check, builddir, plugin_dir  # noqa: E402
+from mp2ptest import Check, builddir, plugin_dir, sim_built  # noqa: E402
 
 SIM = os.path.join(builddir, "maybep2psim")
 NODE0 = "127.0.0.1:4000"
@@ -84,9 +84,7 @@ def network(check, tmp, name, nodes, what, workload, **settings):
 
 
 def main():
-    if not os.path.exists(SIM) or not os.path.exists(
-            os.path.join(builddir, "tests", "plugins", ".libs", "tp_good.so")):
-        print("maybep2psim or tp_good.so not built: skipped")
+    if not sim_built("tests", "plugins", ".libs", "tp_good.so"):
         return 77
     check = Check("test_sim_limits")
     tmp = tempfile.mkdtemp(prefix="simlim-")
