@@ -17,6 +17,8 @@ Commands, one per line on stdin; one JSON line answers each on stdout:
                     watch, if none yet)
   stop              as peek, and stops counting
 
+The packet socket is open only between watch and stop, so the nodes'
+traffic costs this process nothing while other operations are timed.
 It needs CAP_NET_RAW (the benchmark runs as root).
 """
 
@@ -59,24 +61,42 @@ def query_type(payload):
 
 
 class Counter:
+    """Counts while watching, and only then has a packet socket open: the
+    rest of the time it costs the nodes being measured nothing."""
+
     def __init__(self):
         self.lock = threading.Lock()
         self.port = None
         self.key = None
         self.by_type = {}
         self.last = 0.0
+        self.sock = None
+        self.reader = None
 
     def watch(self, port, key):
+        self.stop()
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sock.bind(("lo", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        sock.settimeout(0.05)
         with self.lock:
             self.port, self.key, self.by_type, self.last = port, key, {}, time.monotonic()
+        self.sock = sock
+        self.reader = threading.Thread(target=self.sniff, args=(sock,), daemon=True)
+        self.reader.start()
 
-    def report(self, stop=False):
+    def stop(self):
         with self.lock:
-            r = dict(requests=sum(self.by_type.values()), by_type=dict(self.by_type),
-                     quiet=time.monotonic() - self.last)
-            if stop:
-                self.port = None
-            return r
+            self.port = None
+        if self.reader is not None:
+            self.reader.join()
+            self.sock.close()
+        self.reader = self.sock = None
+
+    def report(self):
+        with self.lock:
+            return dict(requests=sum(self.by_type.values()), by_type=dict(self.by_type),
+                        quiet=time.monotonic() - self.last)
 
     def seen(self, port, payload):
         with self.lock:
@@ -86,25 +106,23 @@ class Counter:
             self.by_type[t] = self.by_type.get(t, 0) + 1
             self.last = time.monotonic()
 
-
-def sniff(counter, sock):
-    while True:
-        frame, addr = sock.recvfrom(65535)
-        # Loopback shows each packet twice, leaving and arriving: count it
-        # once, as it leaves.
-        if addr[2] != PACKET_OUTGOING:
-            continue
-        got = udp_payload(frame)
-        if got:
-            counter.seen(*got)
+    def sniff(self, sock):
+        while self.port is not None:
+            try:
+                frame, addr = sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            # Loopback shows each packet twice, leaving and arriving: count
+            # it once, as it leaves.
+            if addr[2] != PACKET_OUTGOING:
+                continue
+            got = udp_payload(frame)
+            if got:
+                self.seen(*got)
 
 
 def main():
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    sock.bind(("lo", 0))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     counter = Counter()
-    threading.Thread(target=sniff, args=(counter, sock), daemon=True).start()
     print(json.dumps(dict(ready=True)), flush=True)
     for line in sys.stdin:
         words = line.split()
@@ -113,10 +131,15 @@ def main():
         if words[0] == "watch" and len(words) == 3:
             counter.watch(int(words[1]), bytes.fromhex(words[2]))
             print(json.dumps(dict(watching=int(words[1]))), flush=True)
-        elif words[0] in ("peek", "stop"):
-            print(json.dumps(counter.report(stop=words[0] == "stop")), flush=True)
+        elif words[0] == "peek":
+            print(json.dumps(counter.report()), flush=True)
+        elif words[0] == "stop":
+            r = counter.report()
+            counter.stop()
+            print(json.dumps(r), flush=True)
         else:
             print(json.dumps(dict(error="unknown command: " + line.strip())), flush=True)
+    counter.stop()
     return 0
 
 

@@ -25,10 +25,20 @@ def start_with_socket(h, lsock):
         os.dup2(lsock.fileno(), 3)
         os.environ["LISTEN_FDS"] = "1"
         os.environ["LISTEN_PID"] = str(os.getpid())
+    # Popen closes every descriptor not in pass_fds after child() runs: if
+    # this process already has an fd 3 (the lock file of a flock(1) it
+    # runs under, say), the socket is elsewhere and fd 3 must be kept too,
+    # or the dup2() above is undone.
+    keep = [lsock.fileno()]
+    try:
+        os.fstat(3)
+        keep.append(3)
+    except OSError:
+        pass
     h.logf = open(h.log_path, "ab")
     h.log_offset = len(h.log_text())
     h.proc = subprocess.Popen([os.path.join(builddir, "maybep2pd"), "-c", h.config_path],
-                              stdout=h.logf, stderr=h.logf, preexec_fn=child, pass_fds=(lsock.fileno(),))
+                              stdout=h.logf, stderr=h.logf, preexec_fn=child, pass_fds=keep)
     _live.append(h)
     h.wait_ready()
 
