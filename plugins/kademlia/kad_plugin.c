@@ -40,7 +40,7 @@ static const struct kad_conf kad_defaults = {
 	.table_per_ip = 2,
 	.table_per_prefix = 10,
 	.connection_idle = 30.0,
-	.connection_keep = 32,
+	.connection_keep = 64,
 	.replicas = 20,
 };
 
