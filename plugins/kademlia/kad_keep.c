@@ -2,10 +2,9 @@
  *
  * A connection costs both hosts 15 to 17 KiB and a file descriptor while
  * it is open, and a new one costs a TCP and TLS handshake (milliseconds)
- * the next time it is needed. The policy, after the low/high water
- * connection managers of libp2p and others that protect routing-table
- * peers, keeps the connections that will be used again and closes the
- * rest:
+ * the next time it is needed. The policy, like a connection manager
+ * with a low water mark that protects routing-table peers, keeps the
+ * connections that will be used again and closes the rest:
  *
  *  - one that carried a request of ours in the last `idle` seconds stays
  *    (it is in use, and an answer may still be coming on it);
